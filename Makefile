@@ -1,0 +1,34 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    - install, then run the default sweep (sweeps/digits_cnn.yaml) end to end
+#   make test   - install (incl. test servers), then run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SWEEP ?= sweeps/digits_cnn.yaml
+
+.PHONY: run test test-fast install system-deps clean
+
+$(STAMP): pyproject.toml .ci/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c .ci/constraints.txt -e ".[test,gp,jax]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	bash .ci/system-deps.sh
+
+run: $(STAMP)
+	$(BIN)/hpo validate $(SWEEP)
+	$(BIN)/hpo space $(SWEEP)
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,5 @@
+"""`python -m hpo` runs the CLI."""
+
+from hpo.cli import main
+
+main()

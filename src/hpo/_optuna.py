@@ -1,0 +1,101 @@
+"""The one place hpo builds Optuna samplers and pruners from a sweep's names and arguments."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import Any
+
+import optuna
+
+from hpo.space import SearchSpace
+from hpo.space._params import CategoricalParam, FloatParam, IntParam
+from hpo.space._parse import did_you_mean
+
+
+def _grid_values(space: SearchSpace) -> dict[str, list[Any]]:
+    """Every tunable parameter's grid; raises ValueError naming a parameter with no finite grid."""
+    grid: dict[str, list[Any]] = {}
+    for param in space:
+        if isinstance(param, CategoricalParam):
+            grid[param.name] = list(param.choices)
+        elif isinstance(param, IntParam):
+            grid[param.name] = list(range(param.low, param.max_value + 1, param.step))
+        elif isinstance(param, FloatParam):
+            if param.step is None:
+                raise ValueError(
+                    f"the grid sampler needs a finite grid, but float parameter {param.name!r} has no `step`; "
+                    "add `step` to it or choose another sampler"
+                )
+            n = int(round((param.high - param.low) / param.step))
+            grid[param.name] = [param.low + i * param.step for i in range(n + 1)]
+    return grid
+
+
+def _sampler_classes() -> dict[str, type]:
+    return {
+        "tpe": optuna.samplers.TPESampler,
+        "random": optuna.samplers.RandomSampler,
+        "cmaes": optuna.samplers.CmaEsSampler,
+        "gp": optuna.samplers.GPSampler,
+        "qmc": optuna.samplers.QMCSampler,
+        "grid": optuna.samplers.GridSampler,
+    }
+
+
+def _pruner_classes() -> dict[str, type]:
+    return {
+        "median": optuna.pruners.MedianPruner,
+        "percentile": optuna.pruners.PercentilePruner,
+        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+        "patient": optuna.pruners.PatientPruner,
+        "wilcoxon": optuna.pruners.WilcoxonPruner,
+        "threshold": optuna.pruners.ThresholdPruner,
+        "none": optuna.pruners.NopPruner,
+    }
+
+
+def _check_args(cls: type, args: dict[str, Any], reserved: tuple[str, ...]) -> None:
+    accepted = [n for n in inspect.signature(cls.__init__).parameters if n not in ("self", *reserved)]
+    for key in args:
+        if key not in accepted:
+            raise ValueError(
+                f"{cls.__name__} takes no argument {key!r}{did_you_mean(key, accepted)}; "
+                f"it accepts: {', '.join(accepted) or 'none'}"
+            )
+
+
+def make_sampler(name: str, args: dict[str, Any], seed: int | None, space: SearchSpace) -> optuna.samplers.BaseSampler:
+    """A sampler by its sweep name. Raises ValueError with the sampler's own rule on bad arguments."""
+    cls = _sampler_classes()[name]
+    with warnings.catch_warnings():
+        # The sweep file chose the sampler deliberately; Optuna's "experimental" notice is noise here.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "grid":
+            _check_args(cls, args, ("search_space", "seed"))
+            return cls(_grid_values(space), seed=seed, **args)
+        _check_args(cls, args, ("seed",))
+        return cls(seed=seed, **args)
+
+
+def make_pruner(name: str, args: dict[str, Any], epochs: int) -> optuna.pruners.BasePruner:
+    """A pruner by its sweep name; ``patient`` wraps ``args.wrapped`` ({name, args}), default median."""
+    cls = _pruner_classes()[name]
+    args = dict(args)
+    if name == "patient":
+        wrapped = args.pop("wrapped", {"name": "median"})
+        if not isinstance(wrapped, dict) or wrapped.get("name") not in _pruner_classes():
+            raise ValueError(
+                f"`wrapped` must be {{name: <pruner>, args: {{...}}}} with a pruner name from "
+                f"{', '.join(_pruner_classes())}, but got {wrapped!r}"
+            )
+        _check_args(cls, args, ("wrapped_pruner",))
+        inner = make_pruner(wrapped["name"], dict(wrapped.get("args", {})), epochs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(inner, **args)
+    if name == "hyperband":
+        args.setdefault("max_resource", epochs)
+    _check_args(cls, args, ())
+    return cls(**args)

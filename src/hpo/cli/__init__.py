@@ -1,0 +1,32 @@
+"""The `hpo` command line. Heavy imports (TensorFlow, Ray) happen only inside commands that train."""
+
+from __future__ import annotations
+
+import typer
+
+from hpo.cli._space import space
+from hpo.cli._validate import validate
+
+app = typer.Typer(
+    name="hpo",
+    help="Hyperparameter sweeps for Keras models: Optuna studies run in parallel by Ray Tune.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(validate)
+app.command()(space)
+
+
+def main() -> None:
+    """Console-script entry point; the only place hpo configures logging."""
+    import logging
+
+    import optuna
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,152 @@
+"""The schema of a sweep file (everything except the search space, which hpo.space parses)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+BUILTIN_DATASETS = ("digits", "breast_cancer", "synthetic")
+FILE_DATASETS = ("npz", "csv", "image_folder")
+SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "grid")
+PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon", "threshold", "none")
+_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_SWEEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def is_reference(value: str) -> bool:
+    """Whether ``value`` is an explicit ``package.module:function`` reference to user code."""
+    return bool(_REFERENCE.match(value))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Which data, and how it is split. The test split is only used after the sweep."""
+
+    source: str = "digits"
+    path: str | None = None
+    target: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        known = BUILTIN_DATASETS + FILE_DATASETS
+        if self.source not in known and not is_reference(self.source):
+            raise ValueError(
+                f"`source` must be one of {', '.join(known)} or a `package.module:function` loader, "
+                f"but got {self.source!r}"
+            )
+        if self.source in FILE_DATASETS and not self.path:
+            raise ValueError(f"source {self.source!r} reads a file, but `path` is missing; add data.path")
+        if self.source == "csv" and not self.target:
+            raise ValueError("source 'csv' needs `target`, the name of the label column; add data.target")
+        if self.validation_fraction + self.test_fraction >= 0.9:
+            raise ValueError(
+                "validation_fraction + test_fraction < 0.9 must hold to leave training data, but got "
+                f"{self.validation_fraction} + {self.test_fraction}"
+            )
+        return self
+
+
+class ModelConfig(_Strict):
+    """``builtin`` builds an MLP or CNN from the ``family`` parameter; else a user builder reference."""
+
+    builder: str = "builtin"
+
+    @field_validator("builder")
+    @classmethod
+    def _check_builder(cls, value: str) -> str:
+        if value != "builtin" and not is_reference(value):
+            raise ValueError(f"`builder` must be 'builtin' or 'package.module:function', but got {value!r}")
+        return value
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(10, ge=1, le=100_000)
+    seed: int = 0
+    steps_per_execution: int = Field(1, ge=1)
+    verbose: bool = False
+
+
+class ObjectiveConfig(_Strict):
+    metric: str = "val_accuracy"
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+
+class SamplerConfig(_Strict):
+    name: Literal["tpe", "random", "cmaes", "gp", "qmc", "grid"] = "tpe"
+    seed: int | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class PrunerConfig(_Strict):
+    name: Literal[
+        "median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon", "threshold", "none"
+    ] = "median"
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class BudgetConfig(_Strict):
+    trials: int | None = Field(20, ge=1)
+    timeout: float | None = Field(None, gt=0, description="seconds")
+    target: float | None = None
+    max_consecutive_failures: int = Field(5, ge=1)
+    max_retries: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> BudgetConfig:
+        if self.trials is None and self.timeout is None and self.target is None:
+            raise ValueError("a sweep needs an end: set budget.trials, budget.timeout or budget.target")
+        return self
+
+
+class ResourcesConfig(_Strict):
+    concurrency: int = Field(2, ge=1)
+    cpus_per_trial: float = Field(1.0, gt=0)
+    gpus_per_trial: float = Field(0.0, ge=0)
+
+    @field_validator("gpus_per_trial")
+    @classmethod
+    def _whole_above_one(cls, value: float) -> float:
+        if value > 1 and not float(value).is_integer():
+            raise ValueError(f"more than one GPU per trial must be a whole number, but got {value}")
+        return value
+
+
+class SpaceConfig(_Strict):
+    include: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SweepConfig(_Strict):
+    """A whole sweep file after validation."""
+
+    name: str
+    description: str = ""
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
+    space: SpaceConfig = Field(default_factory=SpaceConfig)
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    pruner: PrunerConfig = Field(default_factory=PrunerConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    storage: str | None = None
+    study_name: str | None = None
+    results_dir: str = "results"
+    enqueue: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _SWEEP_NAME.match(value):
+            raise ValueError(f"`name` may hold letters, digits, '_', '.', '-' (it names a folder), but got {value!r}")
+        return value

@@ -1,0 +1,53 @@
+"""Shared test helpers: sweep files in a temporary folder and the real `hpo` CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SEARCH_SPACES = REPO / "search_spaces"
+
+
+def run_hpo(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed CLI as a user would, capturing output."""
+    full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "hpo", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
+
+
+@pytest.fixture
+def write_file(tmp_path: Path):
+    """Write dedented text to ``tmp_path/name`` and return the path."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return path
+
+    return write
+
+
+MINIMAL_SWEEP = """
+name: t
+data: {source: digits}
+train: {epochs: 2}
+space:
+  params:
+    learning_rate: {type: float, low: 0.001, high: 0.1, log: true}
+    optimizer: {type: categorical, choices: [sgd, adam]}
+    momentum: {type: float, low: 0.0, high: 0.9, when: {optimizer: sgd}}
+budget: {trials: 4}
+"""
