@@ -1,0 +1,106 @@
+"""Datasets as numpy arrays: stratified seeded splits and normalization fitted on training data only.
+
+Nothing here imports Keras, so the driver can load and check data before any trial starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from hpo._errors import HpoError
+
+
+class DataError(HpoError):
+    """The data cannot be used (missing file, wrong shapes, NaN features, a single class)."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train / validation / test splits. The test split is only used after the sweep."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+    name: str = "data"
+
+    @property
+    def is_image(self) -> bool:
+        """Images are (n, height, width, channels); tables are (n, features)."""
+        return self.x_train.ndim == 4
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def summary(self) -> str:
+        kind = "images" if self.is_image else "table"
+        return (
+            f"{self.name}: {kind} {self.input_shape}, {self.n_classes} classes, "
+            f"train/val/test = {len(self.y_train)}/{len(self.y_val)}/{len(self.y_test)}"
+        )
+
+
+def check_arrays(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Shapes, finiteness and labels checked; images get a channel axis; labels become 0..k-1."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim not in (2, 3, 4):
+        raise DataError(f"{source}: features must be (n, features) or images (n, h, w[, c]), but got shape {x.shape}")
+    if y.ndim != 1:
+        raise DataError(f"{source}: labels must be one label per sample, shape (n,), but got shape {y.shape}")
+    if len(x) != len(y):
+        raise DataError(f"{source}: features and labels must have the same length, but got {len(x)} and {len(y)}")
+    x = x.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        bad = int(np.sum(~np.isfinite(x).reshape(len(x), -1).all(axis=1)))
+        raise DataError(f"{source}: features must be finite, but {bad} samples hold NaN or inf; clean or impute them first")
+    if x.ndim == 3:
+        x = x[..., None]
+    classes, y_index = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise DataError(f"{source}: classification needs at least 2 classes, but every label is {classes.tolist()!r}")
+    return x, y_index.astype(np.int32)
+
+
+def split(x: np.ndarray, y: np.ndarray, validation_fraction: float, test_fraction: float, seed: int, name: str) -> Dataset:
+    """Stratified, seeded train / validation / test split."""
+    x, y = check_arrays(x, y, name)
+    n_classes = int(y.max()) + 1
+    counts = np.bincount(y)
+    if counts.min() < 3:
+        raise DataError(f"{name}: every class needs at least 3 samples for a stratified 3-way split, but class {int(counts.argmin())} has {int(counts.min())}")
+    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
+    val_share = validation_fraction / (1.0 - test_fraction)
+    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=val_share, stratify=y_rest, random_state=seed)
+    return Dataset(x_train, y_train, x_val, y_val, x_test, y_test, n_classes, name)
+
+
+def normalize(data: Dataset, method: str) -> Dataset:
+    """``standard`` or ``minmax`` statistics from the training split applied to all three; ``none``."""
+    if method == "none":
+        return data
+    axes = tuple(range(data.x_train.ndim - 1))  # per feature, or per channel for images
+    if method == "standard":
+        shift = data.x_train.mean(axis=axes, keepdims=True)
+        scale = data.x_train.std(axis=axes, keepdims=True)
+    elif method == "minmax":
+        shift = data.x_train.min(axis=axes, keepdims=True)
+        scale = data.x_train.max(axis=axes, keepdims=True) - shift
+    else:
+        raise DataError(f"normalization must be none, standard or minmax, but got {method!r}")
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        return ((x - shift) / scale).astype(np.float32)
+
+    return Dataset(
+        apply(data.x_train), data.y_train, apply(data.x_val), data.y_val,
+        apply(data.x_test), data.y_test, data.n_classes, data.name,
+    )

@@ -1,0 +1,137 @@
+"""Where data comes from: bundled scikit-learn sets, a seeded generator, files, or a user loader."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hpo._references import resolve_reference
+from hpo.config import SweepConfig
+from hpo.engine._data import Dataset, DataError, check_arrays, split
+
+_NPZ_SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def synthetic(samples: int = 2000, features: int = 20, classes: int = 3, kind: str = "tabular",
+              image_size: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded generated data: a tabular classification problem or noisy class-prototype images."""
+    if kind == "tabular":
+        from sklearn.datasets import make_classification
+
+        informative = max(2, min(features, classes * 2, features // 2 or 1))
+        return make_classification(
+            n_samples=samples, n_features=features, n_informative=informative, n_redundant=0,
+            n_classes=classes, n_clusters_per_class=1, class_sep=1.5, random_state=seed,
+        )
+    if kind == "image":
+        rng = np.random.default_rng(seed)
+        prototypes = rng.random((classes, image_size, image_size, 1)).round()
+        y = rng.integers(0, classes, samples)
+        x = prototypes[y] + rng.normal(0.0, 0.6, (samples, image_size, image_size, 1))
+        return x.astype(np.float32), y
+    raise DataError(f"synthetic data kind must be 'tabular' or 'image', but got {kind!r}")
+
+
+def _builtin(name: str, options: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    if name == "digits":
+        bunch = datasets.load_digits()
+        return bunch.images[..., None].astype(np.float32), bunch.target
+    if name == "breast_cancer":
+        bunch = datasets.load_breast_cancer()
+        return bunch.data, bunch.target
+    return synthetic(**{"seed": seed, **options})
+
+
+def _npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = dict(archive)
+    if all(k in arrays for k in _NPZ_SPLITS):
+        return arrays
+    if "x" in arrays and "y" in arrays:
+        return {"x": arrays["x"], "y": arrays["y"]}
+    raise DataError(f"{path}: an .npz needs arrays 'x' and 'y' (or {', '.join(_NPZ_SPLITS)}), but has {sorted(arrays)}")
+
+
+def _csv(path: Path, target: str) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    if target not in frame.columns:
+        raise DataError(f"{path}: target column {target!r} not found; columns are {list(frame.columns)}")
+    features = frame.drop(columns=[target])
+    non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if non_numeric:
+        raise DataError(f"{path}: feature columns must be numeric, but {non_numeric} are not; encode them first")
+    return features.to_numpy(dtype=np.float32), frame[target].to_numpy()
+
+
+def _image_folder(path: Path, image_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image
+
+    classes = sorted(p for p in path.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"{path}: an image folder holds one sub-folder per class, but none was found")
+    images, labels = [], []
+    for label, folder in enumerate(classes):
+        for file in sorted(folder.iterdir()):
+            if file.suffix.lower() not in _IMAGE_SUFFIXES:
+                continue
+            with Image.open(file) as img:
+                img = img.convert("L")
+                size = image_size or img.size[0]
+                images.append(np.asarray(img.resize((size, size)), dtype=np.float32))
+            labels.append(label)
+    if not images:
+        raise DataError(f"{path}: no images ({', '.join(_IMAGE_SUFFIXES)}) in the class folders")
+    return np.stack(images)[..., None], np.asarray(labels)
+
+
+def _from_splits(arrays: dict[str, np.ndarray], name: str) -> Dataset:
+    parts = {}
+    for part in ("train", "val", "test"):
+        parts[part] = check_arrays(arrays[f"x_{part}"], arrays[f"y_{part}"], f"{name} ({part})")
+    n_classes = int(max(parts[p][1].max() for p in parts)) + 1
+    return Dataset(*parts["train"], *parts["val"], *parts["test"], n_classes=n_classes, name=name)
+
+
+def load_dataset(config: SweepConfig) -> Dataset:
+    """The sweep's data, split; cached per process so a reused worker loads it once."""
+    data = config.data
+    key = json.dumps(data.model_dump(), sort_keys=True, default=str)
+    return _load_cached(key)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(key: str) -> Dataset:
+    data = json.loads(key)
+    source, options, seed = data["source"], data["options"], data["seed"]
+    fractions = (data["validation_fraction"], data["test_fraction"], seed)
+    if source in ("digits", "breast_cancer", "synthetic"):
+        return split(*_builtin(source, options, seed), *fractions, name=source)
+    if source in ("npz", "csv", "image_folder"):
+        path = Path(data["path"])
+        if not path.exists():
+            raise DataError(f"data file not found: {path} (relative to {Path.cwd()}); check data.path")
+        if source == "npz":
+            arrays = _npz(path)
+            if "x" not in arrays:
+                return _from_splits(arrays, path.name)
+            return split(arrays["x"], arrays["y"], *fractions, name=path.name)
+        if source == "csv":
+            return split(*_csv(path, data["target"]), *fractions, name=path.name)
+        return split(*_image_folder(path, options.get("image_size")), *fractions, name=path.name)
+    loaded = resolve_reference(source, "data loader")(**options)
+    if isinstance(loaded, dict):
+        if "x" in loaded:
+            return split(loaded["x"], loaded["y"], *fractions, name=source)
+        return _from_splits(loaded, source)
+    if isinstance(loaded, tuple) and len(loaded) == 2:
+        return split(*loaded, *fractions, name=source)
+    raise DataError(f"data loader {source!r} must return (x, y) or a dict of arrays, but returned {type(loaded).__name__}")

@@ -1,0 +1,121 @@
+"""One trial: build data, model and optimizer from the parameters, fit once, report every epoch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+from hpo._errors import TrialFailed
+from hpo.config import SweepConfig
+from hpo.engine._backend import release_trial_state, seed_everything
+from hpo.engine._data import Dataset, normalize
+from hpo.engine._metrics import compute_metrics
+from hpo.engine._models import build_model
+from hpo.engine._optimizers import build_optimizer
+from hpo.engine._sources import load_dataset
+
+# (epoch starting at 1, validation metrics) -> True to stop training now (e.g. pruned).
+Reporter = Callable[[int, dict[str, float]], bool]
+
+_PREDICT_BATCH = 1024
+
+
+@dataclass
+class TrialResult:
+    """What a trial produced: the per-epoch validation metrics and, if kept, the trained model."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped: bool = False
+    model: keras.Model | None = None
+    normalization: str = "none"
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.history[-1] if self.history else {}
+
+
+class _EpochReporter(keras.callbacks.Callback):
+    """Validation metrics after each epoch; a non-finite loss or prediction fails the trial."""
+
+    def __init__(self, data: Dataset, reporter: Reporter, result: TrialResult) -> None:
+        super().__init__()
+        self._data = data
+        self._reporter = reporter
+        self._result = result
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is None or not math.isfinite(float(loss)):
+            raise TrialFailed(
+                f"training loss became {loss} at epoch {epoch + 1}; lower learning_rate "
+                "(or its upper bound in the space) or add batch normalization"
+            )
+        probs = self.model.predict(self._data.x_val, batch_size=_PREDICT_BATCH, verbose=0)
+        if not np.all(np.isfinite(probs)):
+            raise TrialFailed(f"validation predictions hold NaN or inf at epoch {epoch + 1}; lower learning_rate")
+        metrics = {"loss": float(loss), **compute_metrics(self._data.y_val, probs, prefix="val_")}
+        self._result.history.append(metrics)
+        if self._reporter(epoch + 1, metrics):
+            self._result.stopped = True
+            self.model.stop_training = True
+
+
+def train_trial(
+    config: SweepConfig,
+    params: dict[str, Any],
+    reporter: Reporter,
+    data: Dataset | None = None,
+    keep_model: bool = False,
+) -> TrialResult:
+    """Train one configuration; ``reporter`` sees each epoch's validation metrics and may stop it.
+
+    Raises TrialFailed for a configuration that cannot train (NaN loss, CNN on tabular data, ...).
+    """
+    raw = data if data is not None else load_dataset(config)
+    normalization = str(params.get("normalization", "none"))
+    data = normalize(raw, normalization)
+    seed_everything(config.train.seed)
+    batch_size = int(params.get("batch_size", 64))
+    steps_per_epoch = math.ceil(len(data.y_train) / batch_size)
+    result = TrialResult(normalization=normalization)
+    try:
+        model = build_model(config.model.builder, params, data.input_shape, data.n_classes)
+        if not model.compiled:
+            model.compile(
+                optimizer=build_optimizer(params, steps_per_epoch, config.train.epochs),
+                loss=keras.losses.SparseCategoricalCrossentropy(),
+                steps_per_execution=min(config.train.steps_per_execution, steps_per_epoch),
+            )
+        model.fit(
+            data.x_train,
+            data.y_train,
+            batch_size=batch_size,
+            epochs=config.train.epochs,
+            callbacks=[_EpochReporter(data, reporter, result)],
+            verbose=2 if config.train.verbose else 0,
+            shuffle=True,
+        )
+        if keep_model:
+            result.model = model
+    except (ValueError, TypeError) as exc:  # Keras rejects the configuration (shapes, arguments)
+        raise TrialFailed(f"Keras rejected this configuration: {exc}") from exc
+    finally:
+        if not keep_model:
+            release_trial_state()
+    return result
+
+
+def evaluate_on_test(model: keras.Model, data: Dataset, normalization: str) -> dict[str, float]:
+    """Full metric set on the held-out test split; used once, for the best trial, after the sweep."""
+    data = normalize(data, normalization)
+    probs = model.predict(data.x_test, batch_size=_PREDICT_BATCH, verbose=0)
+    return compute_metrics(data.y_test, probs, prefix="test_")

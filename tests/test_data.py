@@ -1,0 +1,121 @@
+"""Data sources, splits and normalization (numpy only, no Keras)."""
+
+from __future__ import annotations
+
+
+
+import numpy as np
+import pytest
+
+from hpo.config import SweepConfig
+from hpo.engine._data import DataError, normalize, split
+from hpo.engine._sources import load_dataset
+
+
+def _config(**data) -> SweepConfig:
+    return SweepConfig.model_validate({"name": "t", "data": data})
+
+
+@pytest.mark.parametrize(
+    ("data", "shape", "classes"),
+    [
+        ({"source": "digits"}, (8, 8, 1), 10),
+        ({"source": "breast_cancer"}, (30,), 2),
+        ({"source": "synthetic", "options": {"samples": 300, "features": 7, "classes": 3}}, (7,), 3),
+        ({"source": "synthetic", "options": {"samples": 300, "kind": "image", "image_size": 12, "classes": 4}}, (12, 12, 1), 4),
+    ],
+    ids=["digits", "breast_cancer", "synthetic_tabular", "synthetic_image"],
+)
+def test_builtin_sources(data, shape, classes) -> None:
+    ds = load_dataset(_config(**data))
+    assert ds.input_shape == shape
+    assert ds.n_classes == classes
+
+
+def test_split_is_stratified_seeded_and_disjoint() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3))
+    y = np.r_[np.zeros(400), np.ones(100)].astype(int)
+    a = split(x, y, 0.2, 0.2, seed=1, name="t")
+    b = split(x, y, 0.2, 0.2, seed=1, name="t")
+    c = split(x, y, 0.2, 0.2, seed=2, name="t")
+    assert np.array_equal(a.x_test, b.x_test) and not np.array_equal(a.x_test, c.x_test)
+    for part in (a.y_train, a.y_val, a.y_test):
+        assert part.mean() == pytest.approx(0.2, abs=0.02)
+    rows = [set(map(tuple, arr.round(8))) for arr in (a.x_train, a.x_val, a.x_test)]
+    assert not rows[0] & rows[1] and not rows[0] & rows[2] and not rows[1] & rows[2]
+    assert len(a.y_train) + len(a.y_val) + len(a.y_test) == 500
+
+
+@pytest.mark.parametrize("method", ["standard", "minmax"])
+def test_normalization_is_fitted_on_train_only(method: str) -> None:
+    rng = np.random.default_rng(0)
+    ds = split(rng.normal(5, 3, size=(400, 4)), rng.integers(0, 2, 400), 0.25, 0.25, seed=0, name="t")
+    shifted = ds.__class__(ds.x_train, ds.y_train, ds.x_val + 100, ds.y_val, ds.x_test, ds.y_test, 2, "t")
+    out = normalize(shifted, method)
+    if method == "standard":
+        assert np.allclose(out.x_train.mean(axis=0), 0, atol=1e-5)
+        assert np.allclose(out.x_train.std(axis=0), 1, atol=1e-4)
+        expected_val = (shifted.x_val - ds.x_train.mean(axis=0)) / ds.x_train.std(axis=0)
+    else:
+        assert np.allclose(out.x_train.min(axis=0), 0) and np.allclose(out.x_train.max(axis=0), 1)
+        low, high = ds.x_train.min(axis=0), ds.x_train.max(axis=0)
+        expected_val = (shifted.x_val - low) / (high - low)
+    # Validation data is transformed with the training statistics, never its own.
+    assert np.allclose(out.x_val, expected_val, atol=1e-4)
+
+
+def test_npz_csv_and_image_folder(tmp_path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4))
+    y = np.repeat([0, 1, 2], 20)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    assert load_dataset(_config(source="npz", path=str(tmp_path / "d.npz"))).n_classes == 3
+
+    ready = {f"{a}_{p}": v for p in ("train", "val", "test") for a, v in (("x", x), ("y", y))}
+    np.savez(tmp_path / "ready.npz", **ready)
+    ds = load_dataset(_config(source="npz", path=str(tmp_path / "ready.npz")))
+    assert len(ds.y_train) == len(ds.y_val) == len(ds.y_test) == 60
+
+    import pandas as pd
+
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "label": np.array(["cat", "dog", "eel"])[y]}).to_csv(tmp_path / "d.csv", index=False)
+    ds = load_dataset(_config(source="csv", path=str(tmp_path / "d.csv"), target="label"))
+    assert ds.input_shape == (2,) and ds.n_classes == 3
+
+    for label in ("circle", "square"):
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray((rng.random((10, 10)) * 255).astype(np.uint8)).save(tmp_path / "imgs" / label / f"{i}.png")
+    ds = load_dataset(_config(source="image_folder", path=str(tmp_path / "imgs"), options={"image_size": 8}))
+    assert ds.input_shape == (8, 8, 1) and ds.n_classes == 2
+
+
+def test_user_loader_reference() -> None:
+    ds = load_dataset(_config(source="tests.user_code:load", options={"samples": 90, "features": 3}))
+    assert ds.input_shape == (3,) and len(ds.y_train) + len(ds.y_val) + len(ds.y_test) == 90
+
+
+BAD_DATA = [
+    ("wrong_length", np.zeros((10, 3)), np.zeros(9), "same length, but got 10 and 9"),
+    ("labels_2d", np.zeros((10, 3)), np.zeros((10, 2)), r"labels must be one label per sample, shape \(n,\), but got shape \(10, 2\)"),
+    ("single_class", np.random.default_rng(0).normal(size=(10, 3)), np.ones(10), r"at least 2 classes, but every label is \[1"),
+    ("nan_features", np.array([[np.nan, 1.0]] * 10), np.arange(10) % 2, "features must be finite, but 10 samples hold NaN"),
+    ("bad_rank", np.zeros((10,)), np.zeros(10), r"features must be \(n, features\)"),
+]
+
+
+@pytest.mark.parametrize(("x", "y", "pattern"), [c[1:] for c in BAD_DATA], ids=[c[0] for c in BAD_DATA])
+def test_bad_arrays(x, y, pattern) -> None:
+    with pytest.raises(DataError, match=pattern):
+        split(x, y, 0.2, 0.2, seed=0, name="bad")
+
+
+def test_missing_file_and_target_column(tmp_path) -> None:
+    with pytest.raises(DataError, match="data file not found"):
+        load_dataset(_config(source="npz", path=str(tmp_path / "missing.npz")))
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
+    with pytest.raises(DataError, match=r"target column 'label' not found; columns are \['a', 'b'\]"):
+        load_dataset(_config(source="csv", path=str(tmp_path / "d.csv"), target="label"))

@@ -1,0 +1,141 @@
+"""Real Keras training on tiny data: builders, reporting, stopping, failures, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hpo import TrialFailed
+from hpo.config import SweepConfig
+from hpo.engine import build_model, load_dataset, train_trial
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+TABLE = {"source": "synthetic", "options": {"samples": 240, "features": 6, "classes": 3}}
+IMAGES = {"source": "synthetic", "options": {"samples": 240, "kind": "image", "image_size": 8, "classes": 3}}
+
+
+def _config(data: dict, epochs: int = 2, **extra) -> SweepConfig:
+    return SweepConfig.model_validate({"name": "t", "data": data, "train": {"epochs": epochs}, **extra})
+
+
+def _collect(history: list) -> callable:
+    def report(epoch: int, metrics: dict) -> bool:
+        history.append((epoch, metrics))
+        return False
+
+    return report
+
+
+MLP = {"family": "mlp", "depth": 2, "units_0": 16, "units_1": 8, "dropout_0": 0.1, "activation": "relu", "batch_size": 32, "optimizer": "adam", "learning_rate": 0.01}
+CNN = {"family": "cnn", "conv_blocks": 2, "filters_0": 8, "filters_1": 8, "kernel_size": 3, "pooling": "max", "depth": 1, "units_0": 16, "batch_norm": True, "batch_size": 32, "optimizer": "sgd", "momentum": 0.9, "learning_rate": 0.05, "lr_schedule": "cosine", "warmup_epochs": 1}
+
+
+@pytest.mark.parametrize(("data", "params"), [(TABLE, MLP), (IMAGES, CNN), (IMAGES, {**MLP, "augment": True, "augment_strength": 0.1})], ids=["mlp", "cnn", "mlp_on_images_augmented"])
+def test_builder_trains_and_reports_each_epoch(data, params) -> None:
+    history: list = []
+    result = train_trial(_config(data, epochs=2), params, _collect(history))
+    assert [e for e, _ in history] == [1, 2]
+    assert result.epochs == 2 and not result.stopped
+    for key in ("loss", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_auc"):
+        assert np.isfinite(history[-1][1][key])
+
+
+@pytest.mark.parametrize(
+    ("base", "knob", "small", "large"),
+    [(MLP, "depth", 1, 2), (MLP, "units_0", 8, 64), (CNN, "conv_blocks", 1, 2), (CNN, "filters_0", 4, 16)],
+    ids=["mlp_depth", "mlp_width", "cnn_depth", "cnn_filters"],
+)
+def test_parameter_count_responds_to_depth_and_width(base, knob, small, large) -> None:
+    import keras
+
+    shape = (8, 8, 1) if base["family"] == "cnn" else (6,)
+    # A deeper CNN pools more, so its dense head can shrink: compare the layers the knob controls.
+    kind = keras.layers.Conv2D if base["family"] == "cnn" else keras.layers.Dense
+    counts = [
+        sum(layer.count_params() for layer in build_model("builtin", {**base, knob: v}, shape, 3).layers if isinstance(layer, kind))
+        for v in (small, large)
+    ]
+    assert counts[1] > counts[0]
+
+
+def test_augmentation_is_off_at_inference() -> None:
+    model = build_model("builtin", {**MLP, "augment": True, "augment_strength": 0.2, "augment_flip": True}, (8, 8, 1), 3)
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    inference = [np.asarray(model(x, training=False)) for _ in range(2)]
+    training = [np.asarray(model(x, training=True)) for _ in range(2)]
+    assert np.allclose(inference[0], inference[1])
+    assert not np.allclose(training[0], training[1])
+
+
+def test_reporter_can_stop_training() -> None:
+    seen = []
+
+    def stop_at_two(epoch: int, metrics: dict) -> bool:
+        seen.append(epoch)
+        return epoch == 2
+
+    result = train_trial(_config(TABLE, epochs=6), MLP, stop_at_two)
+    assert seen == [1, 2] and result.stopped and result.epochs == 2
+
+
+def test_nan_learning_rate_fails_the_trial_cleanly() -> None:
+    params = {**MLP, "optimizer": "sgd", "learning_rate": 1e12, "normalization": "none"}
+    with pytest.raises(TrialFailed, match=r"training loss became (nan|inf) at epoch 1; lower learning_rate"):
+        train_trial(_config({"source": "digits"}, epochs=2), params, lambda e, m: False)
+
+
+def test_cnn_on_tabular_data_fails_the_trial() -> None:
+    with pytest.raises(TrialFailed, match="family 'cnn' needs image input"):
+        train_trial(_config(TABLE), CNN, lambda e, m: False)
+
+
+def test_user_builder_and_loader_from_yaml(write_file) -> None:
+    from hpo.config import load_sweep
+
+    sweep = write_file("s.yaml", """
+        name: user
+        data: {source: "tests.user_code:load", options: {samples: 100, features: 4}}
+        model: {builder: "tests.user_code:build"}
+        objective: {metric: val_accuracy}
+        train: {epochs: 1}
+        space: {params: {width: {type: int, low: 4, high: 8}}}
+    """)
+    config = load_sweep(sweep).config
+    assert load_dataset(config).input_shape == (4,)
+    result = train_trial(config, {"width": 5}, lambda e, m: False, keep_model=True)
+    assert result.model.name == "user_built"
+    assert result.model.layers[2].units == 5
+
+
+def test_trials_are_reproducible_and_state_is_cleaned_between_them() -> None:
+    config = _config(IMAGES, epochs=2)
+    runs = []
+    for params in (CNN, {**MLP, "depth": 1}, CNN):  # a different model in between must not leak state
+        history: list = []
+        train_trial(config, params, _collect(history))
+        runs.append([m["val_loss"] for _, m in history])
+    assert runs[0] == pytest.approx(runs[2], rel=1e-6)
+
+
+def test_jax_backend_trains_a_trial() -> None:
+    pytest.importorskip("jax")
+    code = (
+        "import json, keras\n"
+        "from hpo.config import SweepConfig\nfrom hpo.engine import train_trial\n"
+        f"c = SweepConfig.model_validate({{'name': 't', 'data': {IMAGES!r}, 'train': {{'epochs': 2}}}})\n"
+        "h = []\n"
+        f"train_trial(c, {CNN!r}, lambda e, m: h.append(m) or False)\n"
+        "print(json.dumps({'backend': keras.backend.backend(), 'acc': h[-1]['val_accuracy'], 'n': len(h)}))\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["backend"] == "jax" and result["n"] == 2 and 0 <= result["acc"] <= 1

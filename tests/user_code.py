@@ -1,0 +1,24 @@
+"""A user's own model builder and data loader, referenced from sweep YAML in the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def build(params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int):
+    import keras
+
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(int(params.get("width", 8)), activation="relu")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="user_built")
+
+
+def load(samples: int = 120, features: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(samples, features))
+    y = (x[:, 0] > 0).astype(int)
+    return x, y
