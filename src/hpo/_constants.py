@@ -23,6 +23,12 @@ ATTR_SWEEP_NAME = "hpo:sweep"
 ATTR_FAIL_REASON = "hpo:fail_reason"
 ATTR_RETRY_OF = "hpo:retry_of"
 ATTR_EPOCHS = "hpo:epochs"
+ATTR_ATTEMPT = "hpo:attempt"
+ATTR_RUN = "hpo:run"
+ATTR_METRICS = "hpo:val_metrics"
+
+# Result key a worker uses to say "this configuration failed" (with the reason as its value).
+FAIL_REASON_KEY = "hpo_fail_reason"
 
 # Metrics every built-in trial reports on the validation split each epoch.
 VALIDATION_METRICS = (

@@ -42,6 +42,10 @@ class ConfigError(HpoError, ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class UsageError(HpoError):
+    """The request cannot be carried out as asked (missing study, changed space); exit code 2."""
+
+
 class TrialFailed(HpoError):
     """This trial failed; record it as FAIL with the reason and carry on with the sweep."""
 

@@ -99,3 +99,45 @@ def make_pruner(name: str, args: dict[str, Any], epochs: int) -> optuna.pruners.
         args.setdefault("max_resource", epochs)
     _check_args(cls, args, ())
     return cls(**args)
+
+
+def startup_trials(name: str, args: dict[str, Any]) -> int:
+    """How many finished trials the sampler needs before it stops sampling at random (0 if none)."""
+    cls = _sampler_classes()[name]
+    parameter = inspect.signature(cls.__init__).parameters.get("n_startup_trials")
+    if parameter is None:
+        return 0
+    return int(args.get("n_startup_trials", parameter.default))
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """A journal file (path) or an RDB storage (URL). Raises HpoError naming the masked URL."""
+    from hpo._errors import HpoError
+    from hpo._storage_url import mask_url, storage_kind
+
+    kind = storage_kind(url)
+    if kind == "journal":
+        from pathlib import Path
+
+        path = Path(url)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            backend = optuna.storages.journal.JournalFileBackend(str(path))
+            return optuna.storages.JournalStorage(backend)
+        except PermissionError as exc:
+            raise HpoError(f"cannot write the study journal {path}: {exc.strerror}; choose a writable --results-dir or storage") from None
+        except (ValueError, UnicodeDecodeError, KeyError) as exc:
+            raise HpoError(
+                f"the study journal {path} is corrupt or truncated ({type(exc).__name__}: {exc}); "
+                "it was left untouched: restore it from a backup or point --storage elsewhere"
+            ) from None
+    import sqlalchemy.exc
+
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    except (ImportError, ValueError, sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        message = str(exc).replace(url, mask_url(url)).splitlines()[0]
+        raise HpoError(
+            f"cannot open storage {mask_url(url)}: {type(exc).__name__}: {message}; "
+            "check that the server is running and the URL (user, password, database) is right"
+        ) from None

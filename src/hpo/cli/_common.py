@@ -12,12 +12,7 @@ import typer
 from rich.console import Console
 
 from hpo import _constants
-from hpo._errors import ConfigError, HpoError
-
-
-class UsageError(HpoError):
-    """The command line itself is wrong (bad flag value, missing study); exit code 2."""
-
+from hpo._errors import ConfigError, HpoError, UsageError
 
 def stdout() -> Console:
     return Console(soft_wrap=True)

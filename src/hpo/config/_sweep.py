@@ -71,7 +71,9 @@ class ModelConfig(_Strict):
 class TrainConfig(_Strict):
     epochs: int = Field(10, ge=1, le=100_000)
     seed: int = 0
-    steps_per_execution: int = Field(1, ge=1)
+    # Several optimizer steps per compiled call: small models are otherwise dominated by Python
+    # overhead (benchmarks/engine_epochs.py).
+    steps_per_execution: int = Field(8, ge=1)
     verbose: bool = False
 
 

@@ -42,6 +42,14 @@ def limit_gpu_memory(fraction: float) -> None:
             tf.config.experimental.set_memory_growth(device, True)
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the backend's (or Python's) out-of-memory error."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = f"{type(exc).__name__} {exc}"
+    return "ResourceExhausted" in text or "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
+
+
 def seed_everything(seed: int) -> None:
     import keras
 

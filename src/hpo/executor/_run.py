@@ -1,0 +1,148 @@
+"""Run a sweep: the driver owns the study; Ray Tune runs the trials in parallel."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo import _constants, _optuna
+from hpo._errors import SweepAborted
+from hpo._storage_url import mask_url
+from hpo.config import Sweep
+from hpo.engine._data import DataError, Dataset
+from hpo.engine._sources import load_dataset
+from hpo.executor._state import Listener, SweepState
+from hpo.executor._study import open_study
+from hpo.space import CategoricalParam, FixedParam
+
+
+@dataclass
+class SweepOutcome:
+    """What one `hpo run` did to the study."""
+
+    study: optuna.Study
+    storage: str
+    wall_s: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def best_trial(self) -> optuna.trial.FrozenTrial | None:
+        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return self.study.best_trial if complete else None
+
+
+def check_data(sweep: Sweep) -> Dataset:
+    """Load the data in the driver (numpy only) so bad data stops the sweep before Ray starts."""
+    data = load_dataset(sweep.config)
+    if not data.is_image and "family" in sweep.space:
+        family = sweep.space["family"]
+        can_be_cnn = (isinstance(family, FixedParam) and family.value == "cnn") or (
+            isinstance(family, CategoricalParam) and "cnn" in family.choices
+        )
+        if can_be_cnn:
+            raise DataError(
+                f"{data.name} is a table with shape {data.input_shape}, but the space lets `family` be 'cnn', "
+                "which needs images; include search_spaces/mlp.yaml instead of cnn.yaml/architecture.yaml"
+            )
+    return data
+
+
+def _worker_config(sweep: Sweep) -> dict[str, Any]:
+    """The sweep config as workers get it: data paths made absolute (workers may run elsewhere)."""
+    config = sweep.config.model_dump(mode="json")
+    if config["data"].get("path"):
+        config["data"]["path"] = str(Path(config["data"]["path"]).resolve())
+    return config
+
+
+def _init_ray(address: str | None) -> bool:
+    """Join ``address`` (or RAY_ADDRESS), or start a local Ray; True when this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    pythonpath = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": pythonpath, "TF_CPP_MIN_LOG_LEVEL": "2", "RAY_CHDIR_TO_TRIAL_DIR": "0"}},
+    )
+    return True
+
+
+def run_sweep(
+    sweep: Sweep,
+    *,
+    address: str | None = None,
+    new_study: bool = False,
+    listener: Listener | None = None,
+) -> SweepOutcome:
+    """Run ``sweep`` to its budget; raise SweepAborted when it had to stop early (e.g. bad metric)."""
+    check_data(sweep)
+    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    study = open_study(sweep, new_study=new_study)
+    config = sweep.config
+    budget = config.budget
+    state = SweepState(
+        sweep=sweep,
+        study=study,
+        startup_trials=_optuna.startup_trials(config.sampler.name, config.sampler.args),
+        deadline=None if budget.timeout is None else time.monotonic() + budget.timeout,
+        listener=listener,
+        run_id=uuid.uuid4().hex[:12],
+    )
+    import ray
+    from ray import tune
+
+    from hpo.executor._scheduler import PrunerScheduler
+    from hpo.executor._searcher import StudySearcher
+    from hpo.executor._trainable import run_trial
+
+    started = time.monotonic()
+    started_ray = _init_ray(address)
+    try:
+        resources = config.resources
+        trainable = tune.with_resources(
+            tune.with_parameters(run_trial, sweep_config=_worker_config(sweep), gpu_fraction=resources.gpus_per_trial),
+            {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
+        )
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=StudySearcher(state),
+                scheduler=PrunerScheduler(state),
+                num_samples=-1,
+                max_concurrent_trials=resources.concurrency,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=study.study_name,
+                storage_path=str((sweep.results_dir / "ray").resolve()),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),
+            ),
+        )
+        tuner.fit()
+    finally:
+        for trial in list(state.live.values()):  # interrupted: never leave a trial RUNNING
+            trial.set_user_attr(_constants.ATTR_FAIL_REASON, "the driver stopped before this trial ended")
+            study.tell(trial, state=TrialState.FAIL)
+            state.counts["failed"] += 1
+        state.live.clear()
+        if started_ray:
+            ray.shutdown()
+    if state.abort_reason is not None:
+        raise SweepAborted(state.abort_reason)
+    return SweepOutcome(study, mask_url(sweep.storage_url()), time.monotonic() - started, dict(state.counts))
