@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hpo.config import SweepConfig
-from hpo.engine._data import DataError, normalize, split
-from hpo.engine._sources import load_dataset
+from hpo.data._dataset import DataError, normalize, split
+from hpo.data._sources import load_dataset
 
 
 def _config(**data) -> SweepConfig:

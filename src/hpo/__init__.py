@@ -3,7 +3,15 @@
 Importing hpo is cheap: TensorFlow and Ray are imported only by the parts that train or execute.
 """
 
-from hpo._errors import ConfigError, HpoError, Problem, SweepAborted, TrialFailed
+from hpo._errors import (
+    ConfigError,
+    DataError,
+    HpoError,
+    Problem,
+    SweepAborted,
+    TrialFailed,
+    UsageError,
+)
 from hpo.config import Sweep, SweepConfig, load_space_block, load_sweep, parse_space
 from hpo.space import SearchSpace
 
@@ -11,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "DataError",
     "HpoError",
     "Problem",
     "SearchSpace",
@@ -18,6 +27,7 @@ __all__ = [
     "SweepAborted",
     "SweepConfig",
     "TrialFailed",
+    "UsageError",
     "load_space_block",
     "load_sweep",
     "parse_space",

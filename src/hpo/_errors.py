@@ -46,6 +46,10 @@ class UsageError(HpoError):
     """The request cannot be carried out as asked (missing study, changed space); exit code 2."""
 
 
+class DataError(HpoError, ValueError):
+    """The data cannot be used (missing file, wrong shapes, NaN features, a single class)."""
+
+
 class TrialFailed(HpoError):
     """This trial failed; record it as FAIL with the reason and carry on with the sweep."""
 

@@ -32,6 +32,42 @@ def _grid_values(space: SearchSpace) -> dict[str, list[Any]]:
     return grid
 
 
+class _AskTellGridSampler(optuna.samplers.BaseSampler):
+    """GridSampler for ask/tell: its ``after_trial`` calls ``study.stop()``, which only works inside
+    ``study.optimize``; here the searcher ends the sweep through ``is_exhausted`` instead."""
+
+    def __init__(self, grid: optuna.samplers.GridSampler, size: int) -> None:
+        self._grid = grid
+        self.size = size
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: Any) -> dict[str, Any]:
+        return self._grid.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+        return self._grid.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: Any, param_name: str, param_distribution: Any) -> Any:
+        return self._grid.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: Any) -> None:
+        self._grid.before_trial(study, trial)
+
+    def is_exhausted(self, study: optuna.Study) -> bool:
+        return self._grid.is_exhausted(study)
+
+
+def grid_exhausted(study: optuna.Study) -> bool:
+    """Whether the study's sampler is a grid with every point taken."""
+    return isinstance(study.sampler, _AskTellGridSampler) and study.sampler.is_exhausted(study)
+
+
+def trial_cap(study: optuna.Study, budget: int | None) -> int | None:
+    """The trial budget, capped at the grid's size for a grid sampler (running trials hold points)."""
+    if isinstance(study.sampler, _AskTellGridSampler):
+        return study.sampler.size if budget is None else min(budget, study.sampler.size)
+    return budget
+
+
 def _sampler_classes() -> dict[str, type]:
     return {
         "tpe": optuna.samplers.TPESampler,
@@ -74,7 +110,11 @@ def make_sampler(name: str, args: dict[str, Any], seed: int | None, space: Searc
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if name == "grid":
             _check_args(cls, args, ("search_space", "seed"))
-            return cls(_grid_values(space), seed=seed, **args)
+            grid = _grid_values(space)
+            size = 1
+            for values in grid.values():
+                size *= len(values)
+            return _AskTellGridSampler(cls(grid, seed=seed, **args), size)
         _check_args(cls, args, ("seed",))
         return cls(seed=seed, **args)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from hpo.cli._dashboard import dashboard
+from hpo.cli._inspect import best, export, report, status
+from hpo.cli._run import resume, run
 from hpo.cli._space import space
 from hpo.cli._validate import validate
 
@@ -16,6 +19,13 @@ app = typer.Typer(
 )
 app.command()(validate)
 app.command()(space)
+app.command()(run)
+app.command()(resume)
+app.command()(status)
+app.command()(best)
+app.command()(export)
+app.command()(report)
+app.command()(dashboard)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from hpo import _constants
-from hpo._errors import ConfigError, HpoError, UsageError
+from hpo._errors import ConfigError, DataError, HpoError, UsageError
 
 def stdout() -> Console:
     return Console(soft_wrap=True)
@@ -43,7 +43,7 @@ def exits(command: Callable[..., int]) -> Callable[..., None]:
             for problem in exc.problems:
                 err.print(f"  {problem}", markup=False, highlight=False)
             raise typer.Exit(_constants.EXIT_USAGE) from None
-        except UsageError as exc:
+        except (UsageError, DataError) as exc:
             if debug:
                 raise
             stderr().print(f"[bold red]error:[/] {exc}", highlight=False)

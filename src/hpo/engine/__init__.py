@@ -3,12 +3,11 @@
 Importing this package imports Keras (and its backend); the CLI does so only in commands that train.
 """
 
+from hpo.data import Dataset, DataError, load_dataset, normalize, split, synthetic
 from hpo.engine._backend import backend_name, limit_gpu_memory, release_trial_state
-from hpo.engine._data import Dataset, DataError, normalize, split
 from hpo.engine._metrics import compute_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer, learning_rate_schedule
-from hpo.engine._sources import load_dataset, synthetic
 from hpo.engine._train import Reporter, TrialResult, evaluate_on_test, train_trial
 
 __all__ = [

@@ -12,12 +12,11 @@ import numpy as np
 
 from hpo._errors import TrialFailed
 from hpo.config import SweepConfig
+from hpo.data import Dataset, load_dataset, normalize
 from hpo.engine._backend import is_out_of_memory, release_trial_state, seed_everything
-from hpo.engine._data import Dataset, normalize
 from hpo.engine._metrics import compute_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer
-from hpo.engine._sources import load_dataset
 
 # (epoch starting at 1, validation metrics) -> True to stop training now (e.g. pruned).
 Reporter = Callable[[int, dict[str, float]], bool]

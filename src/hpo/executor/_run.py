@@ -17,8 +17,7 @@ from hpo import _constants, _optuna
 from hpo._errors import SweepAborted
 from hpo._storage_url import mask_url
 from hpo.config import Sweep
-from hpo.engine._data import DataError, Dataset
-from hpo.engine._sources import load_dataset
+from hpo.data import DataError, Dataset, load_dataset
 from hpo.executor._state import Listener, SweepState
 from hpo.executor._study import open_study
 from hpo.space import CategoricalParam, FixedParam
@@ -86,9 +85,14 @@ def run_sweep(
     address: str | None = None,
     new_study: bool = False,
     listener: Listener | None = None,
+    trial_function: str | None = None,
 ) -> SweepOutcome:
-    """Run ``sweep`` to its budget; raise SweepAborted when it had to stop early (e.g. bad metric)."""
-    check_data(sweep)
+    """Run ``sweep`` to its budget; raise SweepAborted when it had to stop early (e.g. bad metric).
+
+    ``trial_function`` (``module:function``) replaces Keras training with ``fn(params, report)``.
+    """
+    if trial_function is None:
+        check_data(sweep)
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -115,7 +119,12 @@ def run_sweep(
     try:
         resources = config.resources
         trainable = tune.with_resources(
-            tune.with_parameters(run_trial, sweep_config=_worker_config(sweep), gpu_fraction=resources.gpus_per_trial),
+            tune.with_parameters(
+                run_trial,
+                sweep_config=_worker_config(sweep),
+                gpu_fraction=resources.gpus_per_trial,
+                trial_function=trial_function,
+            ),
             {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
         )
         tuner = tune.Tuner(

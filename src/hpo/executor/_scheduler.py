@@ -53,6 +53,8 @@ class PrunerScheduler(FIFOScheduler):
             return TrialScheduler.STOP
         optuna_trial.report(float(value), epoch)
         state.emit("epoch", optuna_trial.number, epoch=epoch, value=float(value))
+        if epoch >= state.sweep.config.train.epochs:
+            return TrialScheduler.CONTINUE  # trained to the end: it completes, whatever the pruner thinks
         if optuna_trial.should_prune():
             state.pruned.add(trial_id)
             return TrialScheduler.STOP

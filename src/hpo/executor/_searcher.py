@@ -9,6 +9,7 @@ from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
 from hpo import _constants
+from hpo._optuna import grid_exhausted, trial_cap
 from hpo.executor._state import SweepState, finite
 
 
@@ -31,7 +32,9 @@ class StudySearcher(Searcher):
         if state.finished():
             return Searcher.FINISHED
         if not state.has_waiting():
-            budget = state.sweep.config.budget.trials
+            if grid_exhausted(state.study):
+                return None if state.live else Searcher.FINISHED
+            budget = trial_cap(state.study, state.sweep.config.budget.trials)
             spent = state.budget_spent()
             if budget is not None and spent >= budget:
                 # A running trial may still fail and need a retry; finish once none runs.

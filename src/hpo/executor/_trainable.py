@@ -15,19 +15,20 @@ from typing import Any
 from hpo._constants import FAIL_REASON_KEY
 
 
-def run_trial(config: dict[str, Any], sweep_config: dict[str, Any], gpu_fraction: float) -> None:
-    """Tune trainable: ``config`` holds the Optuna trial ``number`` and its ``params``."""
+def run_trial(
+    config: dict[str, Any],
+    sweep_config: dict[str, Any],
+    gpu_fraction: float,
+    trial_function: str | None = None,
+) -> None:
+    """Tune trainable: ``config`` holds the Optuna trial ``number`` and its ``params``.
+
+    ``trial_function`` (``module:function``, called as ``fn(params, report)``) replaces the Keras
+    engine; the tests and the overhead benchmark use it for cheap objectives.
+    """
     from ray import tune
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if gpu_fraction > 0 and "keras" not in sys.modules:
-        from hpo.engine._backend import limit_gpu_memory
-
-        limit_gpu_memory(min(gpu_fraction, 1.0))  # before the backend first touches the GPU
-
     from hpo._errors import TrialFailed
-    from hpo.config import SweepConfig
-    from hpo.engine import train_trial
 
     number = int(config["number"])
 
@@ -36,6 +37,20 @@ def run_trial(config: dict[str, Any], sweep_config: dict[str, Any], gpu_fraction
         return False  # stopping is Tune's job: a STOP ends this thread inside tune.report
 
     try:
+        if trial_function is not None:
+            from hpo._references import resolve_reference
+
+            resolve_reference(trial_function, "trial function")(dict(config["params"]), report)
+            return
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if gpu_fraction > 0 and "keras" not in sys.modules:
+            from hpo.engine._backend import limit_gpu_memory
+
+            limit_gpu_memory(min(gpu_fraction, 1.0))  # before the backend first touches the GPU
+
+        from hpo.config import SweepConfig
+        from hpo.engine import train_trial
+
         train_trial(SweepConfig.model_validate(sweep_config), dict(config["params"]), report)
     except TrialFailed as exc:
         tune.report({FAIL_REASON_KEY: str(exc), "number": number})

@@ -8,13 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
-
-from hpo._errors import HpoError
-
-
-class DataError(HpoError):
-    """The data cannot be used (missing file, wrong shapes, NaN features, a single class)."""
+from hpo._errors import DataError
 
 
 @dataclass(frozen=True)
@@ -71,6 +65,8 @@ def check_arrays(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray,
 
 def split(x: np.ndarray, y: np.ndarray, validation_fraction: float, test_fraction: float, seed: int, name: str) -> Dataset:
     """Stratified, seeded train / validation / test split."""
+    from sklearn.model_selection import train_test_split
+
     x, y = check_arrays(x, y, name)
     n_classes = int(y.max()) + 1
     counts = np.bincount(y)

@@ -1,0 +1,44 @@
+"""`hpo dashboard SWEEP`: optuna-dashboard on the sweep's storage, on loopback unless asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hpo import _constants
+from hpo._errors import UsageError
+from hpo._storage_url import mask_url, storage_kind
+from hpo.cli._common import exits, stderr, stdout
+from hpo.cli._settings import resolve_sweep
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@exits
+def dashboard(
+    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; the dashboard has no authentication."),
+    port: int = typer.Option(8080, "--port", help="Port."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE)."),
+    results_dir: str | None = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> int:
+    """Serve optuna-dashboard for the sweep's study (works while the sweep is running)."""
+    from optuna_dashboard import run_server
+
+    from hpo import _optuna
+
+    loaded = resolve_sweep(sweep, storage=storage, results_dir=results_dir)
+    url = loaded.storage_url()
+    if storage_kind(url) == "journal" and not Path(url).exists():
+        raise UsageError(f"no study for sweep {loaded.name!r}: {url} does not exist; run `hpo run {sweep}` first")
+    if host not in _LOOPBACK:
+        stderr().print(
+            f"[bold yellow]warning:[/] binding to {host}: optuna-dashboard has no authentication, anyone who can "
+            "reach this port can read and edit the study",
+            highlight=False,
+        )
+    stdout().print(f"dashboard for {mask_url(url)} at http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
+    run_server(_optuna.open_storage(url), host=host, port=port)
+    return _constants.EXIT_OK

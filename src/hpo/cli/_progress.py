@@ -1,0 +1,96 @@
+"""Sweep progress: a live table on a terminal, one plain line per event otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+
+class Progress:
+    """Listener for the executor's events (started, epoch, complete, pruned, failed, aborted)."""
+
+    def __init__(self, total: int | None, direction: str, metric: str, live: bool | None = None, stream: Any = None) -> None:
+        self.total = total
+        self.maximize = direction == "maximize"
+        self.metric = metric
+        self.counts = {"running": 0, "complete": 0, "pruned": 0, "failed": 0}
+        self.best: float | None = None
+        self.started = time.monotonic()
+        self._stream = stream or sys.stdout
+        self._live_mode = self._stream.isatty() if live is None else live
+        self._live: Live | None = None
+
+    def __enter__(self) -> Progress:
+        if self._live_mode:
+            self._live = Live(self._table(), console=Console(file=self._stream), refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.update(self._table())
+            self._live.__exit__(*exc)
+
+    def __call__(self, event: str, number: int, detail: dict[str, Any]) -> None:
+        if event == "epoch":
+            if self._live is not None:
+                self._live.update(self._table())
+            return
+        if event == "started":
+            self.counts["running"] += 1
+        elif event in ("complete", "pruned", "failed"):
+            self.counts["running"] -= 1
+            self.counts[event] += 1
+            value = detail.get("value")
+            if event == "complete" and value is not None and (self.best is None or (value > self.best) == self.maximize):
+                self.best = value
+        if self._live is not None:
+            self._live.update(self._table())
+        else:
+            self._line(event, number, detail)
+
+    def _done(self) -> int:
+        return self.counts["complete"] + self.counts["pruned"] + self.counts["failed"]
+
+    def _eta(self) -> str:
+        done = self._done()
+        if not self.total or not done:
+            return "-"
+        remaining = max(self.total - done, 0) * (time.monotonic() - self.started) / done
+        return f"{remaining:.0f}s"
+
+    def _line(self, event: str, number: int, detail: dict[str, Any]) -> None:
+        what = {
+            "started": "started",
+            "complete": f"complete {self.metric}={detail.get('value', float('nan')):.4f} after {detail.get('epochs')} epochs",
+            "pruned": f"pruned at epoch {detail.get('epochs')}",
+            "failed": f"failed: {detail.get('reason')}",
+            "aborted": f"sweep aborted: {detail.get('reason')}",
+        }[event]
+        best = "-" if self.best is None else f"{self.best:.4f}"
+        prefix = "" if number < 0 else f"trial {number} "
+        total = self.total or "?"
+        print(
+            f"[{time.monotonic() - self.started:6.1f}s] {prefix}{what} | done {self._done()}/{total} "
+            f"(pruned {self.counts['pruned']}, failed {self.counts['failed']}), running {self.counts['running']}, "
+            f"best {best}, eta {self._eta()}",
+            file=self._stream,
+            flush=True,
+        )
+
+    def _table(self) -> Table:
+        table = Table(title=f"hpo sweep: {self.metric} ({'max' if self.maximize else 'min'})", show_header=True)
+        for column in ("done", "running", "complete", "pruned", "failed", "best", "elapsed", "eta"):
+            table.add_column(column, justify="right")
+        best = "-" if self.best is None else f"{self.best:.4f}"
+        table.add_row(
+            f"{self._done()}/{self.total or '?'}", str(self.counts["running"]), str(self.counts["complete"]),
+            str(self.counts["pruned"]), str(self.counts["failed"]), best,
+            f"{time.monotonic() - self.started:.0f}s", self._eta(),
+        )
+        return table

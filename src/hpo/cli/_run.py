@@ -1,0 +1,93 @@
+"""`hpo run SWEEP` (and `hpo resume SWEEP`): run a sweep end to end with live progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hpo import _constants
+from hpo._errors import SweepAborted
+from hpo.cli._common import exits, stderr, stdout
+from hpo.cli._progress import Progress
+from hpo.cli._settings import resolve_sweep
+
+SWEEP_ARG = typer.Argument(..., help="Sweep YAML file.")
+
+
+def _run(sweep_path: Path, new_study: bool, address: str | None, debug: bool, evaluate: bool = True, **flags: object) -> int:
+    sweep = resolve_sweep(sweep_path, **flags)
+    from hpo.executor import run_sweep
+
+    config = sweep.config
+    out = stdout()
+    out.print(
+        f"sweep [bold]{sweep.name}[/]: {len(sweep.space.distributions())} tuned parameters, "
+        f"budget {config.budget.trials} trials, {config.resources.concurrency} concurrent; "
+        f"sampler {config.sampler.name}, pruner {config.pruner.name}",
+        highlight=False,
+    )
+    with Progress(config.budget.trials, config.objective.direction, config.objective.metric) as progress:
+        try:
+            outcome = run_sweep(sweep, address=address, new_study=new_study, listener=progress)
+        except SweepAborted as exc:
+            stderr().print(f"[bold red]sweep stopped:[/] {exc}", highlight=False)
+            stderr().print(f"The study keeps every finished trial; continue with: hpo resume {sweep_path}", highlight=False)
+            return _constants.EXIT_RUNTIME
+    best = outcome.best_trial
+    counts = outcome.counts
+    out.print(
+        f"done in {outcome.wall_s:.0f}s: {counts['complete']} complete, {counts['pruned']} pruned, "
+        f"{counts['failed']} failed this run; study {outcome.study.study_name!r} in {outcome.storage}",
+        highlight=False,
+    )
+    from hpo.results import finalize
+
+    if best is not None:
+        out.print(f"best trial {best.number}: {config.objective.metric} = {best.value:.4f}; re-training it once to save the model and score the test split", highlight=False)
+    results = finalize(sweep, outcome.study, evaluate=evaluate)
+    summary = results["best"]
+    if summary is not None:
+        tests = ", ".join(f"{k[5:]} {v:.4f}" for k, v in summary["test_metrics"].items())
+        out.print(f"test split: {tests}", highlight=False)
+    out.print(f"results: {results['folder']}/ (trials.csv, best.json, best_model.keras, report.html)", highlight=False)
+    out.print(f"report:    {results['report']}", highlight=False)
+    out.print(f"dashboard: hpo dashboard {sweep_path}", highlight=False)
+    return _constants.EXIT_OK
+
+
+@exits
+def run(
+    sweep: Path = SWEEP_ARG,
+    trials: int | None = typer.Option(None, "--trials", help="Trial budget (whole study)."),
+    timeout: float | None = typer.Option(None, "--timeout", help="No new trials after this many seconds."),
+    concurrency: int | None = typer.Option(None, "--concurrency", help="Maximum concurrent trials."),
+    gpus_per_trial: float | None = typer.Option(None, "--gpus-per-trial", help="GPUs per trial; 0.25 packs four trials per GPU."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE)."),
+    results_dir: str | None = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR)."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (or env RAY_ADDRESS); local Ray by default."),
+    seed: int | None = typer.Option(None, "--seed", help="Sampler seed."),
+    new_study: bool = typer.Option(False, "--new-study", help="Start a new study beside an existing one (e.g. after changing the space)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> int:
+    """Run a sweep: Optuna samples and prunes, Ray Tune runs the trials in parallel."""
+    return _run(
+        sweep, new_study, address, debug,
+        **{
+            "budget.trials": trials, "budget.timeout": timeout, "resources.concurrency": concurrency,
+            "resources.gpus_per_trial": gpus_per_trial, "storage": storage, "results_dir": results_dir,
+            "sampler.seed": seed,
+        },
+    )
+
+
+@exits
+def resume(
+    sweep: Path = SWEEP_ARG,
+    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (or env RAY_ADDRESS)."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE)."),
+    results_dir: str | None = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> int:
+    """Continue a sweep's study to its budget (the same as `hpo run` on an existing study)."""
+    return _run(sweep, False, address, debug, storage=storage, results_dir=results_dir)

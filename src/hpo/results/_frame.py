@@ -1,0 +1,48 @@
+"""The trials of a study as one pandas table (what `status`, `export` and the report show)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from hpo import _constants
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: number, state, value, epochs reached, duration, fail reason, params."""
+    rows: list[dict[str, Any]] = []
+    for t in study.get_trials(deepcopy=False):
+        duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+        epochs = t.user_attrs.get(_constants.ATTR_EPOCHS)
+        if epochs is None and t.intermediate_values:
+            epochs = max(t.intermediate_values)
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state.name,
+            "value": t.value,
+            "epochs": epochs,
+            "duration_s": duration,
+            "fail_reason": t.user_attrs.get(_constants.ATTR_FAIL_REASON),
+            "retry_of": t.user_attrs.get(_constants.ATTR_RETRY_OF),
+            "datetime_start": t.datetime_start,
+        }
+        row.update({f"params_{k}": v for k, v in t.params.items()})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["number", "state", "value", "epochs", "duration_s", "fail_reason", "retry_of", "datetime_start"])
+    return frame.sort_values("number").reset_index(drop=True)
+
+
+def export_frame(frame: pd.DataFrame, path: str, fmt: str) -> None:
+    """Write ``frame`` as csv, parquet or json (records) at ``path``."""
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt == "parquet":
+        frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(path, index=False)
+    elif fmt == "json":
+        frame.to_json(path, orient="records", date_format="iso", indent=2)
+    else:
+        raise ValueError(f"format must be csv, parquet or json, but got {fmt!r}")

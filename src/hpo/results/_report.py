@@ -1,0 +1,126 @@
+"""`report.html`: Optuna's plots of the study (self-contained, works offline), PNGs of the key
+ones, and a summary: trials by state, epochs saved by pruning, trial time, the best configuration."""
+
+from __future__ import annotations
+
+import html
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo import _constants
+from hpo.config import Sweep
+from hpo.results._frame import trials_frame
+
+
+def summarize(sweep: Sweep, study: optuna.Study) -> dict[str, Any]:
+    """Counts by state, epochs trained vs. a sweep without pruning, total trial time."""
+    frame = trials_frame(study)
+    max_epochs = sweep.config.train.epochs
+    pruned = frame[frame.state == "PRUNED"] if not frame.empty else frame
+    trained = int(frame.epochs.fillna(0).sum()) if not frame.empty else 0
+    saved = int((max_epochs - pruned.epochs.fillna(0)).sum()) if not pruned.empty else 0
+    return {
+        "trials": int(len(frame)),
+        "by_state": {str(k): int(v) for k, v in frame.state.value_counts().items()} if not frame.empty else {},
+        "epochs_trained": trained,
+        "epochs_saved_by_pruning": saved,
+        "epochs_saved_share": saved / (trained + saved) if trained + saved else 0.0,
+        "trial_time_s": float(frame.duration_s.fillna(0).sum()) if not frame.empty else 0.0,
+    }
+
+
+def _figures(study: optuna.Study) -> list[tuple[str, Any]]:
+    import optuna.visualization as vis
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    figures: list[tuple[str, Any]] = [("Optimization history", vis.plot_optimization_history(study))]
+    if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
+        figures.append(("Intermediate values: learning curves, pruned trials end early", vis.plot_intermediate_values(study)))
+    if len(complete) >= 2:
+        try:
+            importances = optuna.importance.get_param_importances(study)
+        except (ValueError, RuntimeError) as exc:  # e.g. no parameter common to all complete trials
+            importances = {}
+            figures.append((f"Parameter importances: not available ({exc})", None))
+        if importances:
+            top = list(importances)[:8]
+            figures.append(("Parameter importances", vis.plot_param_importances(study)))
+            figures.append(("Parallel coordinates (most important parameters)", vis.plot_parallel_coordinate(study, params=top)))
+            figures.append(("Slice (most important parameters)", vis.plot_slice(study, params=top[:6])))
+    return figures
+
+
+def _pngs(study: optuna.Study, folder: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna.visualization.matplotlib as vm
+
+    made = []
+    plots = [("history.png", vm.plot_optimization_history), ("intermediate_values.png", vm.plot_intermediate_values)]
+    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) >= 2:
+        plots.append(("importances.png", vm.plot_param_importances))
+    for name, plot in plots:
+        try:
+            ax = plot(study)
+        except (ValueError, RuntimeError):
+            continue
+        fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        fig.set_size_inches(9, 5)
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=110)
+        plt.close(fig)
+        made.append(name)
+    return made
+
+
+def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
+    """Write ``report.html`` and the PNGs into ``folder``; return the report's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        figures = _figures(study)
+        pngs = _pngs(study, folder)
+    summary = summarize(sweep, study)
+    best_file = folder / _constants.BEST_JSON
+    best = json.loads(best_file.read_text()) if best_file.exists() else None
+    parts = [
+        f"<h1>hpo report: {html.escape(sweep.name)}</h1>",
+        f"<p>study <code>{html.escape(study.study_name)}</code>, objective "
+        f"<code>{html.escape(sweep.config.objective.metric)}</code> ({sweep.config.objective.direction})</p>",
+        "<h2>Summary</h2><table>",
+        f"<tr><th>trials</th><td>{summary['trials']}</td></tr>",
+        *(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in sorted(summary["by_state"].items())),
+        f"<tr><th>epochs trained</th><td>{summary['epochs_trained']}</td></tr>",
+        f"<tr><th>epochs saved by pruning</th><td>{summary['epochs_saved_by_pruning']} "
+        f"({100 * summary['epochs_saved_share']:.0f}% of what the sweep would have trained without pruning)</td></tr>",
+        f"<tr><th>total trial time</th><td>{summary['trial_time_s']:.0f} s</td></tr></table>",
+    ]
+    if best is not None:
+        parts.append(f"<h2>Best trial: #{best['trial']}, {html.escape(str(best['objective']['metric']))} = {best['objective']['value']:.4f}</h2>")
+        parts.append("<h3>Test split (held out, used once)</h3><table>")
+        parts += [f"<tr><th>{html.escape(k)}</th><td>{v:.4f}</td></tr>" for k, v in best.get("test_metrics", {}).items()]
+        parts.append("</table><h3>Configuration</h3><table>")
+        parts += [f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in best["params"].items()]
+        parts.append("</table>")
+    parts.append("<h2>Plots</h2>" + "".join(f'<p><img src="{p}" alt="{p}" width="720"></p>' for p in pngs))
+    first = True
+    for title, figure in figures:
+        parts.append(f"<h3>{html.escape(title)}</h3>")
+        if figure is not None:
+            parts.append(figure.to_html(full_html=False, include_plotlyjs=first))  # plotly.js inlined once: offline
+            first = False
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>hpo report</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}th{text-align:left;padding-right:1em}</style>"
+        "</head><body>" + "\n".join(parts) + "</body></html>"
+    )
+    path = folder / _constants.REPORT_HTML
+    path.write_text(page, encoding="utf-8")
+    return path

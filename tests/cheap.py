@@ -1,0 +1,54 @@
+"""Cheap trial functions (no Keras) for executor tests: ``fn(params, report)``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _curve(params: dict[str, Any], epoch: int) -> float:
+    """A learning curve whose level depends on x: good x rises to ~1, poor x peaks at epoch 2 and
+    then declines (overfits), which every pruner can act on."""
+    quality = 1.0 - abs(float(params.get("x", 0.5)) - 0.3)
+    if quality > 0.8:
+        return quality * (1.0 - 0.5**epoch)
+    return quality * (0.75 - 0.05 * max(epoch - 2, 0)) if epoch >= 2 else quality * 0.5
+
+
+def objective(params: dict[str, Any], report) -> None:
+    for epoch in range(1, int(params.get("epochs", 6)) + 1):
+        time.sleep(float(params.get("sleep", 0.0)))
+        report(epoch, {"val_accuracy": _curve(params, epoch), "val_loss": 1 - _curve(params, epoch)})
+
+
+def recording(params: dict[str, Any], report) -> None:
+    """Writes where and when it ran (CUDA_VISIBLE_DEVICES, pid, start/end) to params['log_dir']."""
+    start = time.time()
+    for epoch in range(1, int(params.get("epochs", 3)) + 1):
+        time.sleep(float(params.get("sleep", 0.3)))
+        report(epoch, {"val_accuracy": _curve(params, epoch)})
+    record = {"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid(), "start": start, "end": time.time()}
+    log = Path(params["log_dir"]) / f"{os.getpid()}-{start}.json"
+    log.write_text(json.dumps(record))
+
+
+def wrong_metric(params: dict[str, Any], report) -> None:
+    for epoch in range(1, 4):
+        report(epoch, {"val_acc": 0.5, "val_loss": 0.5})
+
+
+def nan_metric(params: dict[str, Any], report) -> None:
+    report(1, {"val_accuracy": float("nan")})
+
+
+def broken(params: dict[str, Any], report) -> None:
+    raise RuntimeError("model code is broken")
+
+
+def trivial(params: dict[str, Any], report) -> None:
+    """Five instant reports: measures the framework's own cost per trial."""
+    for epoch in range(1, 6):
+        report(epoch, {"val_accuracy": float(params.get("x", 0.0)) * epoch})

@@ -1,0 +1,59 @@
+"""Commands that only read a study start fast: no TensorFlow, no Ray, no Keras imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+from hpo.config import load_sweep
+from hpo.executor import open_study
+from tests.conftest import MINIMAL_SWEEP, REPO
+
+PROBE = """
+import runpy, sys
+sys.argv = ["hpo", *{args!r}]
+try:
+    runpy.run_module("hpo", run_name="__main__")
+except SystemExit as exc:
+    print("EXIT", exc.code)
+print("HEAVY", sorted(m for m in ("tensorflow", "ray", "keras", "jax") if m in sys.modules))
+"""
+
+
+@pytest.fixture
+def small_study(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(MINIMAL_SWEEP + f"results_dir: {tmp_path / 'results'}\n")
+    sweep = load_sweep(path)
+    study = open_study(sweep)
+    for i in range(3):
+        trial = study.ask()
+        sweep.space.sample(trial)
+        trial.report(0.5 + i / 10, 1)
+        study.tell(trial, 0.5 + i / 10)
+    return path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["validate"], ["space"], ["status"], ["best"], ["export", "--format", "json"], ["export", "--format", "parquet"], ["report"]],
+    ids=lambda a: "-".join(a),
+)
+def test_read_commands_do_not_import_heavy_frameworks(small_study, args) -> None:
+    code = PROBE.format(args=[args[0], str(small_study), *args[1:]])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=small_study.parent)
+    assert "EXIT 0" in out.stdout, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "HEAVY []" in out.stdout, out.stdout[-500:]
+
+
+def test_best_without_test_evaluation_says_so(small_study) -> None:
+    from tests.conftest import run_hpo
+
+    result = run_hpo("best", str(small_study), cwd=small_study.parent)
+    assert result.returncode == 0, result.stderr
+    assert "not evaluated yet" in result.stdout
+    study = optuna.load_study(study_name="t", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(small_study.parent / "results" / "t" / "study.journal"))))
+    assert f"best trial {study.best_trial.number}" in result.stdout

@@ -1,0 +1,180 @@
+"""The executor on cheap objectives (no Keras): states in storage for every sampler and pruner,
+fake-GPU placement, start-up phase, resume, and the sweep-stopping rules."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hpo import SweepAborted
+from hpo._errors import UsageError
+from hpo.config import load_sweep
+from hpo.executor import run_sweep
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_cluster():
+    """One local Ray for the module, declaring 2 logical GPUs that do not exist."""
+    import ray
+
+    ray.init(
+        num_cpus=4,
+        num_gpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "RAY_CHDIR_TO_TRIAL_DIR": "0"}},
+    )
+    yield
+    ray.shutdown()
+
+
+def _sweep(tmp_path: Path, *, sampler: str = "random", pruner: str = "median", pruner_args: str = "{}",
+           trials: int = 8, concurrency: int = 2, extra_params: str = "", extra: str = "", x: str = "{type: float, low: 0.0, high: 1.0}"):
+    text = f"""
+        name: cheap
+        data: {{source: digits}}
+        train: {{epochs: 6}}
+        objective: {{metric: val_accuracy, direction: maximize}}
+        space:
+          params:
+            x: {x}
+            epochs: 6
+            {extra_params}
+        sampler: {{name: {sampler}, seed: 1}}
+        pruner: {{name: {pruner}, args: {pruner_args}}}
+        budget: {{trials: {trials}}}
+        resources: {{concurrency: {concurrency}, cpus_per_trial: 1}}
+        results_dir: {tmp_path / "results"}
+        {extra}
+    """
+    path = tmp_path / "cheap.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_sweep(path)
+
+
+def _assert_states_consistent(study: optuna.Study) -> None:
+    for t in study.trials:
+        assert t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL), t
+        if t.state == TrialState.COMPLETE:
+            # Never a partial curve told as COMPLETE: a complete trial reached the last epoch.
+            assert max(t.intermediate_values) == 6 and t.value == t.intermediate_values[6]
+        if t.state == TrialState.PRUNED:
+            assert t.intermediate_values and max(t.intermediate_values) < 6
+            assert t.value == t.intermediate_values[max(t.intermediate_values)]
+
+
+PRUNERS = [
+    ("median", "{n_startup_trials: 2}"),
+    ("percentile", "{percentile: 50.0, n_startup_trials: 2}"),
+    ("successive_halving", "{min_resource: 1, reduction_factor: 2}"),
+    ("hyperband", "{min_resource: 1, reduction_factor: 2}"),
+    ("patient", "{patience: 1, wrapped: {name: median, args: {n_startup_trials: 2}}}"),
+    ("wilcoxon", "{p_threshold: 0.5, n_startup_steps: 1}"),
+    ("threshold", "{lower: 0.45, n_warmup_steps: 1}"),
+    ("none", "{}"),
+]
+
+
+@pytest.mark.parametrize(("pruner", "args"), PRUNERS, ids=[p for p, _ in PRUNERS])
+def test_pruners_leave_correct_states(tmp_path, pruner: str, args: str) -> None:
+    outcome = run_sweep(_sweep(tmp_path, pruner=pruner, pruner_args=args, trials=10), trial_function="tests.cheap:objective")
+    study = outcome.study
+    assert len(study.trials) == 10
+    _assert_states_consistent(study)
+    n_pruned = len(study.get_trials(states=(TrialState.PRUNED,)))
+    if pruner == "none":
+        assert n_pruned == 0
+    elif pruner != "wilcoxon":  # Wilcoxon compares against the best trial's steps; it may keep all here
+        assert n_pruned >= 1, [t.state for t in study.trials]
+    assert outcome.counts["complete"] + outcome.counts["pruned"] == 10
+
+
+SAMPLERS = ["tpe", "random", "cmaes", "gp", "qmc", "grid"]
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_samplers_run_to_budget(tmp_path, sampler: str) -> None:
+    if sampler == "gp":
+        pytest.importorskip("torch")
+    x = "{type: float, low: 0.0, high: 1.0, step: 0.25}" if sampler == "grid" else "{type: float, low: 0.0, high: 1.0}"
+    outcome = run_sweep(_sweep(tmp_path, sampler=sampler, trials=8, x=x), trial_function="tests.cheap:objective")
+    study = outcome.study
+    expected = 5 if sampler == "grid" else 8  # the grid has 5 points and ends the sweep when exhausted
+    assert len(study.trials) == expected
+    _assert_states_consistent(study)
+    assert study.best_trial.value > 0
+    numbers = [t.number for t in study.trials]
+    assert sorted(numbers) == list(range(expected))
+    if sampler == "grid":
+        assert sorted(t.params["x"] for t in study.trials) == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_fake_gpus_four_trials_at_once_two_per_device(tmp_path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    sweep = _sweep(tmp_path, trials=8, concurrency=4, pruner="none", extra_params=f"log_dir: {logs}\n            sleep: 0.5")
+    sweep = sweep.with_overrides(**{"resources.gpus_per_trial": 0.5})
+    run_sweep(sweep, trial_function="tests.cheap:recording")
+    records = [json.loads(p.read_text()) for p in logs.iterdir()]
+    assert len(records) == 8
+    assert {r["cuda"] for r in records} <= {"0", "1"}
+    # At the busiest moment four trials overlapped, two on each logical GPU.
+    best = max(records, key=lambda r: sum(o["start"] <= r["start"] < o["end"] for o in records))
+    overlapping = [o for o in records if o["start"] <= best["start"] < o["end"]]
+    assert len(overlapping) == 4
+    assert sorted(o["cuda"] for o in overlapping) == ["0", "0", "1", "1"]
+
+
+def test_startup_phase_does_not_overshoot(tmp_path) -> None:
+    sweep = _sweep(tmp_path, sampler="tpe", trials=8, concurrency=3, extra_params="sleep: 0.05")
+    sweep = sweep.with_overrides(**{"sampler.args": {"n_startup_trials": 4}})
+    study = run_sweep(sweep, trial_function="tests.cheap:objective").study
+    trials = sorted(study.trials, key=lambda t: t.number)
+    fourth_done = sorted(t.datetime_complete for t in trials[:4])[-1]
+    for t in trials[4:]:
+        assert t.datetime_start >= fourth_done, "a TPE trial started before the random start-up trials finished"
+
+
+def test_resume_continues_and_changed_space_is_refused(tmp_path) -> None:
+    first = run_sweep(_sweep(tmp_path, trials=4), trial_function="tests.cheap:objective")
+    second = run_sweep(_sweep(tmp_path, trials=6), trial_function="tests.cheap:objective")
+    assert first.study.study_name == second.study.study_name == "cheap"
+    assert len(second.study.trials) == 6
+    again = run_sweep(_sweep(tmp_path, trials=6), trial_function="tests.cheap:objective")
+    assert len(again.study.trials) == 6  # budget already spent: nothing new
+    changed = _sweep(tmp_path, trials=6, x="{type: float, low: 0.0, high: 2.0}")
+    with pytest.raises(UsageError, match=r"different search space .* --new-study"):
+        run_sweep(changed, trial_function="tests.cheap:objective")
+    fresh = run_sweep(changed, new_study=True, trial_function="tests.cheap:objective")
+    assert fresh.study.study_name == "cheap-2" and len(fresh.study.trials) == 6
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "cheap" / "study.journal")))
+    assert len(optuna.load_study(study_name="cheap", storage=storage).trials) == 6  # the old study is untouched
+
+
+def test_misspelled_metric_aborts_with_available_metrics(tmp_path) -> None:
+    sweep = _sweep(tmp_path, trials=8, concurrency=1)
+    with pytest.raises(SweepAborted, match=r"objective metric 'val_accuracy' is not reported by the trial; it reports loss|val_acc, val_loss"):
+        run_sweep(sweep, trial_function="tests.cheap:wrong_metric")
+    study = optuna.load_study(study_name="cheap", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "cheap" / "study.journal"))))
+    assert [t.state for t in study.trials] == [TrialState.FAIL]  # no further trials launched
+
+
+def test_consecutive_failures_stop_the_sweep(tmp_path) -> None:
+    sweep = _sweep(tmp_path, trials=20, concurrency=1).with_overrides(**{"budget.max_consecutive_failures": 3})
+    with pytest.raises(SweepAborted, match=r"3 trials failed in a row .*model code is broken"):
+        run_sweep(sweep, trial_function="tests.cheap:broken")
+
+
+def test_nan_objective_fails_the_trial(tmp_path) -> None:
+    outcome = run_sweep(_sweep(tmp_path, trials=2, concurrency=1), trial_function="tests.cheap:nan_metric")
+    for t in outcome.study.trials:
+        assert t.state == TrialState.FAIL
+        assert "is nan at epoch 1" in t.user_attrs["hpo:fail_reason"]
