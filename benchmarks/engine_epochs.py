@@ -32,7 +32,7 @@ def main() -> None:
             config = sweep.config.model_copy(update={"train": sweep.config.train.model_copy(update={"steps_per_execution": spe, "epochs": args.epochs})})
             stamps: list[float] = []
             start = time.perf_counter()
-            result = train_trial(config, {**params, "batch_size": batch_size}, lambda e, m: stamps.append(time.perf_counter()) or False, data=data)
+            result = train_trial(config, {**params, "batch_size": batch_size}, lambda e, m, s=stamps: s.append(time.perf_counter()) or False, data=data)
             rest = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
             print(f"{batch_size:>5} {spe:>10} {stamps[0] - start:>13.2f} {1 / rest:>14.2f} {result.last['val_accuracy']:>13.3f}")
 

@@ -52,3 +52,23 @@ def trivial(params: dict[str, Any], report) -> None:
     """Five instant reports: measures the framework's own cost per trial."""
     for epoch in range(1, 6):
         report(epoch, {"val_accuracy": float(params.get("x", 0.0)) * epoch})
+
+
+def killed_once(params: dict[str, Any], report) -> None:
+    """The first attempt of each configuration is SIGKILLed mid-epoch; its retry completes."""
+    import signal
+
+    marker = Path(params["log_dir"]) / f"attempt-{params['x']:.12f}"
+    first = not marker.exists()
+    marker.write_text("seen")
+    for epoch in range(1, int(params.get("epochs", 6)) + 1):
+        if first and epoch == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        report(epoch, {"val_accuracy": _curve(params, epoch)})
+
+
+def slow(params: dict[str, Any], report) -> None:
+    """Slow enough that a test can kill or interrupt the driver mid-sweep."""
+    for epoch in range(1, int(params.get("epochs", 6)) + 1):
+        time.sleep(float(params.get("sleep", 1.0)))
+        report(epoch, {"val_accuracy": _curve(params, epoch)})

@@ -51,3 +51,20 @@ space:
     momentum: {type: float, low: 0.0, high: 0.9, when: {optimizer: sgd}}
 budget: {trials: 4}
 """
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for the session (skipped locally only when the binaries are absent)."""
+    from tests._postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["journal", "postgresql"])
+def storage_url(request, tmp_path):
+    """Every storage hpo supports for parallel sweeps."""
+    if request.param == "journal":
+        return str(tmp_path / "study.journal")
+    return request.getfixturevalue("postgres_url")

@@ -10,7 +10,7 @@ import pytest
 
 from hpo.config import load_sweep
 from hpo.executor import open_study
-from tests.conftest import MINIMAL_SWEEP, REPO
+from tests.conftest import MINIMAL_SWEEP
 
 PROBE = """
 import runpy, sys

@@ -6,6 +6,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # Ctrl+C, as shells report it
 
 # Results folder layout: results/<sweep>/<file>.
 DEFAULT_RESULTS_DIR = "results"

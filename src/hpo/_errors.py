@@ -56,3 +56,7 @@ class TrialFailed(HpoError):
 
 class SweepAborted(HpoError):
     """Stop the whole sweep (e.g. the objective metric does not exist, too many failures)."""
+
+
+class SweepInterrupted(SweepAborted):
+    """The user interrupted the sweep (Ctrl+C); the study is consistent and can be resumed."""

@@ -150,8 +150,30 @@ def startup_trials(name: str, args: dict[str, Any]) -> int:
     return int(args.get("n_startup_trials", parameter.default))
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """A journal file (path) or an RDB storage (URL). Raises HpoError naming the masked URL."""
+def _check_journal_tail(path: Any) -> None:
+    """Refuse to append to a journal whose last record is incomplete: Optuna would glue the next
+    record onto it and the study could no longer be read."""
+    from hpo._errors import HpoError
+
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as file:
+        data = file.read()
+    if data.endswith(b"\n"):
+        return
+    keep = data.rfind(b"\n") + 1
+    raise HpoError(
+        f"the study journal {path} ends with an incomplete record (a write was cut off: disk full or a kill "
+        f"during a write); hpo will not append to it. It was left untouched. To continue, keep a backup and drop "
+        f"the incomplete tail: cp {path} {path}.bak && head -c {keep} {path}.bak > {path}"
+    )
+
+
+def open_storage(url: str, append: bool = False) -> optuna.storages.BaseStorage:
+    """A journal file (path) or an RDB storage (URL). Raises HpoError naming the masked URL.
+
+    ``append`` (the run path) also refuses a journal with a truncated last record.
+    """
     from hpo._errors import HpoError
     from hpo._storage_url import mask_url, storage_kind
 
@@ -160,12 +182,17 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         from pathlib import Path
 
         path = Path(url)
+        if append:
+            _check_journal_tail(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             backend = optuna.storages.journal.JournalFileBackend(str(path))
             return optuna.storages.JournalStorage(backend)
-        except PermissionError as exc:
-            raise HpoError(f"cannot write the study journal {path}: {exc.strerror}; choose a writable --results-dir or storage") from None
+        except (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
+            raise HpoError(
+                f"cannot create or write the study journal {path}: {exc.strerror}; "
+                "choose a writable --results-dir or --storage"
+            ) from None
         except (ValueError, UnicodeDecodeError, KeyError) as exc:
             raise HpoError(
                 f"the study journal {path} is corrupt or truncated ({type(exc).__name__}: {exc}); "

@@ -53,6 +53,9 @@ def exits(command: Callable[..., int]) -> Callable[..., None]:
                 raise
             stderr().print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(_constants.EXIT_RUNTIME) from None
+        except KeyboardInterrupt:
+            stderr().print("interrupted; no trial is left RUNNING. Continue with `hpo resume SWEEP`.", highlight=False)
+            raise typer.Exit(_constants.EXIT_INTERRUPTED) from None
         raise typer.Exit(code)
 
     return wrapper

@@ -71,6 +71,7 @@ class Progress:
             "pruned": f"pruned at epoch {detail.get('epochs')}",
             "failed": f"failed: {detail.get('reason')}",
             "aborted": f"sweep aborted: {detail.get('reason')}",
+            "recovered": f"marked FAIL (and re-queued within max_retries) the trials a dead driver left RUNNING: {detail.get('trials')}",
         }[event]
         best = "-" if self.best is None else f"{self.best:.4f}"
         prefix = "" if number < 0 else f"trial {number} "

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hpo import _constants
-from hpo._errors import SweepAborted
+from hpo._errors import SweepAborted, SweepInterrupted
 from hpo.cli._common import exits, stderr, stdout
 from hpo.cli._progress import Progress
 from hpo.cli._settings import resolve_sweep
@@ -15,7 +15,13 @@ from hpo.cli._settings import resolve_sweep
 SWEEP_ARG = typer.Argument(..., help="Sweep YAML file.")
 
 
-def _run(sweep_path: Path, new_study: bool, address: str | None, debug: bool, evaluate: bool = True, **flags: object) -> int:
+TRIAL_FUNCTION_OPT = typer.Option(
+    None, "--trial-function", hidden=True,
+    help="module:function(params, report) replacing Keras training (tests, overhead benchmarks).",
+)
+
+
+def _run(sweep_path: Path, new_study: bool, address: str | None, debug: bool, trial_function: str | None, **flags: object) -> int:
     sweep = resolve_sweep(sweep_path, **flags)
     from hpo.executor import run_sweep
 
@@ -29,7 +35,10 @@ def _run(sweep_path: Path, new_study: bool, address: str | None, debug: bool, ev
     )
     with Progress(config.budget.trials, config.objective.direction, config.objective.metric) as progress:
         try:
-            outcome = run_sweep(sweep, address=address, new_study=new_study, listener=progress)
+            outcome = run_sweep(sweep, address=address, new_study=new_study, listener=progress, trial_function=trial_function)
+        except SweepInterrupted as exc:
+            stderr().print(f"[bold yellow]{exc}[/]", highlight=False)
+            return _constants.EXIT_INTERRUPTED
         except SweepAborted as exc:
             stderr().print(f"[bold red]sweep stopped:[/] {exc}", highlight=False)
             stderr().print(f"The study keeps every finished trial; continue with: hpo resume {sweep_path}", highlight=False)
@@ -44,8 +53,9 @@ def _run(sweep_path: Path, new_study: bool, address: str | None, debug: bool, ev
     from hpo.results import finalize
 
     if best is not None:
-        out.print(f"best trial {best.number}: {config.objective.metric} = {best.value:.4f}; re-training it once to save the model and score the test split", highlight=False)
-    results = finalize(sweep, outcome.study, evaluate=evaluate)
+        then = "; re-training it once to save the model and score the test split" if trial_function is None else ""
+        out.print(f"best trial {best.number}: {config.objective.metric} = {best.value:.4f}{then}", highlight=False)
+    results = finalize(sweep, outcome.study, evaluate=trial_function is None)
     summary = results["best"]
     if summary is not None:
         tests = ", ".join(f"{k[5:]} {v:.4f}" for k, v in summary["test_metrics"].items())
@@ -69,10 +79,11 @@ def run(
     seed: int | None = typer.Option(None, "--seed", help="Sampler seed."),
     new_study: bool = typer.Option(False, "--new-study", help="Start a new study beside an existing one (e.g. after changing the space)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    trial_function: str | None = TRIAL_FUNCTION_OPT,
 ) -> int:
     """Run a sweep: Optuna samples and prunes, Ray Tune runs the trials in parallel."""
     return _run(
-        sweep, new_study, address, debug,
+        sweep, new_study, address, debug, trial_function,
         **{
             "budget.trials": trials, "budget.timeout": timeout, "resources.concurrency": concurrency,
             "resources.gpus_per_trial": gpus_per_trial, "storage": storage, "results_dir": results_dir,
@@ -88,6 +99,7 @@ def resume(
     storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE)."),
     results_dir: str | None = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    trial_function: str | None = TRIAL_FUNCTION_OPT,
 ) -> int:
     """Continue a sweep's study to its budget (the same as `hpo run` on an existing study)."""
-    return _run(sweep, False, address, debug, storage=storage, results_dir=results_dir)
+    return _run(sweep, False, address, debug, trial_function, storage=storage, results_dir=results_dir)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +17,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hpo import _constants, _optuna
-from hpo._errors import SweepAborted
+from hpo import _optuna
+from hpo._errors import HpoError, SweepAborted, SweepInterrupted
 from hpo._storage_url import mask_url
 from hpo.config import Sweep
 from hpo.data import DataError, Dataset, load_dataset
+from hpo.executor._liveness import Heartbeat, recover_stale_trials
+from hpo.executor._retry import fail_trial
 from hpo.executor._state import Listener, SweepState
 from hpo.executor._study import open_study
 from hpo.space import CategoricalParam, FixedParam
@@ -54,6 +60,22 @@ def check_data(sweep: Sweep) -> Dataset:
     return data
 
 
+def ensure_results_dir(sweep: Sweep) -> Path:
+    """Create the results folder and prove it writable, before anything expensive starts."""
+    folder = sweep.results_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".hpo-write-check-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise HpoError(
+            f"cannot write the results folder {folder}: {exc.strerror or exc}; "
+            "choose another with --results-dir (or HPO_RESULTS_DIR, or results_dir in the sweep file)"
+        ) from None
+    return folder
+
+
 def _worker_config(sweep: Sweep) -> dict[str, Any]:
     """The sweep config as workers get it: data paths made absolute (workers may run elsewhere)."""
     config = sweep.config.model_dump(mode="json")
@@ -79,6 +101,22 @@ def _init_ray(address: str | None) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT while the block runs (main thread only), then deliver it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
 def run_sweep(
     sweep: Sweep,
     *,
@@ -91,17 +129,21 @@ def run_sweep(
 
     ``trial_function`` (``module:function``) replaces Keras training with ``fn(params, report)``.
     """
+    ensure_results_dir(sweep)
     if trial_function is None:
         check_data(sweep)
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    study = open_study(sweep, new_study=new_study)
+    storage = _optuna.open_storage(sweep.storage_url(), append=True)
+    study = open_study(sweep, new_study=new_study, storage=storage)
     config = sweep.config
     budget = config.budget
+    recovered = recover_stale_trials(study, storage, sweep.storage_url(), budget.max_retries)
     state = SweepState(
         sweep=sweep,
         study=study,
+        storage=storage,
         startup_trials=_optuna.startup_trials(config.sampler.name, config.sampler.args),
         deadline=None if budget.timeout is None else time.monotonic() + budget.timeout,
         listener=listener,
@@ -114,8 +156,12 @@ def run_sweep(
     from hpo.executor._searcher import StudySearcher
     from hpo.executor._trainable import run_trial
 
+    if recovered:
+        state.emit("recovered", -1, trials=recovered)
     started = time.monotonic()
     started_ray = _init_ray(address)
+    heartbeat = Heartbeat(study, state.run_id)
+    heartbeat.start()
     try:
         resources = config.resources
         trainable = tune.with_resources(
@@ -144,14 +190,25 @@ def run_sweep(
             ),
         )
         tuner.fit()
+    except KeyboardInterrupt:  # a second Ctrl+C: Tune has handed SIGINT back to Python
+        state.interrupted = True
+        raise
     finally:
-        for trial in list(state.live.values()):  # interrupted: never leave a trial RUNNING
-            trial.set_user_attr(_constants.ATTR_FAIL_REASON, "the driver stopped before this trial ended")
-            study.tell(trial, state=TrialState.FAIL)
-            state.counts["failed"] += 1
-        state.live.clear()
+        with _sigint_deferred():  # a further Ctrl+C must not cut the bookkeeping in half
+            # Interrupted (Ctrl+C) or crashed: never leave this run's trials RUNNING.
+            state.interrupted = state.interrupted or bool(state.live)
+            for number in sorted(t.number for t in state.live.values()):
+                fail_trial(study, storage, number, "the sweep was interrupted before this trial ended", retryable=True, max_retries=budget.max_retries)
+                state.counts["failed"] += 1
+            state.live.clear()
+            heartbeat.stop()
         if started_ray:
             ray.shutdown()
     if state.abort_reason is not None:
         raise SweepAborted(state.abort_reason)
+    if state.interrupted:
+        raise SweepInterrupted(
+            f"interrupted; the study keeps every finished trial and no trial is left RUNNING. "
+            f"Continue with: hpo resume {sweep.path}"
+        )
     return SweepOutcome(study, mask_url(sweep.storage_url()), time.monotonic() - started, dict(state.counts))

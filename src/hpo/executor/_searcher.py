@@ -10,6 +10,7 @@ from ray.tune.search import Searcher
 
 from hpo import _constants
 from hpo._optuna import grid_exhausted, trial_cap
+from hpo.executor._retry import fail_trial
 from hpo.executor._state import SweepState, finite
 
 
@@ -83,18 +84,14 @@ class StudySearcher(Searcher):
     def _fail(self, trial: optuna.Trial, reason: str, retryable: bool) -> None:
         """FAIL with the reason; retry a worker crash with the same parameters; stop after K in a row."""
         state = self._state
-        trial.set_user_attr(_constants.ATTR_FAIL_REASON, reason)
-        attempt = int(trial.user_attrs.get(_constants.ATTR_ATTEMPT, 0))
-        state.study.tell(trial, state=TrialState.FAIL)
+        budget = state.sweep.config.budget
+        fail_trial(
+            state.study, state.storage, trial.number, reason,
+            retryable=retryable and state.abort_reason is None, max_retries=budget.max_retries,
+        )
         state.counts["failed"] += 1
         state.consecutive_failures += 1
         state.emit("failed", trial.number, reason=reason)
-        budget = state.sweep.config.budget
-        if retryable and attempt < budget.max_retries and state.abort_reason is None:
-            state.study.enqueue_trial(
-                dict(trial.params),
-                user_attrs={_constants.ATTR_RETRY_OF: trial.number, _constants.ATTR_ATTEMPT: attempt + 1},
-            )
         if state.consecutive_failures >= budget.max_consecutive_failures:
             state.abort(
                 f"{state.consecutive_failures} trials failed in a row (budget.max_consecutive_failures="

@@ -30,6 +30,7 @@ class SweepState:
 
     sweep: Sweep
     study: optuna.Study
+    storage: optuna.storages.BaseStorage
     startup_trials: int = 0
     deadline: float | None = None
     listener: Listener | None = None
@@ -40,6 +41,7 @@ class SweepState:
     failures: dict[str, str] = field(default_factory=dict)
     consecutive_failures: int = 0
     abort_reason: str | None = None
+    interrupted: bool = False
     target_reached: bool = False
     counts: dict[str, int] = field(default_factory=lambda: {"complete": 0, "pruned": 0, "failed": 0})
 

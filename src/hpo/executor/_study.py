@@ -24,9 +24,14 @@ def study_names(storage: optuna.storages.BaseStorage, base: str) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
-def open_study(sweep: Sweep, new_study: bool = False, seed: int | None = None) -> optuna.Study:
+def open_study(
+    sweep: Sweep,
+    new_study: bool = False,
+    seed: int | None = None,
+    storage: optuna.storages.BaseStorage | None = None,
+) -> optuna.Study:
     """The sweep's latest study, continued; or a fresh ``<name>-k`` when ``new_study`` is set."""
-    storage = _optuna.open_storage(sweep.storage_url())
+    storage = storage or _optuna.open_storage(sweep.storage_url())
     config = sweep.config
     sampler = _optuna.make_sampler(config.sampler.name, config.sampler.args, config.sampler.seed if seed is None else seed, sweep.space)
     pruner = _optuna.make_pruner(config.pruner.name, config.pruner.args, config.train.epochs)

@@ -13,7 +13,6 @@ import optuna
 from hpo._errors import ConfigError, Problem
 from hpo._yaml import KeyPath, YamlDocument
 from hpo.space._params import (
-    CategoricalParam,
     Condition,
     FixedParam,
     FloatParam,

@@ -1,0 +1,205 @@
+"""Faults done for real: SIGKILLed workers and drivers, Ctrl+C, two drivers resuming at once.
+Each test checks the study afterwards, not only the exit code."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _sweep(tmp_path: Path, *, trials: int = 8, concurrency: int = 2, max_retries: int = 1, sleep: float = 0.0) -> Path:
+    logs = tmp_path / "logs"
+    logs.mkdir(exist_ok=True)
+    path = tmp_path / "f.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: f
+        data: {{source: digits}}
+        train: {{epochs: 6}}
+        space:
+          params:
+            x: {{type: float, low: 0.0, high: 1.0}}
+            epochs: 6
+            sleep: {sleep}
+            log_dir: {logs}
+        sampler: {{name: random, seed: 0}}
+        pruner: {{name: none}}
+        budget: {{trials: {trials}, max_retries: {max_retries}}}
+        resources: {{concurrency: {concurrency}}}
+        results_dir: {tmp_path / "results"}
+    """))
+    return path
+
+
+def _study(tmp_path: Path) -> optuna.Study:
+    backend = optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "f" / "study.journal"))
+    return optuna.load_study(study_name="f", storage=optuna.storages.JournalStorage(backend))
+
+
+def _hpo(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hpo", *args]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
+
+
+def _counted(study: optuna.Study) -> int:
+    retried = {t.user_attrs.get("hpo:retry_of") for t in study.trials}
+    return sum(1 for t in study.trials if t.state != TrialState.FAIL or t.number not in retried)
+
+
+def test_worker_sigkill_fails_the_trial_and_retries_it(tmp_path) -> None:
+    path = _sweep(tmp_path, trials=4, concurrency=2, max_retries=1)
+    result = subprocess.run(_hpo("run", str(path), "--trial-function", "tests.cheap:killed_once"), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    study = _study(tmp_path)
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert len(failed) == 4  # every configuration's first attempt was killed
+    for t in failed:
+        assert "worker" in t.user_attrs["hpo:fail_reason"].lower() or "died" in t.user_attrs["hpo:fail_reason"].lower()
+        retries = [r for r in study.trials if r.user_attrs.get("hpo:retry_of") == t.number]
+        assert len(retries) == 1 and retries[0].params == t.params and retries[0].state == TrialState.COMPLETE
+    assert _counted(study) == 4  # the budget was finished: retries replace their killed attempts
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _states(tmp_path: Path) -> list[TrialState]:
+    journal = tmp_path / "results" / "f" / "study.journal"
+    if not journal.exists():
+        return []
+    try:
+        return [t.state for t in _study(tmp_path).trials]
+    except KeyError:  # the study is not created yet
+        return []
+
+
+def test_driver_sigkill_then_resume_keeps_finished_trials(tmp_path) -> None:
+    path = _sweep(tmp_path, trials=8, concurrency=2, max_retries=0, sleep=0.4)
+    driver = subprocess.Popen(_hpo("run", str(path), "--trial-function", "tests.cheap:slow"), cwd=tmp_path, env=_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for(lambda: _states(tmp_path).count(TrialState.COMPLETE) >= 2 and TrialState.RUNNING in _states(tmp_path), 300, "2 complete trials and 1 running")
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL) if driver.poll() is None else None
+    before = {t.number: (t.state, t.value) for t in _study(tmp_path).trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)}
+    stale = [t.number for t in _study(tmp_path).trials if t.state == TrialState.RUNNING]
+    assert before and stale
+    result = subprocess.run(_hpo("resume", str(path), "--trial-function", "tests.cheap:slow"), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "a dead driver left RUNNING" in result.stdout
+    study = _study(tmp_path)
+    after = {t.number: t for t in study.trials}
+    for number, (state, value) in before.items():
+        assert (after[number].state, after[number].value) == (state, value)  # nothing finished was lost
+    for number in stale:
+        assert after[number].state == TrialState.FAIL
+        assert "stopped before the trial ended" in after[number].user_attrs["hpo:fail_reason"]
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+    assert len(study.trials) == 8  # the budget counts the trials of both runs (no retries allowed here)
+
+
+def _make_stale(journal: str, n: int) -> None:
+    """A driver that asks trials, heartbeats as hpo does, then dies by SIGKILL."""
+    from hpo.executor._liveness import Heartbeat
+
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+    study = optuna.create_study(study_name="f", storage=storage)
+    Heartbeat(study, "deadbeef").beat()
+    for _ in range(n):
+        trial = study.ask()
+        trial.suggest_float("x", 0, 1)
+        trial.set_user_attr("hpo:run", "deadbeef")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _recover(journal: str, start: multiprocessing.Event) -> None:
+    from hpo.executor._liveness import recover_stale_trials
+
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+    study = optuna.load_study(study_name="f", storage=storage)
+    start.wait()
+    recover_stale_trials(study, storage, journal, max_retries=1)
+
+
+def test_two_drivers_recovering_at_once_do_not_double_fail_or_retry(tmp_path) -> None:
+    journal = str(tmp_path / "study.journal")
+    ctx = multiprocessing.get_context("spawn")
+    dying = ctx.Process(target=_make_stale, args=(journal, 5))
+    dying.start()
+    dying.join()
+    assert dying.exitcode == -signal.SIGKILL
+    start = ctx.Event()
+    drivers = [ctx.Process(target=_recover, args=(journal, start)) for _ in range(2)]
+    for d in drivers:
+        d.start()
+    time.sleep(1.0)
+    start.set()
+    for d in drivers:
+        d.join(timeout=120)
+        assert d.exitcode == 0
+    study = optuna.load_study(study_name="f", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal)))
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert sorted(t.number for t in failed) == [0, 1, 2, 3, 4]
+    assert sorted(t.user_attrs["hpo:retry_of"] for t in waiting) == [0, 1, 2, 3, 4]  # one retry each, not two
+    assert len(study.trials) == 10
+
+
+def _start_driver(tmp_path: Path, path: Path) -> tuple[subprocess.Popen, list[str]]:
+    driver = subprocess.Popen(_hpo("run", str(path), "--trial-function", "tests.cheap:slow"), cwd=tmp_path, env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(driver.stdout), daemon=True).start()
+    return driver, lines
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
+def test_ctrl_c_leaves_a_consistent_resumable_study(tmp_path, presses: int) -> None:
+    path = _sweep(tmp_path, trials=20, concurrency=2, max_retries=0, sleep=0.5)
+    driver, lines = _start_driver(tmp_path, path)
+    try:
+        _wait_for(lambda: _states(tmp_path).count(TrialState.COMPLETE) >= 1 and TrialState.RUNNING in _states(tmp_path), 300, "a running trial")
+        os.killpg(driver.pid, signal.SIGINT)  # what a terminal's Ctrl+C sends: the whole process group
+        if presses == 2:
+            time.sleep(0.3)
+            os.killpg(driver.pid, signal.SIGINT)
+        code = driver.wait(timeout=90 if presses == 1 else 45)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    output = "".join(lines)
+    assert code in (130, 1), output[-3000:]
+    if presses == 1:
+        assert code == 130 and "hpo resume" in output, output[-3000:]
+    study = _study(tmp_path)
+    assert not study.get_trials(states=(TrialState.RUNNING,)), "a trial was left RUNNING"
+    assert len(study.trials) < 20  # it stopped launching
+    result = subprocess.run(_hpo("status", str(path)), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0  # the storage reads back cleanly
