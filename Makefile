@@ -21,8 +21,7 @@ system-deps:
 	bash .ci/system-deps.sh
 
 run: $(STAMP)
-	$(BIN)/hpo validate $(SWEEP)
-	$(BIN)/hpo space $(SWEEP)
+	$(BIN)/hpo run $(SWEEP)
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest

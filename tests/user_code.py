@@ -22,3 +22,9 @@ def load(samples: int = 120, features: int = 5) -> tuple[np.ndarray, np.ndarray]
     x = rng.normal(size=(samples, features))
     y = (x[:, 0] > 0).astype(int)
     return x, y
+
+
+def oom_builder(params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int):
+    """A model whose construction runs out of host memory (a real failed allocation)."""
+    np.ones((2**22, 2**22), dtype=np.float64)  # 128 TiB: numpy raises MemoryError
+    raise AssertionError("unreachable")

@@ -152,6 +152,7 @@ def run_sweep(
     import ray
     from ray import tune
 
+    from hpo.executor._reconcile import Reconciler
     from hpo.executor._scheduler import PrunerScheduler
     from hpo.executor._searcher import StudySearcher
     from hpo.executor._trainable import run_trial
@@ -173,10 +174,11 @@ def run_sweep(
             ),
             {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
         )
+        searcher = StudySearcher(state)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
-                search_alg=StudySearcher(state),
+                search_alg=searcher,
                 scheduler=PrunerScheduler(state),
                 num_samples=-1,
                 max_concurrent_trials=resources.concurrency,
@@ -187,6 +189,7 @@ def run_sweep(
                 storage_path=str((sweep.results_dir / "ray").resolve()),
                 verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),
+                callbacks=[Reconciler(state, searcher)],
             ),
         )
         tuner.fit()

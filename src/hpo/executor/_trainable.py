@@ -14,6 +14,8 @@ from typing import Any
 
 from hpo._constants import FAIL_REASON_KEY
 
+_REUSE_WAIT_ENV = "TUNE_FUNCTION_THREAD_TIMEOUT_S"
+
 
 def run_trial(
     config: dict[str, Any],
@@ -29,6 +31,10 @@ def run_trial(
     from ray import tune
 
     from hpo._errors import TrialFailed
+
+    # When this actor is reused, Tune waits this long for the previous trial's thread (which frees
+    # its Keras session) before giving up on the actor; its 2 s default is too short under load.
+    os.environ[_REUSE_WAIT_ENV] = os.environ.get(_REUSE_WAIT_ENV, "60")
 
     number = int(config["number"])
 

@@ -17,6 +17,9 @@ from hpo.config import Sweep
 from hpo.results._frame import trials_frame
 
 
+_MAX_LEGEND_TRIALS = 15
+
+
 def summarize(sweep: Sweep, study: optuna.Study) -> dict[str, Any]:
     """Counts by state, epochs trained vs. a sweep without pruning, total trial time."""
     frame = trials_frame(study)
@@ -72,6 +75,9 @@ def _pngs(study: optuna.Study, folder: Path) -> list[str]:
         except (ValueError, RuntimeError):
             continue
         fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        legend = ax.get_legend() if hasattr(ax, "get_legend") else None
+        if legend is not None and len(study.trials) > _MAX_LEGEND_TRIALS:
+            legend.remove()  # one entry per trial stops being readable (and is cut off) past this
         fig.set_size_inches(9, 5)
         fig.tight_layout()
         fig.savefig(folder / name, dpi=110)
