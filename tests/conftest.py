@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Ray in the tests stays on loopback (this machine has no other network): without this Ray on Linux
+# rewrites 127.0.0.1 to the machine's network address. Subprocesses inherit it.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 SEARCH_SPACES = REPO / "search_spaces"
 
 
@@ -25,6 +29,14 @@ def run_hpo(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
         timeout=timeout,
         env=full_env,
     )
+
+
+def journal_study(path, name: str):
+    """Load study ``name`` from the journal file at ``path``, as a later reader would."""
+    import optuna
+
+    backend = optuna.storages.journal.JournalFileBackend(str(path))
+    return optuna.load_study(study_name=name, storage=optuna.storages.JournalStorage(backend))
 
 
 @pytest.fixture

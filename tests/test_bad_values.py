@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import optuna
 import pytest
 import yaml
 from optuna.trial import TrialState
@@ -13,7 +12,7 @@ from optuna.trial import TrialState
 from hpo.config import load_sweep
 from hpo.executor import open_study
 from hpo.results import write_resolved_sweep
-from tests.conftest import MINIMAL_SWEEP, REPO, run_hpo
+from tests.conftest import MINIMAL_SWEEP, REPO, journal_study, run_hpo
 
 
 def _sweep(tmp_path: Path, extra: str = "") -> Path:
@@ -77,7 +76,7 @@ def test_truncated_journal_is_refused_with_the_repair_command(tmp_path) -> None:
 
     subprocess.run(command, shell=True, check=True, cwd=tmp_path)
     assert journal.read_bytes().endswith(b"\n") and Path(str(journal) + ".bak").read_bytes() == truncated
-    study = optuna.load_study(study_name="t", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal))))
+    study = journal_study(journal, "t")
     assert [t.state for t in study.trials][:2] == [TrialState.COMPLETE, TrialState.COMPLETE]
 
 
@@ -125,7 +124,7 @@ def test_misspelled_metric_stops_at_first_report_with_exit_1(tmp_path) -> None:
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     assert "objective metric 'val_accuray' is not reported" in result.stderr
     assert "val_accuracy" in result.stderr and "val_auc" in result.stderr
-    study = optuna.load_study(study_name="u", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "u" / "study.journal"))))
+    study = journal_study(tmp_path / "results" / "u" / "study.journal", "u")
     assert [t.state for t in study.trials] == [TrialState.FAIL]  # no further trials launched
 
 
@@ -135,7 +134,7 @@ def test_out_of_memory_fails_the_trial_not_the_sweep(tmp_path) -> None:
     path.write_text(textwrap.dedent(SWEEP_USER_BUILDER % {"builder": "oom_builder", "metric": "val_accuracy", "results": tmp_path / "results"}))
     result = run_hpo("run", str(path), cwd=tmp_path, env={"PYTHONPATH": str(REPO)}, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    study = optuna.load_study(study_name="u", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "u" / "study.journal"))))
+    study = journal_study(tmp_path / "results" / "u" / "study.journal", "u")
     assert [t.state for t in study.trials] == [TrialState.FAIL] * 3  # the budget ran; the sweep did not crash
     for t in study.trials:
         reason = t.user_attrs["hpo:fail_reason"]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import optuna
 import pytest
 
 from hpo.config import load_sweep
 from hpo.executor import open_study
-from tests.conftest import MINIMAL_SWEEP
+from tests.conftest import MINIMAL_SWEEP, journal_study
 
 PROBE = """
 import runpy, sys
@@ -55,5 +54,5 @@ def test_best_without_test_evaluation_says_so(small_study) -> None:
     result = run_hpo("best", str(small_study), cwd=small_study.parent)
     assert result.returncode == 0, result.stderr
     assert "not evaluated yet" in result.stdout
-    study = optuna.load_study(study_name="t", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(small_study.parent / "results" / "t" / "study.journal"))))
+    study = journal_study(small_study.parent / "results" / "t" / "study.journal", "t")
     assert f"best trial {study.best_trial.number}" in result.stdout

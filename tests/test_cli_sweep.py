@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, run_hpo
+from tests.conftest import REPO, journal_study, run_hpo
 
 pytestmark = pytest.mark.slow
 
@@ -50,8 +50,7 @@ def finished(tmp_path_factory):
 
 
 def _study(folder: Path) -> optuna.Study:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / "results" / "digits_small" / "study.journal")))
-    return optuna.load_study(study_name="digits_small", storage=storage)
+    return journal_study(folder / "results" / "digits_small" / "study.journal", "digits_small")
 
 
 def test_run_leaves_pruned_and_complete_trials(finished) -> None:

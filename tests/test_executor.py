@@ -15,7 +15,7 @@ from hpo import SweepAborted
 from hpo._errors import UsageError
 from hpo.config import load_sweep
 from hpo.executor import run_sweep
-from tests.conftest import REPO
+from tests.conftest import REPO, journal_study
 
 pytestmark = pytest.mark.slow
 
@@ -155,15 +155,15 @@ def test_resume_continues_and_changed_space_is_refused(tmp_path) -> None:
         run_sweep(changed, trial_function="tests.cheap:objective")
     fresh = run_sweep(changed, new_study=True, trial_function="tests.cheap:objective")
     assert fresh.study.study_name == "cheap-2" and len(fresh.study.trials) == 6
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "cheap" / "study.journal")))
-    assert len(optuna.load_study(study_name="cheap", storage=storage).trials) == 6  # the old study is untouched
+    old = journal_study(tmp_path / "results" / "cheap" / "study.journal", "cheap")
+    assert len(old.trials) == 6  # the old study is untouched
 
 
 def test_misspelled_metric_aborts_with_available_metrics(tmp_path) -> None:
     sweep = _sweep(tmp_path, trials=8, concurrency=1)
     with pytest.raises(SweepAborted, match=r"objective metric 'val_accuracy' is not reported by the trial; it reports loss|val_acc, val_loss"):
         run_sweep(sweep, trial_function="tests.cheap:wrong_metric")
-    study = optuna.load_study(study_name="cheap", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "cheap" / "study.journal"))))
+    study = journal_study(tmp_path / "results" / "cheap" / "study.journal", "cheap")
     assert [t.state for t in study.trials] == [TrialState.FAIL]  # no further trials launched
 
 

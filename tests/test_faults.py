@@ -17,7 +17,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO
+from tests.conftest import REPO, journal_study
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +46,7 @@ def _sweep(tmp_path: Path, *, trials: int = 8, concurrency: int = 2, max_retries
 
 
 def _study(tmp_path: Path) -> optuna.Study:
-    backend = optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "f" / "study.journal"))
-    return optuna.load_study(study_name="f", storage=optuna.storages.JournalStorage(backend))
+    return journal_study(tmp_path / "results" / "f" / "study.journal", "f")
 
 
 def _hpo(*args: str) -> list[str]:
@@ -124,12 +123,12 @@ def test_driver_sigkill_then_resume_keeps_finished_trials(tmp_path) -> None:
     assert len(study.trials) == 8  # the budget counts the trials of both runs (no retries allowed here)
 
 
-def _make_stale(journal: str, n: int) -> None:
+def _make_stale(url: str, name: str, n: int) -> None:
     """A driver that asks trials, heartbeats as hpo does, then dies by SIGKILL."""
+    from hpo._optuna import open_storage
     from hpo.executor._liveness import Heartbeat
 
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
-    study = optuna.create_study(study_name="f", storage=storage)
+    study = optuna.create_study(study_name=name, storage=open_storage(url))
     Heartbeat(study, "deadbeef").beat()
     for _ in range(n):
         trial = study.ask()
@@ -138,24 +137,27 @@ def _make_stale(journal: str, n: int) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _recover(journal: str, start: multiprocessing.Event) -> None:
+def _recover(url: str, name: str, start: multiprocessing.Event) -> None:
+    from hpo._optuna import open_storage
     from hpo.executor._liveness import recover_stale_trials
 
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
-    study = optuna.load_study(study_name="f", storage=storage)
+    storage = open_storage(url)
+    study = optuna.load_study(study_name=name, storage=storage)
     start.wait()
-    recover_stale_trials(study, storage, journal, max_retries=1)
+    recover_stale_trials(study, storage, url, max_retries=1)
 
 
-def test_two_drivers_recovering_at_once_do_not_double_fail_or_retry(tmp_path) -> None:
-    journal = str(tmp_path / "study.journal")
+def test_two_drivers_recovering_at_once_do_not_double_fail_or_retry(storage_url: str, request) -> None:
+    from hpo._optuna import open_storage
+
+    name = f"recover-{request.node.callspec.id}"
     ctx = multiprocessing.get_context("spawn")
-    dying = ctx.Process(target=_make_stale, args=(journal, 5))
+    dying = ctx.Process(target=_make_stale, args=(storage_url, name, 5))
     dying.start()
     dying.join()
     assert dying.exitcode == -signal.SIGKILL
     start = ctx.Event()
-    drivers = [ctx.Process(target=_recover, args=(journal, start)) for _ in range(2)]
+    drivers = [ctx.Process(target=_recover, args=(storage_url, name, start)) for _ in range(2)]
     for d in drivers:
         d.start()
     time.sleep(1.0)
@@ -163,7 +165,7 @@ def test_two_drivers_recovering_at_once_do_not_double_fail_or_retry(tmp_path) ->
     for d in drivers:
         d.join(timeout=120)
         assert d.exitcode == 0
-    study = optuna.load_study(study_name="f", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal)))
+    study = optuna.load_study(study_name=name, storage=open_storage(storage_url))
     failed = study.get_trials(states=(TrialState.FAIL,))
     waiting = study.get_trials(states=(TrialState.WAITING,))
     assert sorted(t.number for t in failed) == [0, 1, 2, 3, 4]

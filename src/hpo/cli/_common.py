@@ -14,6 +14,7 @@ from rich.console import Console
 from hpo import _constants
 from hpo._errors import ConfigError, DataError, HpoError, UsageError
 
+
 def stdout() -> Console:
     return Console(soft_wrap=True)
 

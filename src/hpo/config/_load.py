@@ -11,8 +11,8 @@ import pydantic
 from hpo import _constants
 from hpo._errors import ConfigError, Problem
 from hpo._storage_url import mask_url, storage_kind
-from hpo.config._sweep import FILE_DATASETS, SweepConfig
 from hpo._yaml import KeyPath, YamlDocument, read_yaml
+from hpo.config._sweep import FILE_DATASETS, SweepConfig
 from hpo.space import SearchSpace
 from hpo.space._parse import ParamParser, did_you_mean
 from hpo.space._space import Origin

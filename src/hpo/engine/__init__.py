@@ -3,7 +3,7 @@
 Importing this package imports Keras (and its backend); the CLI does so only in commands that train.
 """
 
-from hpo.data import Dataset, DataError, load_dataset, normalize, split, synthetic
+from hpo.data import DataError, Dataset, load_dataset, normalize, split, synthetic
 from hpo.engine._backend import backend_name, limit_gpu_memory, release_trial_state
 from hpo.engine._metrics import compute_metrics
 from hpo.engine._models import build_model

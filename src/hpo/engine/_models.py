@@ -9,7 +9,6 @@ import keras
 from hpo._errors import TrialFailed
 from hpo._references import resolve_reference
 
-
 # Keras defaults BatchNormalization's moving-statistics momentum to 0.99: with the few steps per
 # epoch of small data sets the inference statistics stay near their initial values and validation
 # accuracy collapses to chance. 0.9 (PyTorch's default) tracks the batch statistics within an epoch.

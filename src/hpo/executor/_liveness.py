@@ -25,6 +25,11 @@ from hpo.executor._retry import fail_trial
 HEARTBEAT_S = 10.0
 STALE_AFTER_S = 60.0
 _PREFIX = "hpo:driver:"
+# Session-level locks of the database servers Optuna's RDB storage supports for parallel drivers.
+_DATABASE_LOCKS = {
+    "postgresql": ("SELECT pg_advisory_lock(724513)", "SELECT pg_advisory_unlock(724513)"),
+    "mysql": ("SELECT GET_LOCK('hpo_recovery', 60)", "SELECT RELEASE_LOCK('hpo_recovery')"),
+}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -86,21 +91,15 @@ def recovery_lock(url: str) -> Iterator[None]:
         return
     import sqlalchemy
 
+    acquire, release = _DATABASE_LOCKS[kind]
     engine = sqlalchemy.create_engine(url)
     try:
         with engine.connect() as conn:
-            if kind == "postgresql":
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(724513)"))
-                try:
-                    yield
-                finally:
-                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(724513)"))
-            else:
-                conn.execute(sqlalchemy.text("SELECT GET_LOCK('hpo_recovery', 60)"))
-                try:
-                    yield
-                finally:
-                    conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK('hpo_recovery')"))
+            conn.execute(sqlalchemy.text(acquire))
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text(release))
     finally:
         engine.dispose()
 

@@ -8,8 +8,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,12 +84,19 @@ def _worker_config(sweep: Sweep) -> dict[str, Any]:
     return config
 
 
+_LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
 def _init_ray(address: str | None) -> bool:
     """Join ``address`` (or RAY_ADDRESS), or start a local Ray; True when this call started it."""
     import ray
 
     if ray.is_initialized():
         return False
+    if address is None and not os.environ.get("RAY_ADDRESS"):
+        # A local single-node Ray: keep every Ray service on loopback. By default Ray rewrites
+        # 127.0.0.1 to the machine's network address on Linux.
+        os.environ.setdefault(_LOOPBACK_ONLY_ENV, "0")
     pythonpath = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
     ray.init(
         address=address,
@@ -124,10 +131,12 @@ def run_sweep(
     new_study: bool = False,
     listener: Listener | None = None,
     trial_function: str | None = None,
+    reuse_actors: bool = True,
 ) -> SweepOutcome:
     """Run ``sweep`` to its budget; raise SweepAborted when it had to stop early (e.g. bad metric).
 
     ``trial_function`` (``module:function``) replaces Keras training with ``fn(params, report)``.
+    ``reuse_actors=False`` starts a fresh process per trial (benchmarks/reuse.py measures both).
     """
     ensure_results_dir(sweep)
     if trial_function is None:
@@ -182,7 +191,7 @@ def run_sweep(
                 scheduler=PrunerScheduler(state),
                 num_samples=-1,
                 max_concurrent_trials=resources.concurrency,
-                reuse_actors=True,
+                reuse_actors=reuse_actors,
             ),
             run_config=tune.RunConfig(
                 name=study.study_name,

@@ -16,7 +16,6 @@ from hpo import _constants
 from hpo.config import Sweep
 from hpo.results._frame import trials_frame
 
-
 _MAX_LEGEND_TRIALS = 15
 
 

@@ -7,8 +7,8 @@ import math
 import re
 from typing import Any
 
-from hpo._yaml import KeyPath, YamlDocument
 from hpo._errors import Problem
+from hpo._yaml import KeyPath, YamlDocument
 from hpo.space._params import (
     CategoricalParam,
     Condition,
