@@ -46,8 +46,9 @@ def main() -> None:
             start = time.perf_counter()
             outcome = run_sweep(load_sweep(sweep_file(Path(tmp), args.trials)), reuse_actors=reuse)
             wall = time.perf_counter() - start
+            best = outcome.best_trial.value
         label = "reused (hpo default)" if reuse else "fresh process per trial"
-        print(f"{label:<28} {wall:>8.1f} {wall / args.trials:>8.2f} {outcome.best_trial.value:>13.3f}")
+        print(f"{label:<28} {wall:>8.1f} {wall / args.trials:>8.2f} {best:>13.3f}")
 
 
 if __name__ == "__main__":
