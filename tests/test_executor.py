@@ -178,3 +178,35 @@ def test_nan_objective_fails_the_trial(tmp_path) -> None:
     for t in outcome.study.trials:
         assert t.state == TrialState.FAIL
         assert "is nan at epoch 1" in t.user_attrs["hpo:fail_reason"]
+
+
+def test_timeout_stops_launching(tmp_path) -> None:
+    sweep = _sweep(tmp_path, trials=1000, extra_params="sleep: 0.3").with_overrides(**{"budget.timeout": 8.0})
+    outcome = run_sweep(sweep, trial_function="tests.cheap:objective")
+    trials = outcome.study.trials
+    assert 2 <= len(trials) < 1000
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    first = min(t.datetime_start for t in trials)
+    assert all((t.datetime_start - first).total_seconds() < 8.0 + 1.0 for t in trials)  # none started after the timeout
+
+
+def test_target_value_ends_the_sweep_early(tmp_path) -> None:
+    sweep = _sweep(tmp_path, trials=200, pruner="none", extra="enqueue: [{x: 0.3}]").with_overrides(**{"budget.target": 0.95})
+    outcome = run_sweep(sweep, trial_function="tests.cheap:objective")
+    study = outcome.study
+    assert study.trials[0].params == {"x": 0.3}  # the warm start ran first and reaches the target
+    hit = min(t.datetime_complete for t in study.trials if t.value is not None and t.value >= 0.95)
+    assert len(study.trials) < 200
+    assert all(t.datetime_start <= hit for t in study.trials)  # nothing launched after the target was reached
+
+
+def test_enqueue_command_runs_first(tmp_path) -> None:
+    from tests.conftest import run_hpo
+
+    sweep = _sweep(tmp_path, trials=3)
+    bad = run_hpo("enqueue", str(sweep.path), "x=7", cwd=tmp_path)
+    assert bad.returncode == 2 and "x=7 is outside [0, 1]" in bad.stderr
+    good = run_hpo("enqueue", str(sweep.path), "x=0.123", cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    study = run_sweep(sweep, trial_function="tests.cheap:objective").study
+    assert study.trials[0].params == {"x": 0.123} and len(study.trials) == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hpo.cli._dashboard import dashboard
+from hpo.cli._enqueue import enqueue
 from hpo.cli._inspect import best, export, report, status
 from hpo.cli._run import resume, run
 from hpo.cli._space import space
@@ -25,6 +26,7 @@ app.command()(status)
 app.command()(best)
 app.command()(export)
 app.command()(report)
+app.command()(enqueue)
 app.command()(dashboard)
 
 

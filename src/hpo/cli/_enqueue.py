@@ -1,0 +1,46 @@
+"""`hpo enqueue SWEEP name=value ...`: queue a fixed configuration to run before sampled ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+
+from hpo import _constants
+from hpo._errors import UsageError
+from hpo.cli._common import exits, stdout
+from hpo.cli._settings import resolve_sweep
+
+
+def _parse(assignments: list[str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for item in assignments:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"parameters are given as name=value, but got {item!r}")
+        values[name] = yaml.safe_load(text)  # numbers, booleans and strings as in a sweep file
+    return values
+
+
+@exits
+def enqueue(
+    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
+    params: list[str] = typer.Argument(..., help="name=value pairs, e.g. optimizer=adam learning_rate=0.003"),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE)."),
+    results_dir: str | None = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> int:
+    """Warm start: the configuration runs first in the next `hpo run`/`resume` (unset parameters are sampled)."""
+    from hpo.executor import open_study
+
+    loaded = resolve_sweep(sweep, storage=storage, results_dir=results_dir)
+    values = _parse(params)
+    problems = loaded.space.check(values, partial=True)
+    problems += [f"{k!r} is fixed in the space and cannot be enqueued" for k in values if k in loaded.space and loaded.space[k].kind == "fixed"]
+    if problems:
+        raise UsageError("this configuration does not fit the space: " + "; ".join(problems))
+    study = open_study(loaded)
+    study.enqueue_trial(values)
+    stdout().print(f"enqueued {values} in study {study.study_name!r}; it runs first in the next `hpo run {sweep}`", highlight=False)
+    return _constants.EXIT_OK
