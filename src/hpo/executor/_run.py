@@ -108,6 +108,46 @@ def _init_ray(address: str | None) -> bool:
     return True
 
 
+def _tuner(state: SweepState, trial_function: str | None, reuse_actors: bool) -> Any:
+    """A Tune run whose searcher and scheduler both act on ``state``'s study."""
+    from ray import tune
+
+    from hpo.executor._reconcile import Reconciler
+    from hpo.executor._scheduler import PrunerScheduler
+    from hpo.executor._searcher import StudySearcher
+    from hpo.executor._trainable import run_trial
+
+    sweep = state.sweep
+    resources = sweep.config.resources
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            run_trial,
+            sweep_config=_worker_config(sweep),
+            gpu_fraction=resources.gpus_per_trial,
+            trial_function=trial_function,
+        ),
+        {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
+    )
+    searcher = StudySearcher(state)
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=PrunerScheduler(state),
+            num_samples=-1,
+            max_concurrent_trials=resources.concurrency,
+            reuse_actors=reuse_actors,
+        ),
+        run_config=tune.RunConfig(
+            name=state.study.study_name,
+            storage_path=str((sweep.results_dir / "ray").resolve()),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0),
+            callbacks=[Reconciler(state, searcher)],
+        ),
+    )
+
+
 @contextlib.contextmanager
 def _sigint_deferred() -> Iterator[None]:
     """Hold SIGINT while the block runs (main thread only), then deliver it."""
@@ -159,12 +199,6 @@ def run_sweep(
         run_id=uuid.uuid4().hex[:12],
     )
     import ray
-    from ray import tune
-
-    from hpo.executor._reconcile import Reconciler
-    from hpo.executor._scheduler import PrunerScheduler
-    from hpo.executor._searcher import StudySearcher
-    from hpo.executor._trainable import run_trial
 
     if recovered:
         state.emit("recovered", -1, trials=recovered)
@@ -173,34 +207,7 @@ def run_sweep(
     heartbeat = Heartbeat(study, state.run_id)
     heartbeat.start()
     try:
-        resources = config.resources
-        trainable = tune.with_resources(
-            tune.with_parameters(
-                run_trial,
-                sweep_config=_worker_config(sweep),
-                gpu_fraction=resources.gpus_per_trial,
-                trial_function=trial_function,
-            ),
-            {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
-        )
-        searcher = StudySearcher(state)
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                search_alg=searcher,
-                scheduler=PrunerScheduler(state),
-                num_samples=-1,
-                max_concurrent_trials=resources.concurrency,
-                reuse_actors=reuse_actors,
-            ),
-            run_config=tune.RunConfig(
-                name=study.study_name,
-                storage_path=str((sweep.results_dir / "ray").resolve()),
-                verbose=0,
-                failure_config=tune.FailureConfig(max_failures=0),
-                callbacks=[Reconciler(state, searcher)],
-            ),
-        )
+        tuner = _tuner(state, trial_function, reuse_actors)
         tuner.fit()
     except KeyboardInterrupt:  # a second Ctrl+C: Tune has handed SIGINT back to Python
         state.interrupted = True
