@@ -14,6 +14,13 @@ from rich.console import Console
 from hpo import _constants
 from hpo._errors import ConfigError, DataError, HpoError, UsageError
 
+# Arguments and options shared by several commands, defined once.
+SWEEP_ARG = typer.Argument(..., help="Sweep YAML file.")
+STORAGE_OPT = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE).")
+RESULTS_OPT = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR).")
+FORMAT_OPT = typer.Option("text", "--format", help="text or json.")
+DEBUG_OPT = typer.Option(False, "--debug", help="Show tracebacks.")
+
 
 def stdout() -> Console:
     return Console(soft_wrap=True)

@@ -9,7 +9,15 @@ import typer
 from hpo import _constants
 from hpo._errors import UsageError
 from hpo._storage_url import mask_url, storage_kind
-from hpo.cli._common import exits, stderr, stdout
+from hpo.cli._common import (
+    DEBUG_OPT,
+    RESULTS_OPT,
+    STORAGE_OPT,
+    SWEEP_ARG,
+    exits,
+    stderr,
+    stdout,
+)
 from hpo.cli._settings import resolve_sweep
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -17,12 +25,12 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 @exits
 def dashboard(
-    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
+    sweep: Path = SWEEP_ARG,
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; the dashboard has no authentication."),
     port: int = typer.Option(8080, "--port", help="Port."),
-    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE)."),
-    results_dir: str | None = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR)."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    storage: str | None = STORAGE_OPT,
+    results_dir: str | None = RESULTS_OPT,
+    debug: bool = DEBUG_OPT,
 ) -> int:
     """Serve optuna-dashboard for the sweep's study (works while the sweep is running)."""
     from optuna_dashboard import run_server

@@ -9,7 +9,14 @@ import yaml
 
 from hpo import _constants
 from hpo._errors import UsageError
-from hpo.cli._common import exits, stdout
+from hpo.cli._common import (
+    DEBUG_OPT,
+    RESULTS_OPT,
+    STORAGE_OPT,
+    SWEEP_ARG,
+    exits,
+    stdout,
+)
 from hpo.cli._settings import resolve_sweep
 
 
@@ -25,11 +32,11 @@ def _parse(assignments: list[str]) -> dict[str, object]:
 
 @exits
 def enqueue(
-    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
+    sweep: Path = SWEEP_ARG,
     params: list[str] = typer.Argument(..., help="name=value pairs, e.g. optimizer=adam learning_rate=0.003"),
-    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE)."),
-    results_dir: str | None = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR)."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    storage: str | None = STORAGE_OPT,
+    results_dir: str | None = RESULTS_OPT,
+    debug: bool = DEBUG_OPT,
 ) -> int:
     """Warm start: the configuration runs first in the next `hpo run`/`resume` (unset parameters are sampled)."""
     from hpo.executor import open_study

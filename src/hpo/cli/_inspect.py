@@ -9,13 +9,17 @@ from rich.table import Table
 
 from hpo import _constants
 from hpo._errors import UsageError
-from hpo.cli._common import exits, print_json, stdout
+from hpo.cli._common import (
+    DEBUG_OPT,
+    FORMAT_OPT,
+    RESULTS_OPT,
+    STORAGE_OPT,
+    SWEEP_ARG,
+    exits,
+    print_json,
+    stdout,
+)
 from hpo.cli._settings import resolve_sweep
-
-SWEEP_ARG = typer.Argument(..., help="Sweep YAML file.")
-STORAGE_OPT = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE).")
-RESULTS_OPT = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR).")
-DEBUG_OPT = typer.Option(False, "--debug", help="Show tracebacks.")
 
 
 def _open(sweep_path: Path, storage: str | None, results_dir: str | None):
@@ -36,7 +40,7 @@ def _fmt(value: object) -> str:
 @exits
 def status(
     sweep: Path = SWEEP_ARG,
-    format: str = typer.Option("text", "--format", help="text or json."),
+    format: str = FORMAT_OPT,
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
     debug: bool = DEBUG_OPT,
@@ -64,7 +68,7 @@ def status(
 @exits
 def best(
     sweep: Path = SWEEP_ARG,
-    format: str = typer.Option("text", "--format", help="text or json."),
+    format: str = FORMAT_OPT,
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
     debug: bool = DEBUG_OPT,

@@ -8,12 +8,17 @@ import typer
 
 from hpo import _constants
 from hpo._errors import SweepAborted, SweepInterrupted
-from hpo.cli._common import exits, stderr, stdout
+from hpo.cli._common import (
+    DEBUG_OPT,
+    RESULTS_OPT,
+    STORAGE_OPT,
+    SWEEP_ARG,
+    exits,
+    stderr,
+    stdout,
+)
 from hpo.cli._progress import Progress
 from hpo.cli._settings import resolve_sweep
-
-SWEEP_ARG = typer.Argument(..., help="Sweep YAML file.")
-
 
 TRIAL_FUNCTION_OPT = typer.Option(
     None, "--trial-function", hidden=True,
@@ -73,12 +78,12 @@ def run(
     timeout: float | None = typer.Option(None, "--timeout", help="No new trials after this many seconds."),
     concurrency: int | None = typer.Option(None, "--concurrency", help="Maximum concurrent trials."),
     gpus_per_trial: float | None = typer.Option(None, "--gpus-per-trial", help="GPUs per trial; 0.25 packs four trials per GPU."),
-    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE)."),
-    results_dir: str | None = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR)."),
+    storage: str | None = STORAGE_OPT,
+    results_dir: str | None = RESULTS_OPT,
     address: str | None = typer.Option(None, "--address", help="Ray cluster to join (or env RAY_ADDRESS); local Ray by default."),
     seed: int | None = typer.Option(None, "--seed", help="Sampler seed."),
     new_study: bool = typer.Option(False, "--new-study", help="Start a new study beside an existing one (e.g. after changing the space)."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    debug: bool = DEBUG_OPT,
     trial_function: str | None = TRIAL_FUNCTION_OPT,
 ) -> int:
     """Run a sweep: Optuna samples and prunes, Ray Tune runs the trials in parallel."""
@@ -96,9 +101,9 @@ def run(
 def resume(
     sweep: Path = SWEEP_ARG,
     address: str | None = typer.Option(None, "--address", help="Ray cluster to join (or env RAY_ADDRESS)."),
-    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE)."),
-    results_dir: str | None = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR)."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    storage: str | None = STORAGE_OPT,
+    results_dir: str | None = RESULTS_OPT,
+    debug: bool = DEBUG_OPT,
     trial_function: str | None = TRIAL_FUNCTION_OPT,
 ) -> int:
     """Continue a sweep's study to its budget (the same as `hpo run` on an existing study)."""

@@ -8,18 +8,26 @@ import typer
 from rich.table import Table
 
 from hpo import _constants
-from hpo.cli._common import UsageError, exits, print_json, stdout
+from hpo.cli._common import (
+    DEBUG_OPT,
+    FORMAT_OPT,
+    SWEEP_ARG,
+    UsageError,
+    exits,
+    print_json,
+    stdout,
+)
 from hpo.config import load_sweep
 from hpo.space.sampling import sample_configurations
 
 
 @exits
 def space(
-    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
+    sweep: Path = SWEEP_ARG,
     sample: int = typer.Option(0, "--sample", help="Print N sampled configurations instead of the table."),
     seed: int = typer.Option(0, "--seed", help="Seed for --sample."),
-    format: str = typer.Option("text", "--format", help="text or json."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    format: str = FORMAT_OPT,
+    debug: bool = DEBUG_OPT,
 ) -> int:
     """Show the search space (no training, no Ray)."""
     if sample < 0:

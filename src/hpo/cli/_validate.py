@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
-
 from hpo import _constants
-from hpo.cli._common import exits, print_json, stdout
+from hpo.cli._common import DEBUG_OPT, FORMAT_OPT, SWEEP_ARG, exits, print_json, stdout
 from hpo.config import load_sweep
 
 
 @exits
 def validate(
-    sweep: Path = typer.Argument(..., help="Sweep YAML file."),
-    format: str = typer.Option("text", "--format", help="text or json."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    sweep: Path = SWEEP_ARG,
+    format: str = FORMAT_OPT,
+    debug: bool = DEBUG_OPT,
 ) -> int:
     """Check a sweep file and its search-space includes; exit 2 with every problem found."""
     loaded = load_sweep(sweep)
