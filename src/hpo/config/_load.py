@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,10 +199,11 @@ def _pydantic_problem(doc: YamlDocument, err: Any) -> Problem:
             f"allowed keys here: {', '.join(allowed)}",
         )
     if kind == "literal_error":
-        expected = err["ctx"]["expected"]
+        expected = err["ctx"]["expected"]  # e.g. "'tpe', 'random' or 'grid'"
+        names = re.findall(r"'([^']*)'", expected)
         return doc.problem(
             loc,
-            f"must be one of {expected}, but got {value!r}{did_you_mean(value, expected.replace(chr(39), '').replace(' or ', ', ').split(', '))}",
+            f"must be one of {expected}, but got {value!r}{did_you_mean(value, names)}",
             "use one of the listed names",
         )
     if kind == "value_error":
