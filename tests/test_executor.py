@@ -210,3 +210,16 @@ def test_enqueue_command_runs_first(tmp_path) -> None:
     assert good.returncode == 0, good.stderr
     study = run_sweep(sweep, trial_function="tests.cheap:objective").study
     assert study.trials[0].params == {"x": 0.123} and len(study.trials) == 3
+
+
+def test_sweep_and_resume_on_every_storage(tmp_path, storage_url: str) -> None:
+    sweep = _sweep(tmp_path, trials=6).with_overrides(storage=storage_url)
+    first = run_sweep(sweep, trial_function="tests.cheap:objective")
+    _assert_states_consistent(first.study)
+    second = run_sweep(sweep.with_overrides(**{"budget.trials": 8}), trial_function="tests.cheap:objective")
+    assert second.study.study_name == first.study.study_name
+    assert sorted(t.number for t in second.study.trials) == list(range(8))
+    _assert_states_consistent(second.study)
+    from tests._postgres import PASSWORD
+
+    assert PASSWORD not in second.storage  # the outcome (printed by `hpo run`) masks it

@@ -123,6 +123,7 @@ def make_pruner(name: str, args: dict[str, Any], epochs: int) -> optuna.pruners.
     """A pruner by its sweep name; ``patient`` wraps ``args.wrapped`` ({name, args}), default median."""
     cls = _pruner_classes()[name]
     args = dict(args)
+    positional: tuple[Any, ...] = ()
     if name == "patient":
         wrapped = args.pop("wrapped", {"name": "median"})
         if not isinstance(wrapped, dict) or wrapped.get("name") not in _pruner_classes():
@@ -131,14 +132,15 @@ def make_pruner(name: str, args: dict[str, Any], epochs: int) -> optuna.pruners.
                 f"{', '.join(_pruner_classes())}, but got {wrapped!r}"
             )
         _check_args(cls, args, ("wrapped_pruner",))
-        inner = make_pruner(wrapped["name"], dict(wrapped.get("args", {})), epochs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return cls(inner, **args)
-    if name == "hyperband":
-        args.setdefault("max_resource", epochs)
-    _check_args(cls, args, ())
-    return cls(**args)
+        positional = (make_pruner(wrapped["name"], dict(wrapped.get("args", {})), epochs),)
+    else:
+        if name == "hyperband":
+            args.setdefault("max_resource", epochs)
+        _check_args(cls, args, ())
+    with warnings.catch_warnings():
+        # The sweep file chose the pruner deliberately; Optuna's "experimental" notice is noise here.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return cls(*positional, **args)
 
 
 def startup_trials(name: str, args: dict[str, Any]) -> int:
