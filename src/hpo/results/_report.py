@@ -51,7 +51,8 @@ def _figures(study: optuna.Study) -> list[tuple[str, Any]]:
             figures.append((f"Parameter importances: not available ({exc})", None))
         if importances:
             top = list(importances)[:8]
-            figures.append(("Parameter importances", vis.plot_param_importances(study)))
+            title = "Parameter importances" + (" (few trials: a rough guide)" if len(complete) < 20 else "")
+            figures.append((title, vis.plot_param_importances(study)))
             figures.append(("Parallel coordinates (most important parameters)", vis.plot_parallel_coordinate(study, params=top)))
             figures.append(("Slice (most important parameters)", vis.plot_slice(study, params=top[:6])))
     return figures
@@ -90,6 +91,8 @@ def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # "Some regimes ... have less than 2 trials": said once on the page instead of per parameter.
+        warnings.filterwarnings("ignore", message="Some regimes for parameter", category=UserWarning)
         figures = _figures(study)
         pngs = _pngs(study, folder)
     summary = summarize(sweep, study)
