@@ -103,3 +103,14 @@ def test_plain_progress_lines() -> None:
     lines = stream.getvalue().splitlines()
     assert "trial 0 complete val_loss=0.3000 after 5 epochs" in lines[1]
     assert "trial 1 failed: boom" in lines[2] and "best 0.3000" in lines[2]
+
+
+def test_progress_counts_earlier_runs_of_a_resumed_study() -> None:
+    stream = io.StringIO()
+    with Progress(10, "maximize", "val_accuracy", live=False, stream=stream) as progress:
+        progress("resumed", -1, {"finished": 6, "best": 0.8})
+        progress("started", 6, {})
+        progress("complete", 6, {"value": 0.7, "epochs": 2})
+    lines = stream.getvalue().splitlines()
+    assert "6 trials finished in earlier runs" in lines[0]
+    assert "done 7/10" in lines[-1] and "best 0.8000" in lines[-1]

@@ -20,6 +20,7 @@ class Progress:
         self.metric = metric
         self.counts = {"running": 0, "complete": 0, "pruned": 0, "failed": 0}
         self.best: float | None = None
+        self.earlier = 0  # finished trials of earlier runs of the same study
         self.started = time.monotonic()
         self._stream = stream or sys.stdout
         self._live_mode = self._stream.isatty() if live is None else live
@@ -41,7 +42,10 @@ class Progress:
             if self._live is not None:
                 self._live.update(self._table())
             return
-        if event == "started":
+        if event == "resumed":  # the study already holds finished trials from earlier runs
+            self.earlier = int(detail["finished"])
+            self.best = detail.get("best")
+        elif event == "started":
             self.counts["running"] += 1
         elif event in ("complete", "pruned", "failed"):
             self.counts["running"] -= 1
@@ -54,14 +58,17 @@ class Progress:
         else:
             self._line(event, number, detail)
 
-    def _done(self) -> int:
+    def _this_run(self) -> int:
         return self.counts["complete"] + self.counts["pruned"] + self.counts["failed"]
 
+    def _done(self) -> int:
+        return self.earlier + self._this_run()
+
     def _eta(self) -> str:
-        done = self._done()
-        if not self.total or not done:
+        this_run = self._this_run()
+        if not self.total or not this_run:
             return "-"
-        remaining = max(self.total - done, 0) * (time.monotonic() - self.started) / done
+        remaining = max(self.total - self._done(), 0) * (time.monotonic() - self.started) / this_run
         return f"{remaining:.0f}s"
 
     def _line(self, event: str, number: int, detail: dict[str, Any]) -> None:
@@ -71,6 +78,7 @@ class Progress:
             "pruned": f"pruned at epoch {detail.get('epochs')}",
             "failed": f"failed: {detail.get('reason')}",
             "aborted": f"sweep aborted: {detail.get('reason')}",
+            "resumed": f"continuing the study: {detail.get('finished')} trials finished in earlier runs",
             "recovered": f"marked FAIL (and re-queued within max_retries) the trials a dead driver left RUNNING: {detail.get('trials')}",
         }[event]
         best = "-" if self.best is None else f"{self.best:.4f}"

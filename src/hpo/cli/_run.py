@@ -26,7 +26,7 @@ TRIAL_FUNCTION_OPT = typer.Option(
 )
 
 
-def _run(sweep_path: Path, new_study: bool, address: str | None, debug: bool, trial_function: str | None, **flags: object) -> int:
+def _run(sweep_path: Path, new_study: bool, address: str | None, trial_function: str | None, **flags: object) -> int:
     sweep = resolve_sweep(sweep_path, **flags)
     from hpo.executor import run_sweep
 
@@ -88,7 +88,7 @@ def run(
 ) -> int:
     """Run a sweep: Optuna samples and prunes, Ray Tune runs the trials in parallel."""
     return _run(
-        sweep, new_study, address, debug, trial_function,
+        sweep, new_study, address, trial_function,
         **{
             "budget.trials": trials, "budget.timeout": timeout, "resources.concurrency": concurrency,
             "resources.gpus_per_trial": gpus_per_trial, "storage": storage, "results_dir": results_dir,
@@ -107,4 +107,4 @@ def resume(
     trial_function: str | None = TRIAL_FUNCTION_OPT,
 ) -> int:
     """Continue a sweep's study to its budget (the same as `hpo run` on an existing study)."""
-    return _run(sweep, False, address, debug, trial_function, storage=storage, results_dir=results_dir)
+    return _run(sweep, False, address, trial_function, storage=storage, results_dir=results_dir)

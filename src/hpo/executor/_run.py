@@ -202,6 +202,11 @@ def run_sweep(
 
     if recovered:
         state.emit("recovered", -1, trials=recovered)
+    earlier = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    if earlier:
+        complete = [t.value for t in earlier if t.state == TrialState.COMPLETE]
+        best = (max(complete) if config.objective.direction == "maximize" else min(complete)) if complete else None
+        state.emit("resumed", -1, finished=len(earlier), best=best)
     started = time.monotonic()
     started_ray = _init_ray(address)
     heartbeat = Heartbeat(study, state.run_id)
