@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from hpo import _constants
-from hpo._errors import UsageError
-from hpo._storage_url import mask_url, storage_kind
+from hpo._storage_url import mask_url
 from hpo.cli._common import (
     DEBUG_OPT,
     RESULTS_OPT,
@@ -35,12 +34,11 @@ def dashboard(
     """Serve optuna-dashboard for the sweep's study (works while the sweep is running)."""
     from optuna_dashboard import run_server
 
-    from hpo import _optuna
+    from hpo.executor._study import open_existing_storage
 
     loaded = resolve_sweep(sweep, storage=storage, results_dir=results_dir)
     url = loaded.storage_url()
-    if storage_kind(url) == "journal" and not Path(url).exists():
-        raise UsageError(f"no study for sweep {loaded.name!r}: {url} does not exist; run `hpo run {sweep}` first")
+    opened = open_existing_storage(loaded)
     if host not in _LOOPBACK:
         stderr().print(
             f"[bold yellow]warning:[/] binding to {host}: optuna-dashboard has no authentication, anyone who can "
@@ -48,5 +46,5 @@ def dashboard(
             highlight=False,
         )
     stdout().print(f"dashboard for {mask_url(url)} at http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
-    run_server(_optuna.open_storage(url), host=host, port=port)
+    run_server(opened, host=host, port=port)
     return _constants.EXIT_OK

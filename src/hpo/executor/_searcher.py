@@ -32,15 +32,15 @@ class StudySearcher(Searcher):
         state = self._state
         if state.finished():
             return Searcher.FINISHED
-        if not state.has_waiting():
+        counts = state.study_counts()
+        if not counts.waiting:
             if grid_exhausted(state.study):
                 return None if state.live else Searcher.FINISHED
             budget = trial_cap(state.study, state.sweep.config.budget.trials)
-            spent = state.budget_spent()
-            if budget is not None and spent >= budget:
+            if budget is not None and counts.spent >= budget:
                 # A running trial may still fail and need a retry; finish once none runs.
                 return None if state.live else Searcher.FINISHED
-            if state.live and state.n_finished() < state.startup_trials <= spent:
+            if state.live and counts.finished < state.startup_trials <= counts.spent:
                 return None  # don't let several trials start at random past the sampler's start-up phase
         trial = state.study.ask()
         trial.set_user_attr(_constants.ATTR_RUN, state.run_id)

@@ -24,6 +24,16 @@ from hpo.config import Sweep
 Listener = Callable[[str, int, dict[str, Any]], None]
 
 
+@dataclass(frozen=True)
+class StudyCounts:
+    """``spent`` counts trials against budget.trials: a failed trial that was retried is replaced
+    by its retry, so only the retry counts. ``finished`` is COMPLETE plus PRUNED."""
+
+    waiting: int
+    spent: int
+    finished: int
+
+
 @dataclass
 class SweepState:
     """What the driver knows about the trials of this run, keyed by Ray's trial id."""
@@ -64,20 +74,15 @@ class SweepState:
         out_of_time = self.deadline is not None and time.monotonic() >= self.deadline
         return self.abort_reason is not None or out_of_time or self.target_reached
 
-    def budget_spent(self) -> int:
-        """Trials that count against budget.trials, across every run and driver of the study.
-
-        A failed trial that was retried is replaced by its retry, so only the retry counts.
-        """
+    def study_counts(self) -> StudyCounts:
+        """One read of the study (every run and driver of it), for the searcher's decisions."""
         trials = self.study.get_trials(deepcopy=False)
         retried = {t.user_attrs.get(_constants.ATTR_RETRY_OF) for t in trials}
-        return sum(1 for t in trials if t.state != TrialState.FAIL or t.number not in retried)
-
-    def has_waiting(self) -> bool:
-        return bool(self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-
-    def n_finished(self) -> int:
-        return len(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        return StudyCounts(
+            waiting=sum(t.state == TrialState.WAITING for t in trials),
+            spent=sum(t.state != TrialState.FAIL or t.number not in retried for t in trials),
+            finished=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
+        )
 
     def note_complete(self, value: float) -> None:
         target = self.sweep.config.budget.target

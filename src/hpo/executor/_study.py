@@ -72,12 +72,17 @@ def open_study(
     return study
 
 
-def load_existing_study(sweep: Sweep) -> optuna.Study:
-    """The sweep's latest study for read-only commands; UsageError when there is none yet."""
+def open_existing_storage(sweep: Sweep) -> optuna.storages.BaseStorage:
+    """The sweep's storage for reading; UsageError (nothing created) when its journal does not exist."""
     url = sweep.storage_url()
     if storage_kind(url) == "journal" and not Path(url).exists():  # don't create files just to look
         raise UsageError(f"no study for sweep {sweep.name!r}: {url} does not exist; run `hpo run {sweep.path}` first")
-    storage = _optuna.open_storage(url)
+    return _optuna.open_storage(url)
+
+
+def load_existing_study(sweep: Sweep) -> optuna.Study:
+    """The sweep's latest study for read-only commands; UsageError when there is none yet."""
+    storage = open_existing_storage(sweep)
     names = study_names(storage, sweep.study_name)
     if not names:
         raise UsageError(
