@@ -18,8 +18,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     args = parser.parse_args()
 
+    from hpo import TrialContext
     from hpo.config import load_sweep
-    from hpo.engine import load_dataset, train_trial
+    from hpo.data import load_dataset
+    from hpo.engine import train_trial
 
     sweep = load_sweep("sweeps/digits_cnn.yaml")
     data = load_dataset(sweep.config)
@@ -32,7 +34,9 @@ def main() -> None:
             config = sweep.config.model_copy(update={"train": sweep.config.train.model_copy(update={"steps_per_execution": spe, "epochs": args.epochs})})
             stamps: list[float] = []
             start = time.perf_counter()
-            result = train_trial(config, {**params, "batch_size": batch_size}, lambda e, m, s=stamps: s.append(time.perf_counter()) or False, data=data)
+            trial = TrialContext(0, {**params, "batch_size": batch_size}, data, 0, args.epochs,
+                                 _sink=lambda e, m, s=stamps: s.append(time.perf_counter()))
+            result = train_trial(config, trial)
             rest = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
             print(f"{batch_size:>5} {spe:>10} {stamps[0] - start:>13.2f} {1 / rest:>14.2f} {result.last['val_accuracy']:>13.3f}")
 

@@ -45,6 +45,7 @@ def hpo_executor(trials: int, concurrency: int, folder: Path) -> tuple[float, fl
     path.write_text(textwrap.dedent(f"""
         name: bench
         data: {{source: digits}}
+        objective: {{metric: val_accuracy, function: "tests.cheap:trivial"}}
         space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}}}}}
         pruner: {{name: median}}
         budget: {{trials: {trials}}}
@@ -53,7 +54,7 @@ def hpo_executor(trials: int, concurrency: int, folder: Path) -> tuple[float, fl
     """))
     stamps: list[float] = []
     start = time.perf_counter()
-    run_sweep(load_sweep(path), trial_function="tests.cheap:trivial", listener=lambda e, n, d: stamps.append(time.perf_counter()))
+    run_sweep(load_sweep(path), listener=lambda e, n, d: stamps.append(time.perf_counter()))
     return time.perf_counter() - start, stamps[-1] - stamps[0]
 
 

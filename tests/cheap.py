@@ -1,12 +1,15 @@
-"""Cheap trial functions (no Keras) for executor tests: ``fn(params, report)``."""
+"""Cheap objective functions (no Keras) for executor tests: ``objective.function: tests.cheap:NAME``."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
+
+from hpo import TrialContext
 
 
 def _curve(params: dict[str, Any], epoch: int) -> float:
@@ -18,57 +21,59 @@ def _curve(params: dict[str, Any], epoch: int) -> float:
     return quality * (0.75 - 0.05 * max(epoch - 2, 0)) if epoch >= 2 else quality * 0.5
 
 
-def objective(params: dict[str, Any], report) -> None:
+def objective(trial: TrialContext) -> None:
+    params = trial.params
     for epoch in range(1, int(params.get("epochs", 6)) + 1):
         time.sleep(float(params.get("sleep", 0.0)))
-        report(epoch, {"val_accuracy": _curve(params, epoch), "val_loss": 1 - _curve(params, epoch)})
+        trial.report(epoch, {"val_accuracy": _curve(params, epoch), "val_loss": 1 - _curve(params, epoch)})
 
 
-def recording(params: dict[str, Any], report) -> None:
+def recording(trial: TrialContext) -> None:
     """Writes where and when it ran (CUDA_VISIBLE_DEVICES, pid, start/end) to params['log_dir']."""
+    params = trial.params
     start = time.time()
     for epoch in range(1, int(params.get("epochs", 3)) + 1):
         time.sleep(float(params.get("sleep", 0.3)))
-        report(epoch, {"val_accuracy": _curve(params, epoch)})
+        trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
     record = {"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid(), "start": start, "end": time.time()}
     log = Path(params["log_dir"]) / f"{os.getpid()}-{start}.json"
     log.write_text(json.dumps(record))
 
 
-def wrong_metric(params: dict[str, Any], report) -> None:
+def wrong_metric(trial: TrialContext) -> None:
     for epoch in range(1, 4):
-        report(epoch, {"val_acc": 0.5, "val_loss": 0.5})
+        trial.report(epoch, {"val_acc": 0.5, "val_loss": 0.5})
 
 
-def nan_metric(params: dict[str, Any], report) -> None:
-    report(1, {"val_accuracy": float("nan")})
+def nan_metric(trial: TrialContext) -> None:
+    trial.report(1, {"val_accuracy": float("nan")})
 
 
-def broken(params: dict[str, Any], report) -> None:
+def broken(trial: TrialContext) -> None:
     raise RuntimeError("model code is broken")
 
 
-def trivial(params: dict[str, Any], report) -> None:
+def trivial(trial: TrialContext) -> None:
     """Five instant reports: measures the framework's own cost per trial."""
     for epoch in range(1, 6):
-        report(epoch, {"val_accuracy": float(params.get("x", 0.0)) * epoch})
+        trial.report(epoch, {"val_accuracy": float(trial.params.get("x", 0.0)) * epoch})
 
 
-def killed_once(params: dict[str, Any], report) -> None:
+def killed_once(trial: TrialContext) -> None:
     """The first attempt of each configuration is SIGKILLed mid-epoch; its retry completes."""
-    import signal
-
+    params = trial.params
     marker = Path(params["log_dir"]) / f"attempt-{params['x']:.12f}"
     first = not marker.exists()
     marker.write_text("seen")
     for epoch in range(1, int(params.get("epochs", 6)) + 1):
         if first and epoch == 2:
             os.kill(os.getpid(), signal.SIGKILL)
-        report(epoch, {"val_accuracy": _curve(params, epoch)})
+        trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
 
 
-def slow(params: dict[str, Any], report) -> None:
+def slow(trial: TrialContext) -> None:
     """Slow enough that a test can kill or interrupt the driver mid-sweep."""
+    params = trial.params
     for epoch in range(1, int(params.get("epochs", 6)) + 1):
         time.sleep(float(params.get("sleep", 1.0)))
-        report(epoch, {"val_accuracy": _curve(params, epoch)})
+        trial.report(epoch, {"val_accuracy": _curve(params, epoch)})

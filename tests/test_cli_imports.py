@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from hpo.config import load_sweep
-from hpo.executor import open_study
+from hpo.study import open_study
 from tests.conftest import MINIMAL_SWEEP, journal_study
 
 PROBE = """

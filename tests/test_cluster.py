@@ -45,13 +45,14 @@ def test_run_joins_an_existing_cluster(ray_head, tmp_path) -> None:
         name: c
         data: {{source: digits}}
         train: {{epochs: 6}}
+        objective: {{metric: val_accuracy, function: "tests.cheap:objective"}}
         space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}, epochs: 6}}}}
         budget: {{trials: 4}}
         resources: {{concurrency: 2, gpus_per_trial: 0.5}}
         results_dir: {tmp_path / "results"}
     """))
     result = subprocess.run(
-        [sys.executable, "-m", "hpo", "run", str(path), "--address", ray_head, "--trial-function", "tests.cheap:objective"],
+        [sys.executable, "-m", "hpo", "run", str(path), "--address", ray_head],
         cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO), **AUTH},
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hpo.config import load_sweep
-from hpo.executor import open_study
+from hpo.study import open_study
 from tests.conftest import MINIMAL_SWEEP, REPO
 
 pytestmark = pytest.mark.slow

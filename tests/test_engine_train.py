@@ -10,9 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from hpo import TrialFailed
+from hpo import TrialContext, TrialFailed, TrialStopped
 from hpo.config import SweepConfig
-from hpo.engine import build_model, load_dataset, train_trial
+from hpo.data import load_dataset
+from hpo.engine import build_model, train_trial
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -25,12 +26,10 @@ def _config(data: dict, epochs: int = 2, **extra) -> SweepConfig:
     return SweepConfig.model_validate({"name": "t", "data": data, "train": {"epochs": epochs}, **extra})
 
 
-def _collect(history: list) -> callable:
-    def report(epoch: int, metrics: dict) -> bool:
-        history.append((epoch, metrics))
-        return False
-
-    return report
+def _trial(config: SweepConfig, params: dict, history: list | None = None) -> TrialContext:
+    """A trial context on the sweep's data that records each report into ``history``."""
+    sink = (lambda epoch, metrics: history.append((epoch, metrics))) if history is not None else (lambda e, m: None)
+    return TrialContext(0, params, load_dataset(config), config.train.seed, config.train.epochs, _sink=sink)
 
 
 MLP = {"family": "mlp", "depth": 2, "units_0": 16, "units_1": 8, "dropout_0": 0.1, "activation": "relu", "batch_size": 32, "optimizer": "adam", "learning_rate": 0.01}
@@ -40,9 +39,10 @@ CNN = {"family": "cnn", "conv_blocks": 2, "filters_0": 8, "filters_1": 8, "kerne
 @pytest.mark.parametrize(("data", "params"), [(TABLE, MLP), (IMAGES, CNN), (IMAGES, {**MLP, "augment": True, "augment_strength": 0.1})], ids=["mlp", "cnn", "mlp_on_images_augmented"])
 def test_builder_trains_and_reports_each_epoch(data, params) -> None:
     history: list = []
-    result = train_trial(_config(data, epochs=2), params, _collect(history))
+    config = _config(data, epochs=2)
+    result = train_trial(config, _trial(config, params, history))
     assert [e for e, _ in history] == [1, 2]
-    assert result.epochs == 2 and not result.stopped
+    assert result.epochs == 2
     for key in ("loss", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_auc"):
         assert np.isfinite(history[-1][1][key])
 
@@ -74,26 +74,33 @@ def test_augmentation_is_off_at_inference() -> None:
     assert not np.allclose(training[0], training[1])
 
 
-def test_reporter_can_stop_training() -> None:
-    seen = []
+def test_a_stop_from_the_sweep_ends_training_at_the_next_batch() -> None:
+    config = _config(TABLE, epochs=6)
+    history: list = []
+    trial = _trial(config, MLP, history)
+    sink = trial._sink
 
-    def stop_at_two(epoch: int, metrics: dict) -> bool:
-        seen.append(epoch)
-        return epoch == 2
+    def stop_after_two(epoch: int, metrics: dict) -> None:
+        sink(epoch, metrics)
+        if epoch == 2:
+            trial._stop.set()  # what TrialWorker.stop() does when the driver's pruner decides
 
-    result = train_trial(_config(TABLE, epochs=6), MLP, stop_at_two)
-    assert seen == [1, 2] and result.stopped and result.epochs == 2
+    trial._sink = stop_after_two
+    with pytest.raises(TrialStopped):
+        train_trial(config, trial)
+    assert [e for e, _ in history] == [1, 2]
 
 
 def test_nan_learning_rate_fails_the_trial_cleanly() -> None:
     params = {**MLP, "optimizer": "sgd", "learning_rate": 1e12, "normalization": "none"}
     with pytest.raises(TrialFailed, match=r"training loss became (nan|inf) at epoch 1; lower learning_rate"):
-        train_trial(_config({"source": "digits"}, epochs=2), params, lambda e, m: False)
+        config = _config({"source": "digits"}, epochs=2)
+        train_trial(config, _trial(config, params))
 
 
 def test_cnn_on_tabular_data_fails_the_trial() -> None:
     with pytest.raises(TrialFailed, match="family 'cnn' needs image input"):
-        train_trial(_config(TABLE), CNN, lambda e, m: False)
+        train_trial(_config(TABLE), _trial(_config(TABLE), CNN))
 
 
 def test_user_builder_and_loader_from_yaml(write_file) -> None:
@@ -109,7 +116,7 @@ def test_user_builder_and_loader_from_yaml(write_file) -> None:
     """)
     config = load_sweep(sweep).config
     assert load_dataset(config).input_shape == (4,)
-    result = train_trial(config, {"width": 5}, lambda e, m: False, keep_model=True)
+    result = train_trial(config, _trial(config, {"width": 5}), keep_model=True)
     assert result.model.name == "user_built"
     assert result.model.layers[2].units == 5
 
@@ -119,7 +126,7 @@ def test_trials_are_reproducible_and_state_is_cleaned_between_them() -> None:
     runs = []
     for params in (CNN, {**MLP, "depth": 1}, CNN):  # a different model in between must not leak state
         history: list = []
-        train_trial(config, params, _collect(history))
+        train_trial(config, _trial(config, params, history))
         runs.append([m["val_loss"] for _, m in history])
     assert runs[0] == pytest.approx(runs[2], rel=1e-6)
 
@@ -128,10 +135,10 @@ def test_jax_backend_trains_a_trial() -> None:
     pytest.importorskip("jax")
     code = (
         "import json, keras\n"
-        "from hpo.config import SweepConfig\nfrom hpo.engine import train_trial\n"
+        "from hpo import TrialContext\nfrom hpo.config import SweepConfig\nfrom hpo.data import load_dataset\nfrom hpo.engine import train_trial\n"
         f"c = SweepConfig.model_validate({{'name': 't', 'data': {IMAGES!r}, 'train': {{'epochs': 2}}}})\n"
         "h = []\n"
-        f"train_trial(c, {CNN!r}, lambda e, m: h.append(m) or False)\n"
+        f"train_trial(c, TrialContext(0, {CNN!r}, load_dataset(c), 0, 2, _sink=lambda e, m: h.append(m)))\n"
         "print(json.dumps({'backend': keras.backend.backend(), 'acc': h[-1]['val_accuracy'], 'n': len(h)}))\n"
     )
     env = {**os.environ, "KERAS_BACKEND": "jax"}
@@ -146,5 +153,6 @@ def test_batch_norm_inference_matches_training_on_small_data() -> None:
     small set (17 steps per epoch here) and validation accuracy falls to chance."""
     params = {**CNN, "optimizer": "adam", "learning_rate": 0.003, "lr_schedule": "none", "normalization": "minmax", "batch_size": 64, "filters_0": 16, "filters_1": 16}
     history: list = []
-    train_trial(_config({"source": "digits"}, epochs=4), params, _collect(history))
+    config = _config({"source": "digits"}, epochs=4)
+    train_trial(config, _trial(config, params, history))
     assert history[-1][1]["val_accuracy"] > 0.8

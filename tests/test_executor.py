@@ -30,7 +30,7 @@ def ray_cluster():
         num_gpus=2,
         include_dashboard=False,
         log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "RAY_CHDIR_TO_TRIAL_DIR": "0"}},
+        runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
     )
     yield
     ray.shutdown()
@@ -60,6 +60,11 @@ def _sweep(tmp_path: Path, *, sampler: str = "random", pruner: str = "median", p
     return load_sweep(path)
 
 
+def _fn(sweep, name: str):
+    """The sweep with ``objective.function: tests.cheap:<name>``."""
+    return sweep.with_overrides(**{"objective.function": f"tests.cheap:{name}"})
+
+
 def _assert_states_consistent(study: optuna.Study) -> None:
     for t in study.trials:
         assert t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL), t
@@ -85,7 +90,7 @@ PRUNERS = [
 
 @pytest.mark.parametrize(("pruner", "args"), PRUNERS, ids=[p for p, _ in PRUNERS])
 def test_pruners_leave_correct_states(tmp_path, pruner: str, args: str) -> None:
-    outcome = run_sweep(_sweep(tmp_path, pruner=pruner, pruner_args=args, trials=10), trial_function="tests.cheap:objective")
+    outcome = run_sweep(_fn(_sweep(tmp_path, pruner=pruner, pruner_args=args, trials=10), "objective"))
     study = outcome.study
     assert len(study.trials) == 10
     _assert_states_consistent(study)
@@ -105,7 +110,7 @@ def test_samplers_run_to_budget(tmp_path, sampler: str) -> None:
     if sampler == "gp":
         pytest.importorskip("torch")
     x = "{type: float, low: 0.0, high: 1.0, step: 0.25}" if sampler == "grid" else "{type: float, low: 0.0, high: 1.0}"
-    outcome = run_sweep(_sweep(tmp_path, sampler=sampler, trials=8, x=x), trial_function="tests.cheap:objective")
+    outcome = run_sweep(_fn(_sweep(tmp_path, sampler=sampler, trials=8, x=x), "objective"))
     study = outcome.study
     expected = 5 if sampler == "grid" else 8  # the grid has 5 points and ends the sweep when exhausted
     assert len(study.trials) == expected
@@ -122,7 +127,7 @@ def test_fake_gpus_four_trials_at_once_two_per_device(tmp_path) -> None:
     logs.mkdir()
     sweep = _sweep(tmp_path, trials=8, concurrency=4, pruner="none", extra_params=f"log_dir: {logs}\n            sleep: 0.5")
     sweep = sweep.with_overrides(**{"resources.gpus_per_trial": 0.5})
-    run_sweep(sweep, trial_function="tests.cheap:recording")
+    run_sweep(_fn(sweep, "recording"))
     records = [json.loads(p.read_text()) for p in logs.iterdir()]
     assert len(records) == 8
     assert {r["cuda"] for r in records} <= {"0", "1"}
@@ -136,7 +141,7 @@ def test_fake_gpus_four_trials_at_once_two_per_device(tmp_path) -> None:
 def test_startup_phase_does_not_overshoot(tmp_path) -> None:
     sweep = _sweep(tmp_path, sampler="tpe", trials=8, concurrency=3, extra_params="sleep: 0.05")
     sweep = sweep.with_overrides(**{"sampler.args": {"n_startup_trials": 4}})
-    study = run_sweep(sweep, trial_function="tests.cheap:objective").study
+    study = run_sweep(_fn(sweep, "objective")).study
     trials = sorted(study.trials, key=lambda t: t.number)
     fourth_done = sorted(t.datetime_complete for t in trials[:4])[-1]
     for t in trials[4:]:
@@ -144,16 +149,16 @@ def test_startup_phase_does_not_overshoot(tmp_path) -> None:
 
 
 def test_resume_continues_and_changed_space_is_refused(tmp_path) -> None:
-    first = run_sweep(_sweep(tmp_path, trials=4), trial_function="tests.cheap:objective")
-    second = run_sweep(_sweep(tmp_path, trials=6), trial_function="tests.cheap:objective")
+    first = run_sweep(_fn(_sweep(tmp_path, trials=4), "objective"))
+    second = run_sweep(_fn(_sweep(tmp_path, trials=6), "objective"))
     assert first.study.study_name == second.study.study_name == "cheap"
     assert len(second.study.trials) == 6
-    again = run_sweep(_sweep(tmp_path, trials=6), trial_function="tests.cheap:objective")
+    again = run_sweep(_fn(_sweep(tmp_path, trials=6), "objective"))
     assert len(again.study.trials) == 6  # budget already spent: nothing new
     changed = _sweep(tmp_path, trials=6, x="{type: float, low: 0.0, high: 2.0}")
     with pytest.raises(UsageError, match=r"different search space .* --new-study"):
-        run_sweep(changed, trial_function="tests.cheap:objective")
-    fresh = run_sweep(changed, new_study=True, trial_function="tests.cheap:objective")
+        run_sweep(_fn(changed, "objective"))
+    fresh = run_sweep(_fn(changed, "objective"), new_study=True)
     assert fresh.study.study_name == "cheap-2" and len(fresh.study.trials) == 6
     old = journal_study(tmp_path / "results" / "cheap" / "study.journal", "cheap")
     assert len(old.trials) == 6  # the old study is untouched
@@ -162,7 +167,7 @@ def test_resume_continues_and_changed_space_is_refused(tmp_path) -> None:
 def test_misspelled_metric_aborts_with_available_metrics(tmp_path) -> None:
     sweep = _sweep(tmp_path, trials=8, concurrency=1)
     with pytest.raises(SweepAborted, match=r"objective metric 'val_accuracy' is not reported by the trial; it reports loss|val_acc, val_loss"):
-        run_sweep(sweep, trial_function="tests.cheap:wrong_metric")
+        run_sweep(_fn(sweep, "wrong_metric"))
     study = journal_study(tmp_path / "results" / "cheap" / "study.journal", "cheap")
     assert [t.state for t in study.trials] == [TrialState.FAIL]  # no further trials launched
 
@@ -170,11 +175,11 @@ def test_misspelled_metric_aborts_with_available_metrics(tmp_path) -> None:
 def test_consecutive_failures_stop_the_sweep(tmp_path) -> None:
     sweep = _sweep(tmp_path, trials=20, concurrency=1).with_overrides(**{"budget.max_consecutive_failures": 3})
     with pytest.raises(SweepAborted, match=r"3 trials failed in a row .*model code is broken"):
-        run_sweep(sweep, trial_function="tests.cheap:broken")
+        run_sweep(_fn(sweep, "broken"))
 
 
 def test_nan_objective_fails_the_trial(tmp_path) -> None:
-    outcome = run_sweep(_sweep(tmp_path, trials=2, concurrency=1), trial_function="tests.cheap:nan_metric")
+    outcome = run_sweep(_fn(_sweep(tmp_path, trials=2, concurrency=1), "nan_metric"))
     for t in outcome.study.trials:
         assert t.state == TrialState.FAIL
         assert "is nan at epoch 1" in t.user_attrs["hpo:fail_reason"]
@@ -182,7 +187,7 @@ def test_nan_objective_fails_the_trial(tmp_path) -> None:
 
 def test_timeout_stops_launching(tmp_path) -> None:
     sweep = _sweep(tmp_path, trials=1000, extra_params="sleep: 0.3").with_overrides(**{"budget.timeout": 8.0})
-    outcome = run_sweep(sweep, trial_function="tests.cheap:objective")
+    outcome = run_sweep(_fn(sweep, "objective"))
     trials = outcome.study.trials
     assert 2 <= len(trials) < 1000
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
@@ -192,7 +197,7 @@ def test_timeout_stops_launching(tmp_path) -> None:
 
 def test_target_value_ends_the_sweep_early(tmp_path) -> None:
     sweep = _sweep(tmp_path, trials=200, pruner="none", extra="enqueue: [{x: 0.3}]").with_overrides(**{"budget.target": 0.95})
-    outcome = run_sweep(sweep, trial_function="tests.cheap:objective")
+    outcome = run_sweep(_fn(sweep, "objective"))
     study = outcome.study
     assert study.trials[0].params == {"x": 0.3}  # the warm start ran first and reaches the target
     hit = min(t.datetime_complete for t in study.trials if t.value is not None and t.value >= 0.95)
@@ -208,15 +213,15 @@ def test_enqueue_command_runs_first(tmp_path) -> None:
     assert bad.returncode == 2 and "x=7 is outside [0, 1]" in bad.stderr
     good = run_hpo("enqueue", str(sweep.path), "x=0.123", cwd=tmp_path)
     assert good.returncode == 0, good.stderr
-    study = run_sweep(sweep, trial_function="tests.cheap:objective").study
+    study = run_sweep(_fn(sweep, "objective")).study
     assert study.trials[0].params == {"x": 0.123} and len(study.trials) == 3
 
 
 def test_sweep_and_resume_on_every_storage(tmp_path, storage_url: str) -> None:
     sweep = _sweep(tmp_path, trials=6).with_overrides(storage=storage_url)
-    first = run_sweep(sweep, trial_function="tests.cheap:objective")
+    first = run_sweep(_fn(sweep, "objective"))
     _assert_states_consistent(first.study)
-    second = run_sweep(sweep.with_overrides(**{"budget.trials": 8}), trial_function="tests.cheap:objective")
+    second = run_sweep(_fn(sweep.with_overrides(**{"budget.trials": 8}), "objective"))
     assert second.study.study_name == first.study.study_name
     assert sorted(t.number for t in second.study.trials) == list(range(8))
     _assert_states_consistent(second.study)

@@ -22,7 +22,7 @@ from tests.conftest import REPO, journal_study
 pytestmark = pytest.mark.slow
 
 
-def _sweep(tmp_path: Path, *, trials: int = 8, concurrency: int = 2, max_retries: int = 1, sleep: float = 0.0) -> Path:
+def _sweep(tmp_path: Path, function: str, *, trials: int = 8, concurrency: int = 2, max_retries: int = 1, sleep: float = 0.0) -> Path:
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
     path = tmp_path / "f.yaml"
@@ -30,6 +30,7 @@ def _sweep(tmp_path: Path, *, trials: int = 8, concurrency: int = 2, max_retries
         name: f
         data: {{source: digits}}
         train: {{epochs: 6}}
+        objective: {{metric: val_accuracy, function: "tests.cheap:{function}"}}
         space:
           params:
             x: {{type: float, low: 0.0, high: 1.0}}
@@ -63,8 +64,8 @@ def _counted(study: optuna.Study) -> int:
 
 
 def test_worker_sigkill_fails_the_trial_and_retries_it(tmp_path) -> None:
-    path = _sweep(tmp_path, trials=4, concurrency=2, max_retries=1)
-    result = subprocess.run(_hpo("run", str(path), "--trial-function", "tests.cheap:killed_once"), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    path = _sweep(tmp_path, "killed_once", trials=4, concurrency=2, max_retries=1)
+    result = subprocess.run(_hpo("run", str(path)), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = _study(tmp_path)
     failed = study.get_trials(states=(TrialState.FAIL,))
@@ -97,8 +98,8 @@ def _states(tmp_path: Path) -> list[TrialState]:
 
 
 def test_driver_sigkill_then_resume_keeps_finished_trials(tmp_path) -> None:
-    path = _sweep(tmp_path, trials=8, concurrency=2, max_retries=0, sleep=0.4)
-    driver = subprocess.Popen(_hpo("run", str(path), "--trial-function", "tests.cheap:slow"), cwd=tmp_path, env=_env(),
+    path = _sweep(tmp_path, "slow", trials=8, concurrency=2, max_retries=0, sleep=0.4)
+    driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_for(lambda: _states(tmp_path).count(TrialState.COMPLETE) >= 2 and TrialState.RUNNING in _states(tmp_path), 300, "2 complete trials and 1 running")
@@ -109,7 +110,7 @@ def test_driver_sigkill_then_resume_keeps_finished_trials(tmp_path) -> None:
     before = {t.number: (t.state, t.value) for t in _study(tmp_path).trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)}
     stale = [t.number for t in _study(tmp_path).trials if t.state == TrialState.RUNNING]
     assert before and stale
-    result = subprocess.run(_hpo("resume", str(path), "--trial-function", "tests.cheap:slow"), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(_hpo("resume", str(path)), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "a dead driver left RUNNING" in result.stdout
     study = _study(tmp_path)
@@ -125,8 +126,7 @@ def test_driver_sigkill_then_resume_keeps_finished_trials(tmp_path) -> None:
 
 def _make_stale(url: str, name: str, n: int) -> None:
     """A driver that asks trials, heartbeats as hpo does, then dies by SIGKILL."""
-    from hpo._optuna import open_storage
-    from hpo.executor._liveness import Heartbeat
+    from hpo.storage import Heartbeat, open_storage
 
     study = optuna.create_study(study_name=name, storage=open_storage(url))
     Heartbeat(study, "deadbeef").beat()
@@ -138,17 +138,18 @@ def _make_stale(url: str, name: str, n: int) -> None:
 
 
 def _recover(url: str, name: str, start: multiprocessing.Event) -> None:
-    from hpo._optuna import open_storage
-    from hpo.executor._liveness import recover_stale_trials
+    from hpo.storage import Store
+    from hpo.study import recover_stale_trials
 
-    storage = open_storage(url)
+    store = Store(url)
+    storage = store.open()
     study = optuna.load_study(study_name=name, storage=storage)
     start.wait()
-    recover_stale_trials(study, storage, url, max_retries=1)
+    recover_stale_trials(study, storage, store, max_retries=1)
 
 
 def test_two_drivers_recovering_at_once_do_not_double_fail_or_retry(storage_url: str, request) -> None:
-    from hpo._optuna import open_storage
+    from hpo.storage import open_storage
 
     name = f"recover-{request.node.callspec.id}"
     ctx = multiprocessing.get_context("spawn")
@@ -174,7 +175,7 @@ def test_two_drivers_recovering_at_once_do_not_double_fail_or_retry(storage_url:
 
 
 def _start_driver(tmp_path: Path, path: Path) -> tuple[subprocess.Popen, list[str]]:
-    driver = subprocess.Popen(_hpo("run", str(path), "--trial-function", "tests.cheap:slow"), cwd=tmp_path, env=_env(),
+    driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(driver.stdout), daemon=True).start()
@@ -183,7 +184,7 @@ def _start_driver(tmp_path: Path, path: Path) -> tuple[subprocess.Popen, list[st
 
 @pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
 def test_ctrl_c_leaves_a_consistent_resumable_study(tmp_path, presses: int) -> None:
-    path = _sweep(tmp_path, trials=20, concurrency=2, max_retries=0, sleep=0.5)
+    path = _sweep(tmp_path, "slow", trials=20, concurrency=2, max_retries=0, sleep=0.5)
     driver, lines = _start_driver(tmp_path, path)
     try:
         _wait_for(lambda: _states(tmp_path).count(TrialState.COMPLETE) >= 1 and TrialState.RUNNING in _states(tmp_path), 300, "a running trial")

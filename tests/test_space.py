@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from hpo import ConfigError, parse_space
-from hpo.config import load_space_block, load_sweep
+from hpo.config import load_sweep
+from hpo.space import load_space_block
 from hpo.space import CategoricalParam, FixedParam, FloatParam, IntParam
 from tests.conftest import REPO
 

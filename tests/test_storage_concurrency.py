@@ -8,7 +8,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpo._optuna import open_storage
+from hpo.storage import open_storage
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""hpo: hyperparameter sweeps for Keras models, Optuna studies executed in parallel by Ray Tune.
+"""hpo: hyperparameter sweeps for Keras models, Optuna studies executed in parallel by Ray.
 
 Importing hpo is cheap: TensorFlow and Ray are imported only by the parts that train or execute.
 """
@@ -12,8 +12,9 @@ from hpo._errors import (
     TrialFailed,
     UsageError,
 )
-from hpo.config import Sweep, SweepConfig, load_space_block, load_sweep, parse_space
-from hpo.space import SearchSpace
+from hpo._trial import TrialContext, TrialResult, TrialStopped
+from hpo.config import Sweep, SweepConfig, load_sweep
+from hpo.space import SearchSpace, load_space_block, parse_space
 
 __version__ = "0.1.0"
 
@@ -26,7 +27,10 @@ __all__ = [
     "Sweep",
     "SweepAborted",
     "SweepConfig",
+    "TrialContext",
     "TrialFailed",
+    "TrialResult",
+    "TrialStopped",
     "UsageError",
     "load_space_block",
     "load_sweep",

@@ -26,10 +26,28 @@ ATTR_RETRY_OF = "hpo:retry_of"
 ATTR_EPOCHS = "hpo:epochs"
 ATTR_ATTEMPT = "hpo:attempt"
 ATTR_RUN = "hpo:run"
-ATTR_METRICS = "hpo:val_metrics"
+ATTR_METRICS = "hpo:val_metrics"  # the last epoch's reported metrics (name kept for existing studies)
+ATTR_PLACEMENT = "hpo:placement"
 
-# Result key a worker uses to say "this configuration failed" (with the reason as its value).
-FAIL_REASON_KEY = "hpo_fail_reason"
+# Samplers and pruners a sweep may name, and the Optuna class each one builds.
+SAMPLERS = {
+    "tpe": "TPESampler",
+    "random": "RandomSampler",
+    "cmaes": "CmaEsSampler",
+    "gp": "GPSampler",
+    "qmc": "QMCSampler",
+    "grid": "GridSampler",
+}
+PRUNERS = {
+    "median": "MedianPruner",
+    "percentile": "PercentilePruner",
+    "successive_halving": "SuccessiveHalvingPruner",
+    "hyperband": "HyperbandPruner",
+    "patient": "PatientPruner",
+    "wilcoxon": "WilcoxonPruner",
+    "threshold": "ThresholdPruner",
+    "none": "NopPruner",
+}
 
 # Metrics every built-in trial reports on the validation split each epoch.
 VALIDATION_METRICS = (
@@ -41,5 +59,7 @@ VALIDATION_METRICS = (
     "val_auc",
 )
 
-# The default sweep the README runs.
-DEFAULT_SWEEP = "sweeps/digits_cnn.yaml"
+# Driver liveness: how often a driver writes its heartbeat, and after how long without one a
+# driver on another host counts as dead (its RUNNING trials are then recovered).
+HEARTBEAT_S = 10.0
+STALE_AFTER_S = 60.0

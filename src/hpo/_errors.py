@@ -54,6 +54,10 @@ class TrialFailed(HpoError):
     """This trial failed; record it as FAIL with the reason and carry on with the sweep."""
 
 
+class TrialOutOfMemory(TrialFailed):
+    """This trial ran out of (GPU or host) memory; packed on a shared GPU, it may fit on a whole one."""
+
+
 class SweepAborted(HpoError):
     """Stop the whole sweep (e.g. the objective metric does not exist, too many failures)."""
 

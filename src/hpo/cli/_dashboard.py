@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hpo import _constants
-from hpo._storage_url import mask_url
+from hpo.storage import mask_url
 from hpo.cli._common import (
     DEBUG_OPT,
     RESULTS_OPT,
@@ -34,7 +34,7 @@ def dashboard(
     """Serve optuna-dashboard for the sweep's study (works while the sweep is running)."""
     from optuna_dashboard import run_server
 
-    from hpo.executor._study import open_existing_storage
+    from hpo.study import open_existing_storage
 
     loaded = resolve_sweep(sweep, storage=storage, results_dir=results_dir)
     url = loaded.storage_url()

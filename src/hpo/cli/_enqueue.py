@@ -39,12 +39,11 @@ def enqueue(
     debug: bool = DEBUG_OPT,
 ) -> int:
     """Warm start: the configuration runs first in the next `hpo run`/`resume` (unset parameters are sampled)."""
-    from hpo.executor import open_study
+    from hpo.study import open_study
 
     loaded = resolve_sweep(sweep, storage=storage, results_dir=results_dir)
     values = _parse(params)
-    problems = loaded.space.check(values, partial=True)
-    problems += [f"{k!r} is fixed in the space and cannot be enqueued" for k in values if k in loaded.space and loaded.space[k].kind == "fixed"]
+    problems = loaded.space.check_warm_start(values)
     if problems:
         raise UsageError("this configuration does not fit the space: " + "; ".join(problems))
     study = open_study(loaded)

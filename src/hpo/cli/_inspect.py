@@ -23,7 +23,7 @@ from hpo.cli._settings import resolve_sweep
 
 
 def _open(sweep_path: Path, storage: str | None, results_dir: str | None):
-    from hpo.executor._study import load_existing_study
+    from hpo.study import load_existing_study
 
     sweep = resolve_sweep(sweep_path, storage=storage, results_dir=results_dir)
     return sweep, load_existing_study(sweep)

@@ -10,13 +10,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from hpo._direction import better
+
 
 class Progress:
     """Listener for the executor's events (started, epoch, complete, pruned, failed, aborted)."""
 
     def __init__(self, total: int | None, direction: str, metric: str, live: bool | None = None, stream: Any = None) -> None:
         self.total = total
-        self.maximize = direction == "maximize"
+        self.direction = direction
         self.metric = metric
         self.counts = {"running": 0, "complete": 0, "pruned": 0, "failed": 0}
         self.best: float | None = None
@@ -51,7 +53,7 @@ class Progress:
             self.counts["running"] -= 1
             self.counts[event] += 1
             value = detail.get("value")
-            if event == "complete" and value is not None and (self.best is None or (value > self.best) == self.maximize):
+            if event == "complete" and value is not None and better(value, self.best, self.direction):
                 self.best = value
         if self._live is not None:
             self._live.update(self._table())
@@ -93,7 +95,7 @@ class Progress:
         )
 
     def _table(self) -> Table:
-        table = Table(title=f"hpo sweep: {self.metric} ({'max' if self.maximize else 'min'})", show_header=True)
+        table = Table(title=f"hpo sweep: {self.metric} ({self.direction})", show_header=True)
         for column in ("done", "running", "complete", "pruned", "failed", "best", "elapsed", "eta"):
             table.add_column(column, justify="right")
         best = "-" if self.best is None else f"{self.best:.4f}"

@@ -20,13 +20,7 @@ from hpo.cli._common import (
 from hpo.cli._progress import Progress
 from hpo.cli._settings import resolve_sweep
 
-TRIAL_FUNCTION_OPT = typer.Option(
-    None, "--trial-function", hidden=True,
-    help="module:function(params, report) replacing Keras training (tests, overhead benchmarks).",
-)
-
-
-def _run(sweep_path: Path, new_study: bool, address: str | None, trial_function: str | None, **flags: object) -> int:
+def _run(sweep_path: Path, new_study: bool, address: str | None, **flags: object) -> int:
     sweep = resolve_sweep(sweep_path, **flags)
     from hpo.executor import run_sweep
 
@@ -40,7 +34,7 @@ def _run(sweep_path: Path, new_study: bool, address: str | None, trial_function:
     )
     with Progress(config.budget.trials, config.objective.direction, config.objective.metric) as progress:
         try:
-            outcome = run_sweep(sweep, address=address, new_study=new_study, listener=progress, trial_function=trial_function)
+            outcome = run_sweep(sweep, address=address, new_study=new_study, listener=progress)
         except SweepInterrupted as exc:
             stderr().print(f"[bold yellow]{exc}[/]", highlight=False)
             return _constants.EXIT_INTERRUPTED
@@ -57,10 +51,11 @@ def _run(sweep_path: Path, new_study: bool, address: str | None, trial_function:
     )
     from hpo.results import finalize
 
+    builtin = config.objective.function is None
     if best is not None:
-        then = "; re-training it once to save the model and score the test split" if trial_function is None else ""
+        then = "; re-training it once to save the model and score the test split" if builtin else ""
         out.print(f"best trial {best.number}: {config.objective.metric} = {best.value:.4f}{then}", highlight=False)
-    results = finalize(sweep, outcome.study, evaluate=trial_function is None)
+    results = finalize(sweep, outcome.study, evaluate=builtin)
     summary = results["best"]
     if summary is not None:
         tests = ", ".join(f"{k[5:]} {v:.4f}" for k, v in summary["test_metrics"].items())
@@ -84,11 +79,10 @@ def run(
     seed: int | None = typer.Option(None, "--seed", help="Sampler seed."),
     new_study: bool = typer.Option(False, "--new-study", help="Start a new study beside an existing one (e.g. after changing the space)."),
     debug: bool = DEBUG_OPT,
-    trial_function: str | None = TRIAL_FUNCTION_OPT,
 ) -> int:
-    """Run a sweep: Optuna samples and prunes, Ray Tune runs the trials in parallel."""
+    """Run a sweep: Optuna samples and prunes, Ray runs the trials in parallel."""
     return _run(
-        sweep, new_study, address, trial_function,
+        sweep, new_study, address,
         **{
             "budget.trials": trials, "budget.timeout": timeout, "resources.concurrency": concurrency,
             "resources.gpus_per_trial": gpus_per_trial, "storage": storage, "results_dir": results_dir,
@@ -104,7 +98,6 @@ def resume(
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
     debug: bool = DEBUG_OPT,
-    trial_function: str | None = TRIAL_FUNCTION_OPT,
 ) -> int:
     """Continue a sweep's study to its budget (the same as `hpo run` on an existing study)."""
-    return _run(sweep, False, address, trial_function, storage=storage, results_dir=results_dir)
+    return _run(sweep, False, address, storage=storage, results_dir=results_dir)

@@ -1,6 +1,6 @@
-"""Sweep files: YAML reading with line numbers, the sweep schema and the validating loader."""
+"""Sweep files: the sweep schema and the validating loader."""
 
-from hpo.config._load import Sweep, load_space_block, load_sweep, parse_space
-from hpo.config._sweep import SweepConfig
+from hpo.config._load import Sweep, load_sweep
+from hpo.config._sweep import SweepConfig, is_reference
 
-__all__ = ["Sweep", "SweepConfig", "load_space_block", "load_sweep", "parse_space"]
+__all__ = ["Sweep", "SweepConfig", "is_reference", "load_sweep"]

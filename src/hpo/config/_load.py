@@ -11,12 +11,11 @@ import pydantic
 
 from hpo import _constants
 from hpo._errors import ConfigError, Problem
-from hpo._storage_url import mask_url, storage_kind
+from hpo._text import did_you_mean
 from hpo._yaml import KeyPath, YamlDocument, read_yaml
 from hpo.config._sweep import FILE_DATASETS, SweepConfig
-from hpo.space import SearchSpace
-from hpo.space._parse import ParamParser, did_you_mean
-from hpo.space._space import Origin
+from hpo.space import SearchSpace, space_from_document
+from hpo.storage import mask_url, storage_kind
 
 
 @dataclass(frozen=True)
@@ -71,113 +70,13 @@ def load_sweep(path: str | Path) -> Sweep:
     return Sweep(path, config, space)
 
 
-def parse_space(params: dict[str, Any], file: str = "<params>") -> SearchSpace:
-    """A space from a ``params`` mapping in memory (the inverse of ``SearchSpace.to_dict``)."""
-    return _space_from(YamlDocument(file, {"params": params}), (), [])
-
-
-def load_space_block(path: str | Path) -> SearchSpace:
-    """Read one search-space block file on its own (its includes resolved)."""
-    doc = read_yaml(Path(path))
-    return _space_from(doc, (), [])
-
-
 def _build_space(doc: YamlDocument) -> SearchSpace:
     raw = doc.data.get("space")
     if raw is None:
         raise ConfigError([doc.problem(("space",), "a sweep needs a `space` section", "add space: {include: [...], params: {...}}")])
     if not isinstance(raw, dict):
         raise ConfigError([doc.problem(("space",), f"`space` must be a mapping, but got {raw!r}")])
-    return _space_from(doc, ("space",), [])
-
-
-def _space_from(doc: YamlDocument, at: KeyPath, chain: list[Path]) -> SearchSpace:
-    problems: list[Problem] = []
-    specs: dict[str, tuple[Any, Origin]] = {}
-    narrowed: set[str] = set()
-    _collect(doc, at, chain, specs, problems, narrowed)
-    if problems:
-        raise ConfigError(problems)
-    declared = []
-    origins: dict[str, Origin] = {}
-    for name, (raw, origin) in specs.items():
-        parser = ParamParser(origin[0], problems)
-        param = parser.parse(name, raw, origin[1])
-        if param is not None:
-            declared.append(param)
-            origins[name] = origin
-    if problems:
-        raise ConfigError(problems)
-    return SearchSpace(declared, origins, frozenset(narrowed))
-
-
-def _collect(
-    doc: YamlDocument,
-    at: KeyPath,
-    chain: list[Path],
-    specs: dict[str, tuple[Any, Origin]],
-    problems: list[Problem],
-    narrowed: set[str],
-) -> None:
-    """Merge includes (in order) then this document's params into ``specs``.
-
-    A parameter redefined over an included one is recorded in ``narrowed``.
-    """
-    section = doc.data if not at else doc.data.get(at[-1], {})
-    if not isinstance(section, dict):
-        problems.append(doc.problem(at, f"expected a mapping with `include` and `params`, but got {section!r}"))
-        return
-    for key in section:
-        if key not in ("include", "params", "description"):
-            problems.append(doc.problem((*at, key), f"unknown key {key!r}{did_you_mean(key, ['include', 'params'])}", "a space holds `include` and `params`"))
-    includes = section.get("include", [])
-    if isinstance(includes, str):
-        includes = [includes]
-    if not isinstance(includes, list):
-        problems.append(doc.problem((*at, "include"), f"`include` must be a list of file paths, but got {includes!r}"))
-        includes = []
-    here = Path(doc.file).resolve()
-    for i, rel in enumerate(includes):
-        target = (here.parent / str(rel)).resolve()
-        if target in chain or target == here:
-            cycle = " -> ".join(str(p) for p in [*chain, here, target])
-            problems.append(doc.problem((*at, "include", i), f"includes form a cycle: {cycle}", "remove one include"))
-            continue
-        if not target.is_file():
-            problems.append(
-                doc.problem(
-                    (*at, "include", i),
-                    f"included file does not exist: {rel!r} (resolved to {target})",
-                    "includes are relative to the including file; check the path",
-                )
-            )
-            continue
-        try:
-            block = read_yaml(target)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-            continue
-        if not isinstance(block.data, dict):
-            problems.append(block.problem((), "a search-space block is a mapping with `params`"))
-            continue
-        _collect(block, (), [*chain, here], specs, problems, narrowed)
-    params = section.get("params", {})
-    if not isinstance(params, dict):
-        problems.append(doc.problem((*at, "params"), f"`params` must be a mapping of parameter names, but got {params!r}"))
-        return
-    for name, raw in params.items():
-        origin: Origin = (doc, (*at, "params", name))
-        name = str(name)
-        if name in specs:
-            narrowed.add(name)
-        if raw is None:
-            if name not in specs:
-                problems.append(doc.problem(origin[1], f"cannot remove {name!r}: no included block declares it", "drop this line"))
-            specs.pop(name, None)
-        elif isinstance(raw, dict) and "type" not in raw and name in specs and isinstance(specs[name][0], dict):
-            specs[name] = ({**specs[name][0], **raw}, origin)  # partial override of an included parameter
-        else:
-            specs[name] = (raw, origin)
+    return space_from_document(doc, ("space",))
 
 
 def _validate_config(doc: YamlDocument) -> SweepConfig:
@@ -225,11 +124,11 @@ def _fields_at(loc: KeyPath) -> list[str]:
 
 def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> None:
     """Rules that span sections: metric names, storage, sampler and pruner arguments, warm starts."""
-    from hpo import _optuna
+    from hpo.study import make_pruner, make_sampler
 
     problems: list[Problem] = []
     metric = config.objective.metric
-    if config.model.builder == "builtin" and metric not in _constants.VALIDATION_METRICS:
+    if config.model.builder == "builtin" and config.objective.function is None and metric not in _constants.VALIDATION_METRICS:
         problems.append(
             doc.problem(
                 ("objective", "metric"),
@@ -258,18 +157,15 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
             doc.problem(("data", "path"), f"data file does not exist: {config.data.path!r} (relative to {Path.cwd()})", "check the path")
         )
     try:
-        _optuna.make_sampler(config.sampler.name, config.sampler.args, config.sampler.seed, space)
+        make_sampler(config.sampler.name, config.sampler.args, config.sampler.seed, space)
     except (ValueError, TypeError, ImportError) as exc:
         problems.append(doc.problem(("sampler", "args"), str(exc), "see the sampler's Optuna documentation"))
     try:
-        _optuna.make_pruner(config.pruner.name, config.pruner.args, config.train.epochs)
+        make_pruner(config.pruner.name, config.pruner.args, config.train.epochs)
     except (ValueError, TypeError) as exc:
         problems.append(doc.problem(("pruner", "args"), str(exc), "see the pruner's Optuna documentation"))
     for i, values in enumerate(config.enqueue):
-        for reason in space.check(values, partial=True):
+        for reason in space.check_warm_start(values):
             problems.append(doc.problem(("enqueue", i), f"warm-start configuration does not fit the space: {reason}", "edit or remove it"))
-        for name in values:
-            if name in space and space[name].kind == "fixed":
-                problems.append(doc.problem(("enqueue", i, name), f"{name!r} is fixed in the space and cannot be enqueued", "remove it from this configuration"))
     if problems:
         raise ConfigError(problems)

@@ -7,10 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hpo import _constants
+
 BUILTIN_DATASETS = ("digits", "breast_cancer", "synthetic")
 FILE_DATASETS = ("npz", "csv", "image_folder")
-SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "grid")
-PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon", "threshold", "none")
+SamplerName = Literal[tuple(_constants.SAMPLERS)]  # type: ignore[valid-type]
+PrunerName = Literal[tuple(_constants.PRUNERS)]  # type: ignore[valid-type]
 _REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _SWEEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -78,20 +80,29 @@ class TrainConfig(_Strict):
 
 
 class ObjectiveConfig(_Strict):
+    """What the sweep optimizes; ``function`` (``package.module:function``) replaces the built-in
+    Keras trainer with the user's own training code."""
+
     metric: str = "val_accuracy"
     direction: Literal["maximize", "minimize"] = "maximize"
+    function: str | None = None
+
+    @field_validator("function")
+    @classmethod
+    def _check_function(cls, value: str | None) -> str | None:
+        if value is not None and not is_reference(value):
+            raise ValueError(f"`function` must be a 'package.module:function' reference, but got {value!r}")
+        return value
 
 
 class SamplerConfig(_Strict):
-    name: Literal["tpe", "random", "cmaes", "gp", "qmc", "grid"] = "tpe"
+    name: SamplerName = "tpe"
     seed: int | None = None
     args: dict[str, Any] = Field(default_factory=dict)
 
 
 class PrunerConfig(_Strict):
-    name: Literal[
-        "median", "percentile", "successive_halving", "hyperband", "patient", "wilcoxon", "threshold", "none"
-    ] = "median"
+    name: PrunerName = "median"
     args: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -143,7 +154,7 @@ class SweepConfig(_Strict):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     storage: str | None = None
     study_name: str | None = None
-    results_dir: str = "results"
+    results_dir: str = _constants.DEFAULT_RESULTS_DIR
     enqueue: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("name")

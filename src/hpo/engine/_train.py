@@ -1,35 +1,32 @@
-"""One trial: build data, model and optimizer from the parameters, fit once, report every epoch."""
+"""One trial: build the model and optimizer from the parameters, fit once, report every epoch."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import numpy as np
 
-from hpo._errors import TrialFailed
+from hpo._errors import TrialFailed, TrialOutOfMemory
+from hpo._trial import TrialContext, TrialStopped
 from hpo.config import SweepConfig
 from hpo.data import Dataset, load_dataset, normalize
-from hpo.engine._backend import is_out_of_memory, release_trial_state, seed_everything
 from hpo.engine._metrics import compute_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer
-
-# (epoch starting at 1, validation metrics) -> True to stop training now (e.g. pruned).
-Reporter = Callable[[int, dict[str, float]], bool]
+from hpo.engine._session import release_trial_state, seed_everything
+from hpo.gpu import is_out_of_memory
 
 _PREDICT_BATCH = 1024
 
 
 @dataclass
-class TrialResult:
-    """What a trial produced: the per-epoch validation metrics and, if kept, the trained model."""
+class TrainedModel:
+    """What training produced: the per-epoch validation metrics and, if kept, the model."""
 
     history: list[dict[str, float]] = field(default_factory=list)
-    stopped: bool = False
     model: keras.Model | None = None
     normalization: str = "none"
 
@@ -50,13 +47,18 @@ def _predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
 
 
 class _EpochReporter(keras.callbacks.Callback):
-    """Validation metrics after each epoch; a non-finite loss or prediction fails the trial."""
+    """Validation metrics after each epoch, reported; a stop from the sweep ends training at the
+    next batch; a non-finite loss or prediction fails the trial."""
 
-    def __init__(self, data: Dataset, reporter: Reporter, result: TrialResult) -> None:
+    def __init__(self, context: TrialContext, data: Dataset, result: TrainedModel) -> None:
         super().__init__()
+        self._context = context
         self._data = data
-        self._reporter = reporter
         self._result = result
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._context.should_stop:
+            raise TrialStopped(f"trial {self._context.number} was stopped by the sweep")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("loss")
@@ -70,29 +72,22 @@ class _EpochReporter(keras.callbacks.Callback):
             raise TrialFailed(f"validation predictions hold NaN or inf at epoch {epoch + 1}; lower learning_rate")
         metrics = {"loss": float(loss), **compute_metrics(self._data.y_val, probs, prefix="val_")}
         self._result.history.append(metrics)
-        if self._reporter(epoch + 1, metrics):
-            self._result.stopped = True
-            self.model.stop_training = True
+        self._context.report(epoch + 1, metrics)
 
 
-def train_trial(
-    config: SweepConfig,
-    params: dict[str, Any],
-    reporter: Reporter,
-    data: Dataset | None = None,
-    keep_model: bool = False,
-) -> TrialResult:
-    """Train one configuration; ``reporter`` sees each epoch's validation metrics and may stop it.
+def train_trial(config: SweepConfig, context: TrialContext, keep_model: bool = False) -> TrainedModel:
+    """Train ``context.params`` on ``context.data`` (the sweep's data when None), reporting each epoch.
 
-    Raises TrialFailed for a configuration that cannot train (NaN loss, CNN on tabular data, ...).
+    Raises TrialFailed for a configuration that cannot train (NaN loss, CNN on tabular data, ...),
+    TrialOutOfMemory when it does not fit, TrialStopped when the sweep stopped it.
     """
-    raw = data if data is not None else load_dataset(config)
+    params = context.params
     normalization = str(params.get("normalization", "none"))
-    data = normalize(raw, normalization)
-    seed_everything(config.train.seed)
+    data = normalize(context.data if context.data is not None else load_dataset(config), normalization)
+    seed_everything(context.seed)
     batch_size = int(params.get("batch_size", 64))
     steps_per_epoch = math.ceil(len(data.y_train) / batch_size)
-    result = TrialResult(normalization=normalization)
+    result = TrainedModel(normalization=normalization)
     try:
         model = build_model(config.model.builder, params, data.input_shape, data.n_classes)
         if not model.compiled:
@@ -106,7 +101,7 @@ def train_trial(
             data.y_train,
             batch_size=batch_size,
             epochs=config.train.epochs,
-            callbacks=[_EpochReporter(data, reporter, result)],
+            callbacks=[_EpochReporter(context, data, result)],
             verbose=2 if config.train.verbose else 0,
             shuffle=True,
         )
@@ -116,7 +111,7 @@ def train_trial(
         raise TrialFailed(f"Keras rejected this configuration: {exc}") from exc
     except Exception as exc:
         if is_out_of_memory(exc):
-            raise TrialFailed(
+            raise TrialOutOfMemory(
                 f"out of memory with batch_size={batch_size} ({type(exc).__name__}); lower batch_size "
                 "(or its choices in the space), shrink the model, or give each trial more memory "
                 "(raise resources.gpus_per_trial)"

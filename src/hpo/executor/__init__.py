@@ -1,6 +1,7 @@
-"""Parallel sweeps: an Optuna study owned by the driver, trials executed by Ray Tune."""
+"""Parallel sweeps: an Optuna study owned by the driver, trials executed by Ray worker processes."""
 
+from hpo.executor._launch import FINISHED, HOLD, Launch, Launcher
+from hpo.executor._lifecycle import Lifecycle, Listener, Rules
 from hpo.executor._run import SweepOutcome, check_data, run_sweep
-from hpo.executor._study import load_existing_study, open_study, study_names
 
-__all__ = ["SweepOutcome", "check_data", "load_existing_study", "open_study", "run_sweep", "study_names"]
+__all__ = ["FINISHED", "HOLD", "Launch", "Launcher", "Lifecycle", "Listener", "Rules", "SweepOutcome", "check_data", "run_sweep"]

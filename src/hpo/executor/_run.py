@@ -1,15 +1,14 @@
-"""Run a sweep: the driver owns the study; Ray Tune runs the trials in parallel."""
+"""Run a sweep: the driver owns the study; Ray runs the trials in parallel worker processes."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,18 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hpo import _optuna
+from hpo import _constants
+from hpo._direction import best_of
 from hpo._errors import HpoError, SweepAborted, SweepInterrupted
-from hpo._storage_url import mask_url
 from hpo.config import Sweep
 from hpo.data import DataError, Dataset, load_dataset
-from hpo.executor._liveness import Heartbeat, recover_stale_trials
-from hpo.executor._retry import fail_trial
-from hpo.executor._state import Listener, SweepState
-from hpo.executor._study import open_study
+from hpo.executor import _ray
+from hpo.executor._launch import Launcher
+from hpo.executor._lifecycle import Lifecycle, Listener, Rules
+from hpo.executor._loop import Pool, drive
 from hpo.space import CategoricalParam, FixedParam
+from hpo.storage import Heartbeat, Store
+from hpo.study import open_study, recover_stale_trials, startup_trials
 
 
 @dataclass
@@ -84,73 +85,9 @@ def _worker_config(sweep: Sweep) -> dict[str, Any]:
     return config
 
 
-_LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-
-
-def _init_ray(address: str | None) -> bool:
-    """Join ``address`` (or RAY_ADDRESS), or start a local Ray; True when this call started it."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if address is None and not os.environ.get("RAY_ADDRESS"):
-        # A local single-node Ray: keep every Ray service on loopback. By default Ray rewrites
-        # 127.0.0.1 to the machine's network address on Linux.
-        os.environ.setdefault(_LOOPBACK_ONLY_ENV, "0")
-    pythonpath = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
-    ray.init(
-        address=address,
-        include_dashboard=False,
-        logging_level=logging.ERROR,
-        log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": pythonpath, "TF_CPP_MIN_LOG_LEVEL": "2", "RAY_CHDIR_TO_TRIAL_DIR": "0"}},
-    )
-    return True
-
-
-def _tuner(state: SweepState, trial_function: str | None, reuse_actors: bool) -> Any:
-    """A Tune run whose searcher and scheduler both act on ``state``'s study."""
-    from ray import tune
-
-    from hpo.executor._reconcile import Reconciler
-    from hpo.executor._scheduler import PrunerScheduler
-    from hpo.executor._searcher import StudySearcher
-    from hpo.executor._trainable import run_trial
-
-    sweep = state.sweep
-    resources = sweep.config.resources
-    trainable = tune.with_resources(
-        tune.with_parameters(
-            run_trial,
-            sweep_config=_worker_config(sweep),
-            gpu_fraction=resources.gpus_per_trial,
-            trial_function=trial_function,
-        ),
-        {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
-    )
-    searcher = StudySearcher(state)
-    return tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(
-            search_alg=searcher,
-            scheduler=PrunerScheduler(state),
-            num_samples=-1,
-            max_concurrent_trials=resources.concurrency,
-            reuse_actors=reuse_actors,
-        ),
-        run_config=tune.RunConfig(
-            name=state.study.study_name,
-            storage_path=str((sweep.results_dir / "ray").resolve()),
-            verbose=0,
-            failure_config=tune.FailureConfig(max_failures=0),
-            callbacks=[Reconciler(state, searcher)],
-        ),
-    )
-
-
 @contextlib.contextmanager
 def _sigint_deferred() -> Iterator[None]:
-    """Hold SIGINT while the block runs (main thread only), then deliver it."""
+    """Hold SIGINT while the block runs (main thread only), then deliver it as KeyboardInterrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -164,75 +101,109 @@ def _sigint_deferred() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def _sigint_as_flag() -> Iterator[Callable[[], bool]]:
+    """Ctrl+C sets a flag the driver's loop checks between events, so no storage write is cut in
+    half; off the main thread (e.g. a notebook's worker thread) KeyboardInterrupt is caught instead."""
+    pressed: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: bool(pressed)
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _open(sweep: Sweep, new_study: bool) -> tuple[Store, optuna.storages.BaseStorage, optuna.Study]:
+    store = Store(sweep.storage_url())
+    storage = store.open(append=True)
+    return store, storage, open_study(sweep, storage, new_study=new_study)
+
+
+def _announce_earlier_runs(study: optuna.Study, lifecycle: Lifecycle, recovered: list[int]) -> None:
+    if recovered:
+        lifecycle.emit("recovered", -1, trials=recovered)
+    earlier = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    if earlier:
+        best = best_of((t.value for t in earlier if t.state == TrialState.COMPLETE), lifecycle.rules.direction)
+        lifecycle.emit("resumed", -1, finished=len(earlier), best=best)
+
+
+def _lifecycle(sweep: Sweep, study: optuna.Study, storage: optuna.storages.BaseStorage, listener: Listener | None) -> Lifecycle:
+    config = sweep.config
+    rules = Rules(
+        metric=config.objective.metric,
+        direction=config.objective.direction,
+        max_epochs=config.train.epochs,
+        max_retries=config.budget.max_retries,
+        max_consecutive_failures=config.budget.max_consecutive_failures,
+        target=config.budget.target,
+    )
+    return Lifecycle(study, storage, rules, listener)
+
+
+def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str) -> Launcher:
+    config = sweep.config
+    return Launcher(
+        lifecycle,
+        sweep.space,
+        budget=config.budget.trials,
+        startup_trials=startup_trials(config.sampler.name, config.sampler.args),
+        deadline=None if config.budget.timeout is None else time.monotonic() + config.budget.timeout,
+        run_id=run_id,
+        lock=lambda: store.lock("budget"),
+    )
+
+
+def _execute(launcher: Launcher, lifecycle: Lifecycle, pool: Pool, interrupted: Callable[[], bool]) -> None:
+    """Drive the trials; on Ctrl+C (or any crash) fail this run's live trials, SIGINT held meanwhile."""
+    try:
+        drive(launcher, lifecycle, pool, interrupted=interrupted)
+    finally:
+        with _sigint_deferred():  # a further Ctrl+C must not cut the bookkeeping in half
+            if lifecycle.live:
+                lifecycle.interrupt()
+
+
 def run_sweep(
     sweep: Sweep,
     *,
     address: str | None = None,
     new_study: bool = False,
     listener: Listener | None = None,
-    trial_function: str | None = None,
-    reuse_actors: bool = True,
 ) -> SweepOutcome:
-    """Run ``sweep`` to its budget; raise SweepAborted when it had to stop early (e.g. bad metric).
-
-    ``trial_function`` (``module:function``) replaces Keras training with ``fn(params, report)``.
-    ``reuse_actors=False`` starts a fresh process per trial (benchmarks/reuse.py measures both).
-    """
+    """Run ``sweep`` to its budget; raise SweepAborted when it had to stop early (e.g. bad metric),
+    SweepInterrupted after Ctrl+C (the study stays consistent and resumable)."""
     ensure_results_dir(sweep)
-    if trial_function is None:
-        check_data(sweep)
-    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    storage = _optuna.open_storage(sweep.storage_url(), append=True)
-    study = open_study(sweep, new_study=new_study, storage=storage)
-    config = sweep.config
-    budget = config.budget
-    recovered = recover_stale_trials(study, storage, sweep.storage_url(), budget.max_retries)
-    state = SweepState(
-        sweep=sweep,
-        study=study,
-        storage=storage,
-        startup_trials=_optuna.startup_trials(config.sampler.name, config.sampler.args),
-        deadline=None if budget.timeout is None else time.monotonic() + budget.timeout,
-        listener=listener,
-        run_id=uuid.uuid4().hex[:12],
-    )
-    import ray
-
-    if recovered:
-        state.emit("recovered", -1, trials=recovered)
-    earlier = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
-    if earlier:
-        complete = [t.value for t in earlier if t.state == TrialState.COMPLETE]
-        best = (max(complete) if config.objective.direction == "maximize" else min(complete)) if complete else None
-        state.emit("resumed", -1, finished=len(earlier), best=best)
+    data = check_data(sweep)
+    store, storage, study = _open(sweep, new_study)
+    run_id = uuid.uuid4().hex[:12]
+    lifecycle = _lifecycle(sweep, study, storage, listener)
+    recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries)
+    _announce_earlier_runs(study, lifecycle, recovered)
+    launcher = _launcher(sweep, lifecycle, store, run_id)
+    resources = sweep.config.resources
     started = time.monotonic()
-    started_ray = _init_ray(address)
-    heartbeat = Heartbeat(study, state.run_id)
-    heartbeat.start()
-    try:
-        tuner = _tuner(state, trial_function, reuse_actors)
-        tuner.fit()
-    except KeyboardInterrupt:  # a second Ctrl+C: Tune has handed SIGINT back to Python
-        state.interrupted = True
-        raise
-    finally:
-        with _sigint_deferred():  # a further Ctrl+C must not cut the bookkeeping in half
-            # Interrupted (Ctrl+C) or crashed: never leave this run's trials RUNNING.
-            state.interrupted = state.interrupted or bool(state.live)
-            for number in sorted(t.number for t in state.live.values()):
-                fail_trial(study, storage, number, "the sweep was interrupted before this trial ended", retryable=True, max_retries=budget.max_retries)
-                state.counts["failed"] += 1
-            state.live.clear()
-            heartbeat.stop()
-        if started_ray:
-            ray.shutdown()
-    if state.abort_reason is not None:
-        raise SweepAborted(state.abort_reason)
-    if state.interrupted:
+    with _sigint_as_flag() as interrupted:
+        started_ray = _ray.start_ray(address)
+        try:
+            pool = _ray.RayPool(resources.concurrency, resources.cpus_per_trial, resources.gpus_per_trial, _worker_config(sweep), _ray.put(data))
+            try:
+                with Heartbeat(study, run_id):
+                    _execute(launcher, lifecycle, pool, interrupted)
+            finally:
+                pool.close()
+        finally:
+            if started_ray:
+                _ray.stop_ray()
+            store.close()
+    if lifecycle.abort_reason is not None:
+        raise SweepAborted(lifecycle.abort_reason)
+    if lifecycle.interrupted:
         raise SweepInterrupted(
-            f"interrupted; the study keeps every finished trial and no trial is left RUNNING. "
+            "interrupted; the study keeps every finished trial and no trial is left RUNNING. "
             f"Continue with: hpo resume {sweep.path}"
         )
-    return SweepOutcome(study, mask_url(sweep.storage_url()), time.monotonic() - started, dict(state.counts))
+    return SweepOutcome(study, store.masked, time.monotonic() - started, dict(lifecycle.counts))

@@ -37,12 +37,15 @@ def best_summary(sweep: Sweep, study: optuna.Study, test_metrics: dict[str, floa
 
 def evaluate_best(sweep: Sweep, study: optuna.Study, folder: Path) -> dict[str, Any]:
     """Re-train the best configuration, save ``best_model.keras``, write ``best.json``."""
-    from hpo.engine import evaluate_on_test, load_dataset, train_trial
+    from hpo._trial import TrialContext
+    from hpo.data import load_dataset
+    from hpo.engine import evaluate_on_test, train_trial
 
     best = study.best_trial
-    params = full_params(sweep, best)
-    result = train_trial(sweep.config, params, lambda epoch, metrics: False, keep_model=True)
-    test_metrics = evaluate_on_test(result.model, load_dataset(sweep.config), result.normalization)
+    data = load_dataset(sweep.config)
+    context = TrialContext(best.number, full_params(sweep, best), data, sweep.config.train.seed, sweep.config.train.epochs)
+    result = train_trial(sweep.config, context, keep_model=True)
+    test_metrics = evaluate_on_test(result.model, data, result.normalization)
     result.model.save(folder / _constants.BEST_MODEL)
     summary = best_summary(sweep, study, test_metrics)
     summary["retrained_validation_metrics"] = result.last

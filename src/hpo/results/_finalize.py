@@ -11,7 +11,7 @@ import yaml
 from optuna.trial import TrialState
 
 from hpo import _constants
-from hpo._storage_url import mask_url
+from hpo.storage import mask_url
 from hpo.config import Sweep
 from hpo.results._best import evaluate_best
 from hpo.results._frame import export_frame, trials_frame

@@ -1,5 +1,6 @@
-"""Search spaces: parameter kinds, conditions, per-layer parameters and Optuna sampling."""
+"""Search spaces: parameter kinds, conditions, per-layer parameters, YAML blocks and Optuna sampling."""
 
+from hpo.space._load import load_space_block, parse_space, space_from_document
 from hpo.space._params import (
     CategoricalParam,
     Condition,
@@ -18,4 +19,7 @@ __all__ = [
     "IntParam",
     "Param",
     "SearchSpace",
+    "load_space_block",
+    "parse_space",
+    "space_from_document",
 ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from typing import Any
 
 from hpo._errors import Problem
+from hpo._text import did_you_mean
 from hpo._yaml import KeyPath, YamlDocument
 from hpo.space._params import (
     CategoricalParam,
@@ -27,11 +27,6 @@ _KINDS: dict[str, tuple[str, ...]] = {
 _COMMON_KEYS = ("type", "when", "per_layer")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-
-def did_you_mean(word: str, options: Any) -> str:
-    """`` (did you mean 'x'?)`` when a close option exists, else an empty string."""
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _is_number(value: Any) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import optuna
 
 from hpo._errors import ConfigError, Problem
+from hpo._text import did_you_mean
 from hpo._yaml import KeyPath, YamlDocument
 from hpo.space._params import (
     Condition,
@@ -19,7 +20,6 @@ from hpo.space._params import (
     IntParam,
     Param,
 )
-from hpo.space._parse import did_you_mean
 
 Origin = tuple[YamlDocument, KeyPath]
 
@@ -162,6 +162,13 @@ class SearchSpace:
                     reasons.append(f"{param.name}={values[param.name]!r} is outside {param.describe()}")
             elif active and not partial:
                 reasons.append(f"{param.name!r} is missing although its condition holds")
+        return reasons
+
+    def check_warm_start(self, values: Mapping[str, Any]) -> list[str]:
+        """Why ``values`` cannot be enqueued as a warm start (a partial configuration; fixed
+        parameters cannot be set)."""
+        reasons = self.check(values, partial=True)
+        reasons += [f"{k!r} is fixed in the space and cannot be enqueued" for k in values if k in self and self[k].kind == "fixed"]
         return reasons
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Failing a trial and, when its failure was not its configuration's fault, queueing a retry."""
+"""Failing a trial with its reason and, when the failure was not its configuration's fault,
+queueing the same parameters again."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def fail_trial(
 ) -> bool:
     """Tell FAIL with ``reason``; enqueue the same parameters again (linked by ``hpo:retry_of``)
     while the chain of attempts is shorter than ``max_retries``. Returns whether it re-queued."""
-    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
     frozen = storage.get_trial(trial_id)
     storage.set_trial_user_attr(trial_id, _constants.ATTR_FAIL_REASON, reason)
     study.tell(number, state=TrialState.FAIL)

@@ -1,0 +1,81 @@
+"""What one trial sees while it trains: its parameters, the data, the seed, and ``report``.
+
+The built-in Keras trainer and a user's ``objective.function`` receive the same object. Nothing
+here imports Keras or Ray: the executor builds it in the worker process.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpo._errors import HpoError, TrialFailed
+from hpo.data import Dataset
+
+
+class TrialStopped(HpoError):
+    """Raised by ``TrialContext.report`` once the sweep stopped this trial (pruned, or the sweep
+    is ending). Let it propagate: the driver has already recorded the trial's end state."""
+
+
+@dataclass
+class TrialResult:
+    """What a trial function may return: its final metrics and, optionally, a model to score on
+    the test split (the best trial's model is saved). Returning a plain dict of metrics is the same
+    as ``TrialResult(metrics=that_dict)``."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    model: Any = None
+
+
+def _numbers(metrics: dict[str, Any], epoch: int) -> dict[str, float]:
+    """Metrics as plain floats (numpy and tensor scalars included); TrialFailed for anything else."""
+    out = {}
+    for name, value in metrics.items():
+        try:
+            if isinstance(value, (bool, str)):
+                raise TypeError
+            out[str(name)] = float(value)
+        except (TypeError, ValueError):
+            raise TrialFailed(f"metric {name!r} at epoch {epoch} must be a number, but got {value!r}") from None
+    return out
+
+
+@dataclass
+class TrialContext:
+    """One trial's view of the sweep. ``report(epoch, metrics)`` sends an epoch's metrics to the
+    driver, whose pruner decides; it raises ``TrialStopped`` once the trial has been stopped.
+    ``should_stop`` lets long epochs check in between reports."""
+
+    number: int
+    params: dict[str, Any]
+    data: Dataset | None
+    seed: int
+    epochs: int
+    _sink: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _last_epoch: int = 0
+
+    @property
+    def should_stop(self) -> bool:
+        return self._stop.is_set()
+
+    def report(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Report the metrics after ``epoch`` (1-based, increasing); raises TrialStopped when stopped."""
+        if self._stop.is_set():
+            raise TrialStopped(f"trial {self.number} was stopped by the sweep")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch <= self._last_epoch:
+            raise TrialFailed(
+                f"report(epoch, metrics) needs 1-based epochs that increase, but got epoch={epoch!r} "
+                f"after epoch {self._last_epoch}"
+            )
+        self._last_epoch = epoch
+        self._sink(epoch, _numbers(metrics, epoch))
+
+
+def finite(value: Any) -> bool:
+    """Whether ``value`` is a real, finite number (not a bool, not NaN or inf)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

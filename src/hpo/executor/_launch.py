@@ -1,0 +1,109 @@
+"""Whether to start another trial now: the budget, the sampler's start-up phase, the clock.
+
+``budget.trials`` counts every trial of the study, across runs and drivers: a failed trial that
+was re-queued is replaced by its retry and counts once. The count and the ``ask`` happen under
+the storage-wide ``budget`` lock, so several drivers on one study never overshoot it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ContextManager
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo import _constants
+from hpo.executor._lifecycle import Lifecycle
+from hpo.space import SearchSpace
+from hpo.study import grid_exhausted, trial_cap
+
+
+@dataclass(frozen=True)
+class Launch:
+    number: int
+    params: dict[str, Any]
+
+
+class _Signal:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+HOLD = _Signal("HOLD")  # nothing to start now; ask again after the next event
+FINISHED = _Signal("FINISHED")  # never start another trial in this run
+
+
+@dataclass(frozen=True)
+class StudyCounts:
+    waiting: int
+    spent: int
+    finished: int
+
+
+def study_counts(study: optuna.Study) -> StudyCounts:
+    """One read of the study (every run and driver of it)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get(_constants.ATTR_RETRY_OF) for t in trials}
+    return StudyCounts(
+        waiting=sum(t.state == TrialState.WAITING for t in trials),
+        spent=sum(t.state != TrialState.FAIL or t.number not in retried for t in trials),
+        finished=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
+    )
+
+
+class Launcher:
+    """Asks the study for the next trial when the sweep may start one."""
+
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        space: SearchSpace,
+        *,
+        budget: int | None,
+        startup_trials: int = 0,
+        deadline: float | None = None,
+        run_id: str = "",
+        lock: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lifecycle = lifecycle
+        self._space = space
+        self._budget = budget
+        self._startup_trials = startup_trials
+        self._deadline = deadline
+        self._run_id = run_id
+        self._lock = lock
+        self._clock = clock
+
+    def out_of_time(self) -> bool:
+        return self._deadline is not None and self._clock() >= self._deadline
+
+    def next(self) -> Launch | _Signal:
+        lifecycle = self._lifecycle
+        if lifecycle.stopping or self.out_of_time():
+            return FINISHED
+        study = lifecycle.study
+        running = bool(lifecycle.live)
+        with self._lock():
+            counts = study_counts(study)
+            if not counts.waiting:
+                if grid_exhausted(study):
+                    return HOLD if running else FINISHED
+                budget = trial_cap(study, self._budget)
+                if budget is not None and counts.spent >= budget:
+                    # A running trial may still fail and be re-queued; finish once none runs.
+                    return HOLD if running else FINISHED
+                if running and counts.finished < self._startup_trials <= counts.spent:
+                    return HOLD  # past the sampler's random start-up phase, wait for its results
+            trial = study.ask()
+        trial.set_user_attr(_constants.ATTR_RUN, self._run_id)
+        params = self._space.sample(trial)
+        lifecycle.start(trial, params)
+        return Launch(trial.number, params)

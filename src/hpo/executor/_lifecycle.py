@@ -1,0 +1,204 @@
+"""The life of this run's trials between ``ask`` and ``tell``: one state machine, every count.
+
+    asked -> running -> reported epochs -> pruned | complete | failed(reason, retryable) -> told
+
+The executor translates what the workers do into the events below; the lifecycle alone decides
+and writes each trial's end state. Once a trial is told it is no longer live, so whatever a worker
+sends afterwards (a result that crossed a stop, an error after a prune decision, a late end) is
+ignored: the study keeps the first, truthful end. Nothing here imports Ray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo import _constants
+from hpo._direction import reaches
+from hpo._trial import finite
+from hpo.study import fail_trial
+
+# (event, trial number or -1, detail); events: started, epoch, complete, pruned, failed, aborted,
+# resumed, recovered.
+Listener = Callable[[str, int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The sweep's settings that decide a trial's end."""
+
+    metric: str
+    direction: str
+    max_epochs: int
+    max_retries: int = 0
+    max_consecutive_failures: int = 5
+    target: float | None = None
+
+
+@dataclass
+class _Live:
+    trial: optuna.Trial
+    epochs: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Lifecycle:
+    """Every transition and count of the trials this run asked for."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        storage: optuna.storages.BaseStorage,
+        rules: Rules,
+        listener: Listener | None = None,
+    ) -> None:
+        self.study = study
+        self.rules = rules
+        self._storage = storage
+        self._listener = listener
+        self._live: dict[int, _Live] = {}
+        self.counts = {"complete": 0, "pruned": 0, "failed": 0}
+        self.consecutive_failures = 0
+        self.abort_reason: str | None = None
+        self.target_reached = False
+        self.interrupted = False
+
+    # -- what the sweep asks ------------------------------------------------------------------
+
+    @property
+    def live(self) -> list[int]:
+        """Numbers of the trials asked by this run and not yet told."""
+        return sorted(self._live)
+
+    @property
+    def stopping(self) -> bool:
+        """No new trials: the sweep was aborted, interrupted, or reached its target."""
+        return self.abort_reason is not None or self.interrupted or self.target_reached
+
+    def emit(self, event: str, number: int, **detail: Any) -> None:
+        if self._listener is not None:
+            self._listener(event, number, detail)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def start(self, trial: optuna.Trial, params: dict[str, Any]) -> None:
+        """A trial was asked and handed to a worker."""
+        self._live[trial.number] = _Live(trial)
+        self.emit("started", trial.number, params=params)
+
+    def placed(self, number: int, placement: dict[str, Any]) -> None:
+        """Where the trial runs (node, host, pid, GPU ids), kept as a trial attribute."""
+        live = self._live.get(number)
+        if live is not None:
+            live.trial.set_user_attr(_constants.ATTR_PLACEMENT, placement)
+
+    def report(self, number: int, epoch: int, metrics: dict[str, float]) -> bool:
+        """An epoch's metrics; False when the trial must stop (pruned, failed, or already told)."""
+        live = self._live.get(number)
+        if live is None:
+            return False
+        live.epochs, live.metrics = epoch, dict(metrics)
+        metric = self.rules.metric
+        if metric not in metrics:
+            reason = (
+                f"objective metric {metric!r} is not reported by the trial; it reports {', '.join(sorted(metrics))}. "
+                "Set objective.metric in the sweep file to one of them"
+            )
+            self._fail(number, reason, retryable=False)
+            self.abort(reason)
+            return False
+        value = metrics[metric]
+        if not finite(value):
+            self._fail(number, f"objective metric {metric!r} is {value} at epoch {epoch}; a non-finite objective fails the trial", retryable=False)
+            return False
+        live.trial.report(float(value), epoch)
+        self.emit("epoch", number, epoch=epoch, value=float(value))
+        if epoch >= self.rules.max_epochs:
+            return True  # trained to the end: it completes, whatever the pruner thinks
+        if live.trial.should_prune():
+            self._tell(number, TrialState.PRUNED)
+            self.counts["pruned"] += 1
+            self.consecutive_failures = 0
+            self.emit("pruned", number, epochs=epoch)
+            return False
+        return True
+
+    def end(self, number: int, metrics: dict[str, float] | None = None) -> None:
+        """The trial's code returned; ``metrics`` (its final metrics, if any) override the last epoch's."""
+        live = self._live.get(number)
+        if live is None:
+            return
+        final = {**live.metrics, **(metrics or {})}
+        metric = self.rules.metric
+        if not final:
+            self._fail(number, "the trial ended without reporting any metric (call report(epoch, metrics) or return the metrics)", retryable=False)
+            return
+        if metric not in final:
+            reason = f"objective metric {metric!r} is not among the trial's final metrics ({', '.join(sorted(final))})"
+            self._fail(number, reason, retryable=False)
+            self.abort(reason)
+            return
+        value = final[metric]
+        if not finite(value):
+            self._fail(number, f"objective metric {metric!r} is {value!r} at the end of training", retryable=False)
+            return
+        live.metrics = final
+        self._tell(number, TrialState.COMPLETE, float(value))
+        self.counts["complete"] += 1
+        self.consecutive_failures = 0
+        if self.rules.target is not None and reaches(float(value), self.rules.target, self.rules.direction):
+            self.target_reached = True
+        self.emit("complete", number, value=float(value), epochs=live.epochs)
+
+    def fail(self, number: int, reason: str, retryable: bool) -> None:
+        """The trial's code raised, or its worker died; ignored once the trial is told."""
+        if number in self._live:
+            self._fail(number, reason, retryable)
+
+    def abort(self, reason: str) -> None:
+        """Stop the sweep: no new trials; live trials fail (not retried) with the reason."""
+        if self.abort_reason is not None:
+            return
+        self.abort_reason = reason
+        self.emit("aborted", -1, reason=reason)
+        for number in self.live:
+            self._fail(number, f"stopped because the sweep was aborted: {reason}", retryable=False, counted=False)
+
+    def interrupt(self) -> None:
+        """Ctrl+C: every live trial fails, re-queued within ``max_retries``; nothing stays RUNNING."""
+        self.interrupted = True
+        for number in self.live:
+            self._fail(number, "the sweep was interrupted before this trial ended", retryable=True, counted=False)
+
+    # -- telling the study --------------------------------------------------------------------
+
+    def _tell(self, number: int, state: TrialState, value: float | None = None) -> _Live:
+        live = self._live.pop(number)
+        live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.epochs)
+        if live.metrics:
+            live.trial.set_user_attr(_constants.ATTR_METRICS, live.metrics)
+        if state != TrialState.FAIL:
+            self.study.tell(live.trial, value, state=state)
+        return live
+
+    def _fail(self, number: int, reason: str, retryable: bool, counted: bool = True) -> None:
+        self._tell(number, TrialState.FAIL)
+        fail_trial(
+            self.study, self._storage, number, reason,
+            retryable=retryable and self.abort_reason is None, max_retries=self.rules.max_retries,
+        )
+        self.counts["failed"] += 1
+        self.emit("failed", number, reason=reason)
+        if not counted:
+            return
+        self.consecutive_failures += 1
+        limit = self.rules.max_consecutive_failures
+        if self.consecutive_failures >= limit:
+            self.abort(
+                f"{self.consecutive_failures} trials failed in a row (budget.max_consecutive_failures={limit}); "
+                f"last reason: {reason}. Fix the cause, then resume the sweep"
+            )

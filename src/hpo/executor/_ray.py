@@ -1,0 +1,223 @@
+"""Ray behind one module: starting or joining a cluster, the trial-worker actors, their events.
+
+hpo uses Ray Core's public API only (``ray.init``, actors, streaming generators, ``ray.wait``,
+``ray.kill``, the runtime context); ``tests/test_ray_contract.py`` fails loudly when an upgrade
+changes any of it. Each slot is one long-lived actor: TensorFlow is imported and the data arrives
+once per process, and a trial's reports stream back while it keeps training.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpo._errors import SweepAborted
+from hpo.executor._worker import TrialWorker
+
+# Ray on Linux rewrites 127.0.0.1 to the machine's network address; a local Ray started by hpo
+# keeps every service on loopback instead. Ray reads this when it is first imported.
+_LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+# What every worker process gets: quiet TensorFlow, and the driver's folder importable for user code.
+_WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _ray() -> Any:
+    if "ray" not in __import__("sys").modules and not os.environ.get("RAY_ADDRESS"):
+        for key, value in _LOOPBACK_ONLY.items():
+            os.environ.setdefault(key, value)
+    import ray
+
+    return ray
+
+
+def start_ray(address: str | None) -> bool:
+    """Join ``address`` (or RAY_ADDRESS), or start a local Ray; True when this call started it."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    pythonpath = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+        runtime_env={"env_vars": {**_WORKER_ENV, "PYTHONPATH": pythonpath}},
+    )
+    return True
+
+
+def stop_ray() -> None:
+    _ray().shutdown()
+
+
+def put(value: Any) -> Any:
+    """Store ``value`` once in Ray's object store (the data every worker reads)."""
+    return _ray().put(value)
+
+
+# -- events a pool reports -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placed:
+    number: int
+    placement: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reported:
+    number: int
+    epoch: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Ended:
+    number: int
+    metrics: dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class Failed:
+    number: int
+    reason: str
+    retryable: bool
+    oom: bool = False
+
+
+Event = Placed | Reported | Ended | Failed
+
+
+def event_from(number: int, item: dict[str, Any]) -> Event:
+    """The pool event for one item a TrialWorker yielded."""
+    kind = item["kind"]
+    if kind == "start":
+        return Placed(number, item["placement"])
+    if kind == "report":
+        return Reported(number, int(item["epoch"]), item["metrics"])
+    if kind == "end":
+        return Ended(number, item["metrics"])
+    if kind == "stopped":
+        return Ended(number, None)
+    return Failed(number, item["reason"], bool(item["retryable"]), bool(item.get("oom", False)))
+
+
+# -- the actors ------------------------------------------------------------------------------
+
+
+class _PlacedWorker(TrialWorker):
+    """A TrialWorker that knows its Ray node and GPU ids."""
+
+    def __init__(self, sweep_config: dict[str, Any], data: Any, gpu_fraction: float) -> None:
+        import ray
+
+        context = ray.get_runtime_context()
+        placement = {"node": context.get_node_id(), "gpus": [str(g) for g in context.get_accelerator_ids().get("GPU", [])]}
+        super().__init__(sweep_config, data, gpu_fraction, placement)
+
+    def ping(self) -> bool:
+        return True
+
+
+@dataclass
+class _Slot:
+    actor: Any
+    number: int | None = None
+    stream: Any = None
+    stopped: bool = False
+    placement: dict[str, Any] = field(default_factory=dict)
+
+
+class RayPool:
+    """``size`` trial-worker actors, each with ``cpus`` CPUs and ``gpus`` GPUs (0.5 packs two per GPU)."""
+
+    def __init__(self, size: int, cpus: float, gpus: float, sweep_config: dict[str, Any], data: Any) -> None:
+        ray = _ray()
+        self._ray = ray
+        self._actor_class = ray.remote(_PlacedWorker).options(num_cpus=cpus, num_gpus=gpus, max_concurrency=2)
+        self._args = (sweep_config, data, gpus)
+        self._slots = [_Slot(self._new_actor()) for _ in range(size)]
+
+    def _new_actor(self) -> Any:
+        return self._actor_class.remote(*self._args)
+
+    def free_slots(self) -> int:
+        return sum(slot.number is None for slot in self._slots)
+
+    def running(self) -> list[int]:
+        return [slot.number for slot in self._slots if slot.number is not None]
+
+    def launch(self, number: int, params: dict[str, Any]) -> None:
+        slot = next(slot for slot in self._slots if slot.number is None)
+        slot.number, slot.stopped, slot.placement = number, False, {}
+        slot.stream = slot.actor.run.options(num_returns="streaming").remote(number, params)
+
+    def stop(self, number: int) -> None:
+        for slot in self._slots:
+            if slot.number == number and not slot.stopped:
+                slot.stopped = True
+                slot.actor.stop.remote(number)
+
+    def poll(self, timeout: float) -> list[Event]:
+        """Events from the running trials, waiting up to ``timeout`` seconds for the first."""
+        busy = {slot.stream: slot for slot in self._slots if slot.number is not None}
+        if not busy:
+            return []
+        ready, rest = self._ray.wait(list(busy), num_returns=1, timeout=timeout)
+        if ready and rest:
+            ready += self._ray.wait(rest, num_returns=len(rest), timeout=0)[0]
+        events: list[Event] = []
+        for stream in ready:
+            events += self._next(busy[stream])
+        return events
+
+    def _next(self, slot: _Slot) -> list[Event]:
+        number = slot.number
+        try:
+            item = self._ray.get(next(slot.stream))
+        except StopIteration:
+            slot.number = slot.stream = None
+            return [Failed(number, "the trial's worker ended without a result", retryable=True)]
+        except self._ray.exceptions.RayActorError as exc:
+            return [self._lost(slot, exc)]
+        event = event_from(number, item)
+        if isinstance(event, Placed):
+            slot.placement = event.placement
+        if isinstance(event, (Ended, Failed)):
+            slot.number = slot.stream = None
+        return [event]
+
+    def _lost(self, slot: _Slot, exc: Exception) -> Failed:
+        """The actor died (its process was killed, or its node was lost): replace it, fail the trial."""
+        number = slot.number
+        if "creation task" in str(exc):  # the worker's set-up raised: every new worker would too
+            raise SweepAborted(f"the trial workers cannot start: {_creation_error(exc)}") from None
+        node = slot.placement.get("node", "?")
+        host = slot.placement.get("host", "?")
+        pid = slot.placement.get("pid", "?")
+        lost = "its node was lost" if "node" in str(exc).lower() and "died" in str(exc).lower() else "its process died"
+        slot.actor, slot.number, slot.stream = self._new_actor(), None, None
+        return Failed(
+            number,
+            f"the worker running this trial was lost: {lost} (pid {pid} on host {host}, Ray node {node}): {_first_line(exc)}",
+            retryable=True,
+        )
+
+    def close(self) -> None:
+        for slot in self._slots:
+            self._ray.kill(slot.actor)
+        self._slots = []
+
+
+def _creation_error(exc: BaseException) -> str:
+    """The exception a worker's ``__init__`` raised, from Ray's wrapper around it."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    errors = [line for line in lines if ("Error" in line or "Exception" in line) and ":" in line and not line.startswith(("ray::", "The actor"))]
+    return errors[-1] if errors else _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

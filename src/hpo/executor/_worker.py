@@ -1,0 +1,110 @@
+"""The trial worker: one per slot, long-lived, running one trial at a time in its own process.
+
+It streams what the trial does as plain dicts, in order: ``start`` (where it runs), ``report``
+per epoch, then one of ``end`` (final metrics), ``stopped`` (the sweep stopped it) or ``fail``
+(reason, retryable). Training runs in a thread and never waits for the driver: reports are queued
+and the driver's stop arrives through ``stop()``, which the trial sees at its next batch or report.
+Nothing here imports Ray; the executor's Ray adapter runs this class as an actor.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+from hpo._errors import TrialFailed, TrialOutOfMemory
+from hpo._trial import TrialContext, TrialResult, TrialStopped
+from hpo.config import SweepConfig
+from hpo.data import Dataset
+from hpo.gpu import is_out_of_memory, limit_gpu_memory
+
+_END_KINDS = ("end", "stopped", "fail")
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` and the innermost frame, for a fail reason a user can act on."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+class TrialWorker:
+    """Runs trials of one sweep in this process, the backend imported and the data loaded once."""
+
+    def __init__(self, sweep_config: dict[str, Any], data: Dataset | None, gpu_fraction: float = 0.0, placement: dict[str, Any] | None = None) -> None:
+        from hpo._references import resolve_reference
+
+        if gpu_fraction > 0:
+            limit_gpu_memory(min(gpu_fraction, 1.0))  # before the backend first touches a GPU
+        self._config = SweepConfig.model_validate(sweep_config)
+        self._data = data
+        function = self._config.objective.function
+        self._function = resolve_reference(function, "objective function") if function else None
+        self._placement = {"host": socket.gethostname(), "pid": os.getpid(), **(placement or {})}
+        self._stops: dict[int, threading.Event] = {}
+        if self._function is None:
+            import hpo.engine  # noqa: F401 - import Keras now, not in the first trial's time
+
+    def stop(self, number: int) -> None:
+        """Ask trial ``number`` to stop (it sees it at its next batch or report)."""
+        event = self._stops.get(number)
+        if event is not None:
+            event.set()
+
+    def run(self, number: int, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Train one configuration, yielding its events as they happen."""
+        events: queue.Queue[dict[str, Any]] = queue.Queue()
+        stop = self._stops.setdefault(number, threading.Event())
+        context = TrialContext(
+            number=number, params=dict(params), data=self._data, seed=self._config.train.seed,
+            epochs=self._config.train.epochs,
+            _sink=lambda epoch, metrics: events.put({"kind": "report", "epoch": epoch, "metrics": metrics}),
+            _stop=stop,
+        )
+        thread = threading.Thread(target=self._train, args=(context, events), name=f"hpo-trial-{number}", daemon=True)
+        yield {"kind": "start", "placement": self._placement}
+        thread.start()
+        try:
+            while True:
+                event = events.get()
+                yield event
+                if event["kind"] in _END_KINDS:
+                    break
+        finally:
+            thread.join()
+            self._stops.pop(number, None)
+
+    def _train(self, context: TrialContext, events: queue.Queue[dict[str, Any]]) -> None:
+        try:
+            metrics = self._objective(context)
+        except TrialStopped:
+            events.put({"kind": "stopped"})
+        except TrialFailed as exc:  # the configuration's fault: never retried as it is
+            events.put({"kind": "fail", "reason": str(exc), "retryable": False, "oom": isinstance(exc, TrialOutOfMemory)})
+        except Exception as exc:  # the trial's code failed: record it, keep the worker
+            oom = is_out_of_memory(exc)
+            events.put({"kind": "fail", "reason": _describe(exc), "retryable": not oom, "oom": oom})
+        else:
+            events.put({"kind": "end", "metrics": metrics})
+
+    def _objective(self, context: TrialContext) -> dict[str, float]:
+        if self._function is None:
+            from hpo.engine import train_trial
+
+            return train_trial(self._config, context).last
+        returned = self._function(context)
+        if isinstance(returned, TrialResult):
+            return {k: float(v) for k, v in returned.metrics.items()}
+        if isinstance(returned, dict):
+            return {k: float(v) for k, v in returned.items()}
+        if returned is None:
+            return {}
+        raise TrialFailed(
+            f"objective function {self._config.objective.function!r} must return a dict of metrics, a TrialResult "
+            f"or None, but returned {type(returned).__name__}"
+        )

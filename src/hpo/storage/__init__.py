@@ -1,0 +1,53 @@
+"""Where studies live: storage URLs and their credentials, opening, locking and driver heartbeats.
+
+Every other part of hpo asks this package about storage; nothing else opens one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+from hpo.storage._heartbeat import Heartbeat, driver_alive, driver_records
+from hpo.storage._lock import StorageLock
+from hpo.storage._open import check_journal_tail, open_storage
+from hpo.storage._url import mask_url, scrub, storage_kind
+
+
+class Store:
+    """One study storage, named by a journal path or a database URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.kind = storage_kind(url)
+        self.lock = StorageLock(url)
+
+    @property
+    def masked(self) -> str:
+        return mask_url(self.url)
+
+    def exists(self) -> bool:
+        """False only for a journal file that was never written (a database is asked when opened)."""
+        return self.kind != "journal" or Path(self.url).exists()
+
+    def open(self, append: bool = False) -> optuna.storages.BaseStorage:
+        """The Optuna storage; ``append`` refuses a journal whose last write was cut off."""
+        return open_storage(self.url, append=append)
+
+    def close(self) -> None:
+        self.lock.close()
+
+
+__all__ = [
+    "Heartbeat",
+    "StorageLock",
+    "Store",
+    "check_journal_tail",
+    "driver_alive",
+    "driver_records",
+    "mask_url",
+    "open_storage",
+    "scrub",
+    "storage_kind",
+]

@@ -1,0 +1,70 @@
+"""Driver heartbeats kept in the study: which runs are alive, read by a later run's recovery.
+
+Optuna's own heartbeat works only inside ``study.optimize`` on RDB storage; an hpo sweep uses
+ask/tell, so every driver writes ``{host, pid, time}`` under ``hpo:driver:<run>`` itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import optuna
+
+from hpo import _constants
+
+_PREFIX = "hpo:driver:"
+
+
+def driver_records(study: optuna.Study) -> dict[str, dict[str, Any]]:
+    """Every run's last heartbeat, by run id."""
+    return {k[len(_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(_PREFIX)}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def driver_alive(record: dict[str, Any] | None, now: float, stale_after_s: float = _constants.STALE_AFTER_S) -> bool:
+    """A driver is dead when its process is gone (same host) or its heartbeat is older than ``stale_after_s``."""
+    if not record:
+        return False
+    if record.get("host") == socket.gethostname() and not _pid_alive(int(record.get("pid", -1))):
+        return False
+    return now - float(record.get("time", 0)) < stale_after_s
+
+
+class Heartbeat:
+    """Writes this run's ``{host, pid, time}`` into the study every ``every_s`` seconds."""
+
+    def __init__(self, study: optuna.Study, run_id: str, every_s: float = _constants.HEARTBEAT_S) -> None:
+        self._study = study
+        self._key = _PREFIX + run_id
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="hpo-heartbeat", daemon=True)
+
+    def beat(self) -> None:
+        self._study.set_user_attr(self._key, {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()})
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every_s):
+            self.beat()
+
+    def __enter__(self) -> Heartbeat:
+        self.beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -1,0 +1,22 @@
+"""The sweep's Optuna study: samplers and pruners by name, opening and continuing studies, failing
+and retrying trials, recovering the trials of dead drivers."""
+
+from hpo.study._factories import make_pruner, make_sampler, startup_trials
+from hpo.study._grid import grid_exhausted, trial_cap
+from hpo.study._open import load_existing_study, open_existing_storage, open_study, study_names
+from hpo.study._recovery import recover_stale_trials
+from hpo.study._retry import fail_trial
+
+__all__ = [
+    "fail_trial",
+    "grid_exhausted",
+    "load_existing_study",
+    "make_pruner",
+    "make_sampler",
+    "open_existing_storage",
+    "open_study",
+    "recover_stale_trials",
+    "startup_trials",
+    "study_names",
+    "trial_cap",
+]

@@ -1,0 +1,90 @@
+"""Open (or create) a sweep's Optuna study, refusing to continue one under a different space."""
+
+from __future__ import annotations
+
+import re
+
+import optuna
+
+from hpo import _constants
+from hpo._errors import UsageError
+from hpo.config import Sweep
+from hpo.storage import Store
+from hpo.study._factories import make_pruner, make_sampler
+
+
+def study_names(storage: optuna.storages.BaseStorage, base: str) -> list[str]:
+    """``base`` and its ``base-2``, ``base-3`` … successors that exist, oldest first."""
+    pattern = re.compile(rf"^{re.escape(base)}(?:-(\d+))?$")
+    found = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        match = pattern.match(summary.study_name)
+        if match:
+            found.append((int(match.group(1) or 1), summary.study_name))
+    return [name for _, name in sorted(found)]
+
+
+def _check_continuable(sweep: Sweep, study: optuna.Study, store: Store) -> None:
+    stored = study.user_attrs.get(_constants.ATTR_SPACE_FINGERPRINT)
+    fingerprint = sweep.space.fingerprint()
+    if stored is not None and stored != fingerprint:
+        raise UsageError(
+            f"study {study.study_name!r} in {store.masked} was created with a different search space "
+            f"(fingerprint {stored}, the sweep file now gives {fingerprint}); continuing it would mix "
+            "incomparable trials. Run with --new-study to start a new study beside it (nothing is deleted), "
+            "or restore the previous space"
+        )
+    wanted = sweep.config.objective.direction
+    if study.direction.name.lower() != wanted:
+        raise UsageError(
+            f"study {study.study_name!r} optimizes {study.direction.name.lower()}, but the sweep file says "
+            f"{wanted}; use --new-study or restore objective.direction"
+        )
+
+
+def open_study(
+    sweep: Sweep,
+    storage: optuna.storages.BaseStorage | None = None,
+    new_study: bool = False,
+) -> optuna.Study:
+    """The sweep's latest study, continued; or a fresh ``<name>-k`` when ``new_study`` is set."""
+    store = Store(sweep.storage_url())
+    storage = storage or store.open()
+    config = sweep.config
+    sampler = make_sampler(config.sampler.name, config.sampler.args, config.sampler.seed, sweep.space)
+    pruner = make_pruner(config.pruner.name, config.pruner.args, config.train.epochs)
+    existing = study_names(storage, sweep.study_name)
+    if existing and not new_study:
+        study = optuna.load_study(study_name=existing[-1], storage=storage, sampler=sampler, pruner=pruner)
+        _check_continuable(sweep, study, store)
+        return study
+    name = sweep.study_name if not existing else f"{sweep.study_name}-{len(existing) + 1}"
+    while name in existing:
+        name += "-new"
+    study = optuna.create_study(
+        study_name=name, storage=storage, sampler=sampler, pruner=pruner, direction=config.objective.direction
+    )
+    study.set_user_attr(_constants.ATTR_SPACE_FINGERPRINT, sweep.space.fingerprint())
+    study.set_user_attr(_constants.ATTR_SWEEP_NAME, sweep.name)
+    for values in config.enqueue:
+        study.enqueue_trial(values)
+    return study
+
+
+def open_existing_storage(sweep: Sweep) -> optuna.storages.BaseStorage:
+    """The sweep's storage for reading; UsageError (nothing created) when its journal does not exist."""
+    store = Store(sweep.storage_url())
+    if not store.exists():  # don't create files just to look
+        raise UsageError(f"no study for sweep {sweep.name!r}: {store.url} does not exist; run `hpo run {sweep.path}` first")
+    return store.open()
+
+
+def load_existing_study(sweep: Sweep) -> optuna.Study:
+    """The sweep's latest study for read-only commands; UsageError when there is none yet."""
+    storage = open_existing_storage(sweep)
+    names = study_names(storage, sweep.study_name)
+    if not names:
+        raise UsageError(
+            f"no study {sweep.study_name!r} in {Store(sweep.storage_url()).masked} yet; run `hpo run {sweep.path}` first"
+        )
+    return optuna.load_study(study_name=names[-1], storage=storage)

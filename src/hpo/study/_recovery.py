@@ -1,0 +1,38 @@
+"""Recovery of trials that a dead driver left RUNNING, under the storage-wide lock so that two
+drivers resuming at once neither fail nor retry a trial twice."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo import _constants
+from hpo.storage import Store, driver_alive, driver_records
+from hpo.study._retry import fail_trial
+
+
+def recover_stale_trials(
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    store: Store,
+    max_retries: int,
+    stale_after_s: float = _constants.STALE_AFTER_S,
+) -> list[int]:
+    """Fail (and re-queue within ``max_retries``) RUNNING trials whose driver is dead; their numbers."""
+    with store.lock("recovery"):
+        now = time.time()
+        drivers = driver_records(study)
+        recovered = []
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            run = trial.user_attrs.get(_constants.ATTR_RUN)
+            if driver_alive(drivers.get(run), now, stale_after_s):
+                continue
+            fail_trial(
+                study, storage, trial.number,
+                f"its driver (run {run}) stopped before the trial ended; recovered by a later run",
+                retryable=True, max_retries=max_retries,
+            )
+            recovered.append(trial.number)
+        return recovered

@@ -1,0 +1,340 @@
+"""The trial lifecycle, the launcher and the driver's loop, driven directly: no Ray, no training.
+
+Each test feeds events in an order the executor can produce (a stop crossing a late result, an
+error after a prune decision, a trial that ends silently, Ctrl+C in the middle of a report) and
+checks what the study holds afterwards."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hpo.executor import FINISHED, HOLD, Launch, Launcher, Lifecycle, Rules
+from hpo.executor._loop import drive
+from hpo.executor._ray import Ended, Failed, Placed, Reported
+from hpo.space import parse_space
+
+SPACE = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+
+
+@pytest.fixture(params=["memory", "journal"])
+def storage(request, tmp_path: Path) -> optuna.storages.BaseStorage:
+    if request.param == "memory":
+        return optuna.storages.InMemoryStorage()
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.journal")))
+
+
+def _lifecycle(storage, *, pruner=None, events=None, **rules) -> Lifecycle:
+    study = optuna.create_study(storage=storage, direction=rules.get("direction", "maximize"),
+                                pruner=pruner or optuna.pruners.NopPruner(), sampler=optuna.samplers.RandomSampler(seed=0))
+    defaults = {"metric": "val_accuracy", "direction": "maximize", "max_epochs": 4}
+    listener = (lambda event, number, detail: events.append((event, number))) if events is not None else None
+    return Lifecycle(study, storage, Rules(**{**defaults, **rules}), listener)
+
+
+def _start(lifecycle: Lifecycle, x: float = 0.5) -> int:
+    trial = lifecycle.study.ask()
+    trial.suggest_float("x", 0.0, 1.0) if x is None else trial.suggest_float("x", x, x)
+    lifecycle.start(trial, {"x": x})
+    return trial.number
+
+
+def _trial(lifecycle: Lifecycle, number: int) -> optuna.trial.FrozenTrial:
+    return lifecycle.study.get_trials(deepcopy=False)[number]
+
+
+def _acc(value: float) -> dict[str, float]:
+    return {"val_accuracy": value, "val_loss": 1 - value}
+
+
+# -- the lifecycle's transitions ------------------------------------------------------------
+
+
+def test_trained_to_the_end_is_complete_with_the_last_epochs_value(storage) -> None:
+    events: list = []
+    lc = _lifecycle(storage, events=events)
+    n = _start(lc)
+    assert all(lc.report(n, e, _acc(0.1 * e)) for e in range(1, 5))
+    lc.end(n)
+    t = _trial(lc, n)
+    assert t.state == TrialState.COMPLETE and t.value == pytest.approx(0.4)
+    assert t.intermediate_values == pytest.approx({1: 0.1, 2: 0.2, 3: 0.3, 4: 0.4})
+    assert t.user_attrs["hpo:epochs"] == 4 and t.user_attrs["hpo:val_metrics"] == pytest.approx(_acc(0.4))
+    assert lc.counts == {"complete": 1, "pruned": 0, "failed": 0} and not lc.live
+    assert [e for e, _ in events] == ["started", "epoch", "epoch", "epoch", "epoch", "complete"]
+
+
+def test_returned_final_metrics_override_the_last_epoch(storage) -> None:
+    lc = _lifecycle(storage)
+    n = _start(lc)
+    lc.report(n, 1, _acc(0.5))
+    lc.end(n, {"val_accuracy": 0.6, "params": 1000.0})
+    t = _trial(lc, n)
+    assert t.value == 0.6 and t.user_attrs["hpo:val_metrics"] == {"val_accuracy": 0.6, "val_loss": 0.5, "params": 1000.0}
+
+
+def test_stop_then_a_late_result_keeps_the_pruned_state(storage) -> None:
+    lc = _lifecycle(storage, pruner=optuna.pruners.ThresholdPruner(lower=0.5))
+    n = _start(lc)
+    assert lc.report(n, 1, _acc(0.2)) is False  # the pruner stops it at epoch 1
+    assert lc.report(n, 2, _acc(0.9)) is False  # the worker's next epoch crossed the stop
+    lc.end(n, _acc(0.9))
+    t = _trial(lc, n)
+    assert t.state == TrialState.PRUNED and t.intermediate_values == {1: 0.2} and t.value == 0.2
+    assert t.user_attrs["hpo:epochs"] == 1 and lc.counts["pruned"] == 1 and lc.counts["complete"] == 0
+
+
+def test_an_error_after_a_prune_decision_keeps_the_pruned_state(storage) -> None:
+    lc = _lifecycle(storage, pruner=optuna.pruners.ThresholdPruner(lower=0.5), max_retries=3)
+    n = _start(lc)
+    lc.report(n, 1, _acc(0.2))
+    lc.fail(n, "the worker running this trial was lost", retryable=True)
+    assert _trial(lc, n).state == TrialState.PRUNED
+    assert len(lc.study.trials) == 1  # nothing re-queued
+    assert lc.counts == {"complete": 0, "pruned": 1, "failed": 0}
+
+
+def test_the_last_epoch_completes_even_when_the_pruner_would_stop_it(storage) -> None:
+    lc = _lifecycle(storage, pruner=optuna.pruners.ThresholdPruner(lower=0.5), max_epochs=2)
+    n = _start(lc)
+    assert lc.report(n, 1, _acc(0.6))
+    assert lc.report(n, 2, _acc(0.1))  # below the threshold, but trained to the end
+    lc.end(n)
+    assert _trial(lc, n).state == TrialState.COMPLETE
+
+
+def test_a_trial_that_ends_silently_fails_with_the_reason(storage) -> None:
+    lc = _lifecycle(storage)
+    n = _start(lc)
+    lc.end(n, None)
+    t = _trial(lc, n)
+    assert t.state == TrialState.FAIL and "ended without reporting any metric" in t.user_attrs["hpo:fail_reason"]
+
+
+@pytest.mark.parametrize(("retryable", "max_retries", "requeued"), [(True, 1, True), (True, 0, False), (False, 3, False)],
+                         ids=["worker_lost_retried", "no_retries_allowed", "config_error_never_retried"])
+def test_failures_are_requeued_only_when_not_the_configurations_fault(storage, retryable, max_retries, requeued) -> None:
+    lc = _lifecycle(storage, max_retries=max_retries)
+    n = _start(lc, x=0.25)
+    lc.report(n, 1, _acc(0.5))
+    lc.fail(n, "boom", retryable=retryable)
+    t = _trial(lc, n)
+    assert t.state == TrialState.FAIL and t.user_attrs["hpo:fail_reason"] == "boom"
+    waiting = lc.study.get_trials(states=(TrialState.WAITING,))
+    assert bool(waiting) is requeued
+    if requeued:
+        assert waiting[0].user_attrs == {"hpo:retry_of": n, "hpo:attempt": 1}
+        retry = lc.study.ask()
+        assert retry.suggest_float("x", 0.0, 1.0) == 0.25  # the same configuration runs again
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_non_finite_objective_fails_at_that_epoch(storage, value) -> None:
+    lc = _lifecycle(storage, max_retries=2)
+    n = _start(lc)
+    assert lc.report(n, 1, _acc(0.5))
+    assert lc.report(n, 2, _acc(value)) is False
+    t = _trial(lc, n)
+    assert t.state == TrialState.FAIL and f"is {value} at epoch 2" in t.user_attrs["hpo:fail_reason"]
+    assert not lc.study.get_trials(states=(TrialState.WAITING,))  # a non-finite objective is not retried
+
+
+def test_a_missing_objective_metric_aborts_the_sweep_and_stops_the_others(storage) -> None:
+    lc = _lifecycle(storage, max_retries=2)
+    a, b = _start(lc), _start(lc)
+    lc.report(b, 1, _acc(0.5))
+    assert lc.report(a, 1, {"val_acc": 0.5, "val_loss": 0.5}) is False
+    assert lc.abort_reason and "it reports val_acc, val_loss" in lc.abort_reason and lc.stopping
+    ta, tb = _trial(lc, a), _trial(lc, b)
+    assert ta.state == tb.state == TrialState.FAIL
+    assert "stopped because the sweep was aborted" in tb.user_attrs["hpo:fail_reason"]
+    assert not lc.study.get_trials(states=(TrialState.WAITING,)) and not lc.live
+
+
+def test_consecutive_failures_abort_and_a_success_resets_the_count(storage) -> None:
+    lc = _lifecycle(storage, max_consecutive_failures=2)
+    lc.fail(_start(lc), "broken", retryable=False)
+    n = _start(lc)
+    lc.report(n, 1, _acc(0.5))
+    lc.end(n)
+    lc.fail(_start(lc), "broken", retryable=False)
+    assert lc.abort_reason is None
+    lc.fail(_start(lc), "broken", retryable=False)
+    assert lc.abort_reason.startswith("2 trials failed in a row") and "last reason: broken" in lc.abort_reason
+
+
+def test_interrupt_mid_report_leaves_nothing_running_and_requeues(storage) -> None:
+    lc = _lifecycle(storage, max_retries=1)
+    a, b = _start(lc), _start(lc)
+    lc.report(a, 1, _acc(0.5))
+    lc.interrupt()
+    assert lc.report(b, 1, _acc(0.5)) is False  # a report that arrives during the shutdown
+    assert not lc.study.get_trials(states=(TrialState.RUNNING,))
+    assert {t.user_attrs["hpo:retry_of"] for t in lc.study.get_trials(states=(TrialState.WAITING,))} == {a, b}
+    assert lc.interrupted and lc.stopping and lc.consecutive_failures == 0
+
+
+@pytest.mark.parametrize(("direction", "values", "reached"), [("maximize", [0.5, 0.95], True), ("minimize", [0.5, 0.2], False), ("minimize", [0.5, 0.05], True)])
+def test_the_target_value_stops_launching(storage, direction, values, reached) -> None:
+    lc = _lifecycle(storage, direction=direction, target=0.9 if direction == "maximize" else 0.1, max_epochs=1)
+    for value in values:
+        n = _start(lc)
+        lc.report(n, 1, _acc(value))
+        lc.end(n)
+    assert lc.target_reached is reached and lc.stopping is reached
+
+
+def test_placement_is_recorded(storage) -> None:
+    lc = _lifecycle(storage)
+    n = _start(lc)
+    lc.placed(n, {"node": "abc", "host": "h", "pid": 7, "gpus": ["1"]})
+    assert _trial(lc, n).user_attrs["hpo:placement"] == {"node": "abc", "host": "h", "pid": 7, "gpus": ["1"]}
+
+
+# -- the launcher -----------------------------------------------------------------------------
+
+
+def _launcher(lc: Lifecycle, **kwargs) -> Launcher:
+    return Launcher(lc, SPACE, **{"budget": 3, **kwargs})
+
+
+def test_the_budget_counts_retries_once_and_waits_for_running_trials(storage) -> None:
+    lc = _lifecycle(storage, max_retries=1)
+    launcher = _launcher(lc, budget=2)
+    first, second = launcher.next(), launcher.next()
+    assert isinstance(first, Launch) and isinstance(second, Launch)
+    assert launcher.next() is HOLD  # budget spent, but a running trial may still fail
+    lc.fail(first.number, "lost", retryable=True)  # re-queued: the retry replaces it in the count
+    retry = launcher.next()
+    assert isinstance(retry, Launch) and retry.params == first.params
+    for step in (second, retry):
+        lc.report(step.number, 4, _acc(0.5))
+        lc.end(step.number)
+    assert launcher.next() is FINISHED
+
+
+def test_a_failure_that_is_not_retried_counts_against_the_budget(storage) -> None:
+    lc = _lifecycle(storage)
+    launcher = _launcher(lc, budget=2)
+    first, second = launcher.next(), launcher.next()
+    lc.fail(first.number, "Keras rejected this configuration", retryable=False)
+    assert launcher.next() is HOLD
+    lc.report(second.number, 4, _acc(0.5))
+    lc.end(second.number)
+    assert launcher.next() is FINISHED and len(lc.study.trials) == 2
+
+
+def test_the_sampler_start_up_phase_holds_new_trials(storage) -> None:
+    lc = _lifecycle(storage)
+    launcher = _launcher(lc, budget=10, startup_trials=2)
+    a, b = launcher.next(), launcher.next()
+    assert launcher.next() is HOLD  # two random trials are out; wait until they finish
+    lc.report(a.number, 4, _acc(0.5))
+    lc.end(a.number)
+    assert launcher.next() is HOLD
+    lc.report(b.number, 4, _acc(0.5))
+    lc.end(b.number)
+    assert isinstance(launcher.next(), Launch)
+
+
+def test_the_deadline_and_an_abort_finish_the_launcher(storage) -> None:
+    now = itertools.count(0.0, 10.0)
+    lc = _lifecycle(storage)
+    launcher = _launcher(lc, budget=100, deadline=15.0, clock=lambda: next(now))
+    assert isinstance(launcher.next(), Launch) and isinstance(launcher.next(), Launch)
+    assert launcher.next() is FINISHED
+    lc2 = _lifecycle(optuna.storages.InMemoryStorage())
+    lc2.abort("bad")
+    assert _launcher(lc2).next() is FINISHED
+
+
+def test_warm_starts_run_first(storage) -> None:
+    lc = _lifecycle(storage)
+    lc.study.enqueue_trial({"x": 0.123})
+    step = _launcher(lc).next()
+    assert step.params == {"x": 0.123}
+
+
+# -- the loop, with a scripted in-process pool ------------------------------------------------
+
+
+class ScriptedPool:
+    """Runs each launched trial as a scripted list of events, one event per poll; records stops."""
+
+    def __init__(self, slots: int, script) -> None:
+        self.slots = slots
+        self.script = script  # (number, params) -> list of events
+        self.queues: dict[int, list] = {}
+        self.stopped: list[int] = []
+
+    def free_slots(self) -> int:
+        return self.slots - len(self.queues)
+
+    def running(self) -> list[int]:
+        return list(self.queues)
+
+    def launch(self, number: int, params: dict) -> None:
+        self.queues[number] = [Placed(number, {"host": "here"}), *self.script(number, params)]
+
+    def stop(self, number: int) -> None:
+        if number not in self.stopped:
+            self.stopped.append(number)
+
+    def poll(self, timeout: float) -> list:
+        events = []
+        for number in list(self.queues):
+            event = self.queues[number].pop(0)
+            events.append(event)
+            if isinstance(event, (Ended, Failed)):
+                del self.queues[number]
+        return events
+
+
+def _curve(number: int, params: dict) -> list:
+    good = params["x"] > 0.5
+    reports = [Reported(number, e, _acc((0.9 if good else 0.1) * e / 4)) for e in range(1, 5)]
+    return [*reports, Ended(number, None)]
+
+
+def test_the_loop_runs_the_budget_and_stops_the_workers_of_pruned_trials(storage) -> None:
+    lc = _lifecycle(storage, pruner=optuna.pruners.ThresholdPruner(lower=0.1, n_warmup_steps=2))
+    pool = ScriptedPool(2, _curve)
+    drive(_launcher(lc, budget=8), lc, pool, poll_s=0)
+    states = {t.number: t.state for t in lc.study.trials}
+    assert len(states) == 8 and TrialState.RUNNING not in states.values()
+    pruned = [n for n, s in states.items() if s == TrialState.PRUNED]
+    assert pruned and sorted(pool.stopped) == sorted(pruned)
+    for t in lc.study.trials:  # every pruned trial's curve ends where the pruner decided, not later
+        if t.state == TrialState.PRUNED:
+            assert max(t.intermediate_values) == 2
+
+
+def test_the_loop_fails_a_trial_whose_worker_is_lost_and_runs_its_retry(storage) -> None:
+    lost = set()
+
+    def script(number: int, params: dict) -> list:
+        if number == 0 and number not in lost:
+            lost.add(number)
+            return [Reported(number, 1, _acc(0.5)), Failed(number, "the worker running this trial was lost", True)]
+        return _curve(number, params)
+
+    lc = _lifecycle(storage, max_retries=1)
+    drive(_launcher(lc, budget=3), lc, ScriptedPool(2, script), poll_s=0)
+    trials = lc.study.trials
+    assert [t.state for t in trials].count(TrialState.FAIL) == 1 and len(trials) == 4
+    retry = next(t for t in trials if t.user_attrs.get("hpo:retry_of") == 0)
+    assert retry.state == TrialState.COMPLETE and retry.params == trials[0].params
+
+
+def test_the_loop_returns_at_once_when_interrupted(storage) -> None:
+    lc = _lifecycle(storage)
+    polls = itertools.count()
+    pool = ScriptedPool(2, _curve)
+    drive(_launcher(lc, budget=8), lc, pool, poll_s=0, interrupted=lambda: next(polls) >= 3)
+    assert lc.live  # the caller (run_sweep) interrupts the lifecycle next
+    lc.interrupt()
+    assert not lc.study.get_trials(states=(TrialState.RUNNING,))
