@@ -204,6 +204,43 @@ def run_packing(per_gpu: int, trials: int, epochs: int, samples: int, size: int)
     }
 
 
+def _cap_probe(fraction: float, results: Any) -> None:
+    """In a fresh process capped at ``fraction``: allocate 1.5x the cap on the GPU and report whether
+    the backend refused it (the cap is enforced) and whether half the cap fits."""
+    gpu = _hpo_gpu()
+    try:
+        total = gpu.total_memory_mb()[0]
+    except (gpu.GpuMemoryUnknown, IndexError) as exc:
+        results.put({"fraction": fraction, "skipped": f"no GPU memory to cap ({exc})"})
+        return
+    gpu.limit_gpu_memory(fraction)
+    import keras
+
+    cap_mb = total * fraction
+    outcome = {"fraction": fraction, "cap_mb": round(cap_mb), "backend": keras.backend.backend()}
+    for label, mb in (("half_cap", cap_mb / 2), ("over_cap", cap_mb * 1.5)):
+        try:
+            block = keras.ops.ones((int(mb * 2**20 / 4),), dtype="float32")
+            keras.ops.convert_to_numpy(keras.ops.sum(block[:8]))
+            outcome[label] = "fits"
+            del block
+        except Exception as exc:  # noqa: BLE001 - an out-of-memory here is the expected result
+            outcome[label] = "out of memory" if gpu.is_out_of_memory(exc) else f"{type(exc).__name__}: {str(exc)[:120]}"
+    results.put(outcome)
+
+
+def check_cap(fraction: float) -> dict[str, Any]:
+    """Whether a process capped at ``fraction`` of the GPU really cannot take more."""
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    process = ctx.Process(target=_cap_probe, args=(fraction, results))
+    process.start()
+    try:
+        return results.get(timeout=300)
+    finally:
+        process.join(timeout=60)
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packing", type=int, nargs="+", default=[1, 2, 4], help="trial processes per GPU")
@@ -212,11 +249,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--samples", type=int, default=10000)
     parser.add_argument("--size", type=int, default=32, help="image height and width")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--check-cap", type=float, default=None, metavar="FRACTION",
+                        help="first prove the cap: a process capped at FRACTION allocates half and 1.5x its share (GPU only)")
     args = parser.parse_args(argv)
     os.environ.setdefault("KERAS_BACKEND", "jax")
     print(f"backend {os.environ['KERAS_BACKEND']}, {args.trials} trials per packing, {args.epochs} epochs, "
           f"{args.samples} images {args.size}x{args.size}x3", flush=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if args.check_cap is not None:
+        probe = check_cap(args.check_cap)
+        print(f"cap check: {probe}", flush=True)
+        rows.append({"cap_check": probe})
     header = ("per_gpu", "completed", "oom", "wall_s", "trials_per_hour", "mean_trial_s", "cap_mb", "peak_allocator_mb_max", "peak_nvml_process_mb_max", "mean_gpu_util_pct", "mean_val_accuracy")
     print(" | ".join(header), flush=True)
     for per_gpu in args.packing:
