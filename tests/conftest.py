@@ -12,9 +12,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Ray in the tests stays on loopback (this machine has no other network): without this Ray on Linux
-# rewrites 127.0.0.1 to the machine's network address. Subprocesses inherit it.
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 SEARCH_SPACES = REPO / "search_spaces"
 
 

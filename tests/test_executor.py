@@ -15,25 +15,19 @@ from hpo import SweepAborted
 from hpo._errors import UsageError
 from hpo.config import load_sweep
 from hpo.executor import run_sweep
-from tests.conftest import REPO, journal_study
+from tests.conftest import journal_study
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_cluster():
-    """One local Ray for the module, declaring 2 logical GPUs that do not exist."""
-    import ray
+    """One local Ray for the module (started as hpo starts it), declaring 2 logical GPUs that do not exist."""
+    from hpo.executor._ray import start_ray, stop_ray
 
-    ray.init(
-        num_cpus=4,
-        num_gpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
-    )
+    start_ray(None, num_cpus=4, num_gpus=2)
     yield
-    ray.shutdown()
+    stop_ray()
 
 
 def _sweep(tmp_path: Path, *, sampler: str = "random", pruner: str = "median", pruner_args: str = "{}",
@@ -228,3 +222,16 @@ def test_sweep_and_resume_on_every_storage(tmp_path, storage_url: str) -> None:
     from tests._postgres import PASSWORD
 
     assert PASSWORD not in second.storage  # the outcome (printed by `hpo run`) masks it
+
+
+def test_workers_that_cannot_start_stop_the_sweep_with_their_error() -> None:
+    from hpo.executor._ray import RayPool
+
+    pool = RayPool(1, cpus=1, gpus=0, sweep_config={"name": "x", "unknown_key": 1}, data=None)
+    pool.launch(0, {"x": 0.5})
+    with pytest.raises(SweepAborted, match=r"the trial workers cannot start: .*ValidationError: 1 validation error for SweepConfig"):
+        deadline = 60
+        while deadline:
+            pool.poll(1.0)
+            deadline -= 1
+    pool.close()

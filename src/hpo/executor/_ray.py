@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ _WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _ray() -> Any:
-    if "ray" not in __import__("sys").modules and not os.environ.get("RAY_ADDRESS"):
+    if "ray" not in sys.modules and not os.environ.get("RAY_ADDRESS"):
         for key, value in _LOOPBACK_ONLY.items():
             os.environ.setdefault(key, value)
     import ray
@@ -32,14 +33,17 @@ def _ray() -> Any:
     return ray
 
 
-def start_ray(address: str | None) -> bool:
-    """Join ``address`` (or RAY_ADDRESS), or start a local Ray; True when this call started it."""
+def start_ray(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None) -> bool:
+    """Join ``address`` (or RAY_ADDRESS), or start a local Ray (``num_cpus``/``num_gpus`` override
+    what it detects; logical GPUs make placement testable without one); True when this call started it."""
     ray = _ray()
     if ray.is_initialized():
         return False
     pythonpath = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
+    local = {"num_cpus": num_cpus, "num_gpus": num_gpus} if address is None and not os.environ.get("RAY_ADDRESS") else {}
     ray.init(
         address=address,
+        **{k: v for k, v in local.items() if v is not None},
         include_dashboard=False,
         logging_level=logging.ERROR,
         log_to_driver=False,
