@@ -6,7 +6,7 @@ Importing this package imports Keras (and its backend); the CLI does so only in 
 from hpo.engine._metrics import compute_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer, learning_rate_schedule
-from hpo.engine._session import release_trial_state
+from hpo.engine._session import freeze_imports, release_trial_state
 from hpo.engine._train import TrainedModel, evaluate_on_test, train_trial
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "build_optimizer",
     "compute_metrics",
     "evaluate_on_test",
+    "freeze_imports",
     "learning_rate_schedule",
     "release_trial_state",
     "train_trial",

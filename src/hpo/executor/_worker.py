@@ -48,7 +48,13 @@ class TrialWorker:
         self._placement = {"host": socket.gethostname(), "pid": os.getpid(), **(placement or {})}
         self._stops: dict[int, threading.Event] = {}
         if self._function is None:
-            import hpo.engine  # noqa: F401 - import Keras now, not in the first trial's time
+            from hpo.engine import freeze_imports  # imports Keras now, not in the first trial's time
+
+            freeze_imports()
+        else:
+            import gc
+
+            gc.freeze()  # the same for the user's imports (Keras or TensorFlow in their own module)
 
     def stop(self, number: int) -> None:
         """Ask trial ``number`` to stop (it sees it at its next batch or report)."""
