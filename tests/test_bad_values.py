@@ -90,17 +90,32 @@ def test_resolved_sweep_masks_the_password(tmp_path) -> None:
 
 
 def test_best_ignores_failed_and_nan_trials(tmp_path) -> None:
+    """Trials 0-2 are COMPLETE with 0, 1, 2; a FAIL trial and a trial whose objective was NaN
+    (which hpo fails, through the same lifecycle the executor uses) must not be best."""
+    import json
+
+    import optuna
+
+    from hpo.executor import Lifecycle, Rules
+
     path, _ = _journal_with_trials(tmp_path)
     sweep = load_sweep(path)
     study = open_study(sweep)
+    lifecycle = Lifecycle(study, optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "t" / "study.journal"))),
+                          Rules(metric="val_accuracy", direction="maximize", max_epochs=2))
+    for metrics in ({"val_accuracy": float("nan")}, {"val_accuracy": float("inf")}):
+        trial = study.ask()
+        lifecycle.start(trial, sweep.space.sample(trial))
+        lifecycle.report(trial.number, 1, metrics)
     trial = study.ask()
     sweep.space.sample(trial)
     study.tell(trial, state=TrialState.FAIL)
+    states = [t.state for t in journal_study(tmp_path / "results" / "t" / "study.journal", "t").trials]
+    assert states == [TrialState.COMPLETE] * 3 + [TrialState.FAIL] * 3
     result = run_hpo("best", str(path), "--format", "json", cwd=tmp_path)
-    assert result.returncode == 0
-    import json
-
-    assert json.loads(result.stdout)["trial"] == 2  # values 0, 1, 2 (maximize); the FAIL trial has none
+    assert result.returncode == 0, result.stderr
+    best = json.loads(result.stdout)
+    assert best["trial"] == 2 and best["objective"]["value"] == 2.0
 
 
 SWEEP_USER_BUILDER = """

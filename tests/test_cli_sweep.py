@@ -130,6 +130,9 @@ def test_report_has_the_plots(finished) -> None:
     page = report.read_text()
     for title in ("Optimization history", "Intermediate values", "Parameter importances", "Parallel coordinates", "Slice", "epochs saved by pruning", "Test split"):
         assert title in page, title
+    # The importance plot itself is there (Optuna's figure title), not only a section saying it failed.
+    assert "Hyperparameter Importances" in page and "not available" not in page
+    assert (report.parent / "importances.png").stat().st_size > 10_000
     # plotly.js is inlined (the page opens offline): no external script, the library itself is there.
     assert '<script src="http' not in page and len(page) > 1_000_000
 

@@ -117,3 +117,29 @@ def test_missing_file_and_target_column(tmp_path) -> None:
     (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
     with pytest.raises(DataError, match=r"target column 'label' not found; columns are \['a', 'b'\]"):
         load_dataset(_config(source="csv", path=str(tmp_path / "d.csv"), target="label"))
+
+
+def _splits(y_train, y_val, y_test) -> dict:
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for part, y in (("train", y_train), ("val", y_val), ("test", y_test)):
+        arrays[f"x_{part}"] = rng.random((len(y), 4)).astype("float32")
+        arrays[f"y_{part}"] = np.asarray(y)
+    return arrays
+
+
+def test_user_splits_encode_labels_once_from_the_training_split() -> None:
+    from hpo.data._sources import _from_splits
+
+    # The test split lacks class "b": "c" must still be index 2 there, as in training.
+    data = _from_splits(_splits(["a", "b", "c", "a", "b", "c"], ["a", "b", "c"], ["a", "c", "c"]), "user")
+    assert data.n_classes == 3
+    assert data.y_train.tolist() == [0, 1, 2, 0, 1, 2]
+    assert data.y_test.tolist() == [0, 2, 2]
+
+
+def test_user_splits_refuse_labels_the_training_split_never_saw() -> None:
+    from hpo.data._sources import _from_splits
+
+    with pytest.raises(DataError, match=r"user \(val\): labels \[7\] never appear in the training split \(\[0, 1\]\)"):
+        _from_splits(_splits([0, 1, 0, 1], [0, 7], [0, 1]), "user")

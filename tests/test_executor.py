@@ -160,7 +160,7 @@ def test_resume_continues_and_changed_space_is_refused(tmp_path) -> None:
 
 def test_misspelled_metric_aborts_with_available_metrics(tmp_path) -> None:
     sweep = _sweep(tmp_path, trials=8, concurrency=1)
-    with pytest.raises(SweepAborted, match=r"objective metric 'val_accuracy' is not reported by the trial; it reports loss|val_acc, val_loss"):
+    with pytest.raises(SweepAborted, match=r"^objective metric 'val_accuracy' is not reported by the trial; it reports val_acc, val_loss\. Set objective\.metric"):
         run_sweep(_fn(sweep, "wrong_metric"))
     study = journal_study(tmp_path / "results" / "cheap" / "study.journal", "cheap")
     assert [t.state for t in study.trials] == [TrialState.FAIL]  # no further trials launched
@@ -174,9 +174,13 @@ def test_consecutive_failures_stop_the_sweep(tmp_path) -> None:
 
 def test_nan_objective_fails_the_trial(tmp_path) -> None:
     outcome = run_sweep(_fn(_sweep(tmp_path, trials=2, concurrency=1), "nan_metric"))
-    for t in outcome.study.trials:
-        assert t.state == TrialState.FAIL
-        assert "is nan at epoch 1" in t.user_attrs["hpo:fail_reason"]
+    trials = outcome.study.trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert outcome.counts == {"complete": 0, "pruned": 0, "failed": 2}
+    for t in trials:
+        assert t.user_attrs["hpo:fail_reason"] == (
+            "objective metric 'val_accuracy' is nan at epoch 1; a non-finite objective fails the trial"
+        )
 
 
 def test_timeout_stops_launching(tmp_path) -> None:

@@ -222,11 +222,11 @@ def test_validate_does_not_import_tensorflow_or_ray(tmp_path) -> None:
     path.write_text(MINIMAL_SWEEP)
     code = (
         "import sys, runpy; sys.argv=['hpo','validate',%r]\n"
-        "try:\n    runpy.run_module('hpo', run_name='__main__')\nexcept SystemExit: pass\n"
-        "print('LOADED', 'tensorflow' in sys.modules, 'ray' in sys.modules)" % str(path)
+        "try:\n    runpy.run_module('hpo', run_name='__main__')\nexcept SystemExit as exc: code = exc.code\n"
+        "print('LOADED', code, 'tensorflow' in sys.modules, 'ray' in sys.modules, 'keras' in sys.modules)" % str(path)
     )
     import subprocess
     import sys
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert "LOADED False False" in out.stdout, out.stdout + out.stderr
+    assert "LOADED 0 False False False" in out.stdout, out.stdout + out.stderr

@@ -28,3 +28,8 @@ def oom_builder(params: dict[str, Any], input_shape: tuple[int, ...], n_classes:
     """A model whose construction runs out of host memory (a real failed allocation)."""
     np.ones((2**22, 2**22), dtype=np.float64)  # 128 TiB: numpy raises MemoryError
     raise AssertionError("unreachable")
+
+
+def broken_loader() -> tuple[np.ndarray, np.ndarray]:
+    """A data loader that fails the way real ones do (a missing file, a lost network share)."""
+    raise OSError("cannot read the data")

@@ -28,6 +28,10 @@ ATTR_ATTEMPT = "hpo:attempt"
 ATTR_RUN = "hpo:run"
 ATTR_METRICS = "hpo:val_metrics"  # the last epoch's reported metrics (name kept for existing studies)
 ATTR_PLACEMENT = "hpo:placement"
+ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
+
+# Settings a run's flags may override that `hpo resume` carries over to the resumed run.
+RUN_OVERRIDE_KEYS = ("budget.trials", "budget.timeout", "resources.concurrency", "resources.gpus_per_trial", "sampler.seed")
 
 # Samplers and pruners a sweep may name, and the Optuna class each one builds.
 SAMPLERS = {

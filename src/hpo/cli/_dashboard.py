@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from hpo import _constants
+from hpo._errors import UsageError
 from hpo.storage import mask_url
 from hpo.cli._common import (
     DEBUG_OPT,
@@ -41,10 +44,15 @@ def dashboard(
     opened = open_existing_storage(loaded)
     if host not in _LOOPBACK:
         stderr().print(
-            f"[bold yellow]warning:[/] binding to {host}: optuna-dashboard has no authentication, anyone who can "
+            f"[bold yellow]warning:[/] binding to {escape(host)}: optuna-dashboard has no authentication, anyone who can "
             "reach this port can read and edit the study",
             highlight=False,
         )
     stdout().print(f"dashboard for {mask_url(url)} at http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)
-    run_server(opened, host=host, port=port)
+    try:
+        run_server(opened, host=host, port=port)
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror}; choose another with --port (or --host)") from None
+        raise
     return _constants.EXIT_OK

@@ -81,9 +81,7 @@ def best(
     loaded, study = _open(sweep, storage, results_dir)
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         raise UsageError(f"study {study.study_name!r} has no complete trial yet; see `hpo status {sweep}`")
-    summary = load_best(loaded)
-    if summary is None or summary.get("trial") != study.best_trial.number or summary.get("study") != study.study_name:
-        summary = best_summary(loaded, study, None)  # the sweep has not evaluated this best trial on test yet
+    summary = load_best(loaded, study) or best_summary(loaded, study, None)  # None: not evaluated on test yet
     if format == "json":
         print_json(summary)
         return _constants.EXIT_OK

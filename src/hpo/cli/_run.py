@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,32 +15,59 @@ from hpo.cli._common import (
     STORAGE_OPT,
     SWEEP_ARG,
     exits,
+    print_error,
     stderr,
     stdout,
 )
 from hpo.cli._progress import Progress
 from hpo.cli._settings import resolve_sweep
+from hpo.config import Sweep
 
-def _run(sweep_path: Path, new_study: bool, address: str | None, **flags: object) -> int:
+def _budget(budget: Any) -> str:
+    parts = [f"{budget.trials} trials" if budget.trials is not None else "no trial limit"]
+    if budget.timeout is not None:
+        parts.append(f"{budget.timeout:g} s")
+    if budget.target is not None:
+        parts.append(f"target {budget.target:g}")
+    return " / ".join(parts)
+
+
+def _continued(sweep: Sweep) -> Sweep:
+    """The sweep with the overrides of the run being resumed (kept with its study)."""
+    from hpo.study import load_existing_study
+
+    study = load_existing_study(sweep)
+    kept = study.user_attrs.get(_constants.ATTR_RUN_OVERRIDES) or {}
+    if kept:
+        stderr().print(
+            "resuming with the settings of the interrupted run: " + ", ".join(f"{k}={v}" for k, v in kept.items()),
+            highlight=False,
+        )
+    return sweep.with_overrides(**kept)
+
+
+def _run(sweep_path: Path, new_study: bool, resume: bool = False, **flags: object) -> int:
     sweep = resolve_sweep(sweep_path, **flags)
+    if resume:
+        sweep = _continued(sweep)
     from hpo.executor import run_sweep
 
     config = sweep.config
     out = stdout()
     out.print(
         f"sweep [bold]{sweep.name}[/]: {len(sweep.space.distributions())} tuned parameters, "
-        f"budget {config.budget.trials} trials, {config.resources.concurrency} concurrent; "
+        f"budget {_budget(config.budget)}, {config.resources.concurrency} concurrent; "
         f"sampler {config.sampler.name}, pruner {config.pruner.name}",
         highlight=False,
     )
     with Progress(config.budget.trials, config.objective.direction, config.objective.metric) as progress:
         try:
-            outcome = run_sweep(sweep, address=address, new_study=new_study, listener=progress)
+            outcome = run_sweep(sweep, new_study=new_study, listener=progress)
         except SweepInterrupted as exc:
-            stderr().print(f"[bold yellow]{exc}[/]", highlight=False)
+            stderr().print(str(exc), markup=False, highlight=False)
             return _constants.EXIT_INTERRUPTED
         except SweepAborted as exc:
-            stderr().print(f"[bold red]sweep stopped:[/] {exc}", highlight=False)
+            print_error(str(exc), prefix="sweep stopped:")
             stderr().print(f"The study keeps every finished trial; continue with: hpo resume {sweep_path}", highlight=False)
             return _constants.EXIT_RUNTIME
     best = outcome.best_trial
@@ -51,16 +79,15 @@ def _run(sweep_path: Path, new_study: bool, address: str | None, **flags: object
     )
     from hpo.results import finalize
 
-    builtin = config.objective.function is None
     if best is not None:
-        then = "; re-training it once to save the model and score the test split" if builtin else ""
-        out.print(f"best trial {best.number}: {config.objective.metric} = {best.value:.4f}{then}", highlight=False)
-    results = finalize(sweep, outcome.study, evaluate=builtin)
+        out.print(f"best trial {best.number}: {config.objective.metric} = {best.value:.4f}", highlight=False)
+    results = finalize(sweep, outcome.study, outcome.final)
     summary = results["best"]
-    if summary is not None:
+    if summary is not None and summary["test_metrics"]:
         tests = ", ".join(f"{k[5:]} {v:.4f}" for k, v in summary["test_metrics"].items())
-        out.print(f"test split: {tests}", highlight=False)
-    out.print(f"results: {results['folder']}/ (trials.csv, best.json, best_model.keras, report.html)", highlight=False)
+        out.print(f"re-trained once in {outcome.final_s:.0f}s; test split: {tests}", highlight=False)
+    written = [name for name in (_constants.TRIALS_CSV, _constants.BEST_JSON, _constants.BEST_MODEL, _constants.REPORT_HTML) if (Path(results["folder"]) / name).exists()]
+    out.print(f"results: {results['folder']}/ ({', '.join(written)})", highlight=False)
     out.print(f"report:    {results['report']}", highlight=False)
     out.print(f"dashboard: hpo dashboard {sweep_path}", highlight=False)
     return _constants.EXIT_OK
@@ -82,11 +109,11 @@ def run(
 ) -> int:
     """Run a sweep: Optuna samples and prunes, Ray runs the trials in parallel."""
     return _run(
-        sweep, new_study, address,
+        sweep, new_study,
         **{
             "budget.trials": trials, "budget.timeout": timeout, "resources.concurrency": concurrency,
             "resources.gpus_per_trial": gpus_per_trial, "storage": storage, "results_dir": results_dir,
-            "sampler.seed": seed,
+            "sampler.seed": seed, "resources.address": address,
         },
     )
 
@@ -100,4 +127,4 @@ def resume(
     debug: bool = DEBUG_OPT,
 ) -> int:
     """Continue a sweep's study to its budget (the same as `hpo run` on an existing study)."""
-    return _run(sweep, False, address, storage=storage, results_dir=results_dir)
+    return _run(sweep, False, resume=True, storage=storage, results_dir=results_dir, **{"resources.address": address})

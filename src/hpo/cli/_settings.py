@@ -9,7 +9,7 @@ from typing import Any
 from hpo.config import Sweep, load_sweep
 
 # sweep key -> environment variable that may set it
-_ENVIRONMENT = {"storage": "HPO_STORAGE", "results_dir": "HPO_RESULTS_DIR"}
+_ENVIRONMENT = {"storage": "HPO_STORAGE", "results_dir": "HPO_RESULTS_DIR", "resources.address": "RAY_ADDRESS"}
 
 
 def resolve_sweep(path: Path, **flags: Any) -> Sweep:

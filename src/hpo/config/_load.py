@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ class Sweep:
     path: Path
     config: SweepConfig
     space: SearchSpace
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -44,18 +45,22 @@ class Sweep:
         return self.config.storage or str(self.results_dir / _constants.JOURNAL_FILE)
 
     def with_overrides(self, **updates: Any) -> Sweep:
-        """A copy with settings replaced (dotted keys, e.g. ``budget.trials``), validated again."""
+        """A copy with settings replaced (dotted keys, e.g. ``budget.trials``), validated again;
+        ``overrides`` remembers them (a resumed run reapplies those that shape a run)."""
+        updates = {k: v for k, v in updates.items() if v is not None}
         data = self.config.model_dump()
         for dotted, value in updates.items():
-            if value is None:
-                continue
             section, _, key = dotted.rpartition(".")
             target = data[section] if section else data
             target[key] = value
         doc = YamlDocument(f"{self.path} (with command-line overrides)", data)
         config = _validate_config(doc)
         _cross_check(doc, config, self.space)
-        return Sweep(self.path, config, self.space)
+        return Sweep(self.path, config, self.space, {**self.overrides, **updates})
+
+    def run_overrides(self) -> dict[str, Any]:
+        """The overrides that shape a run (budget, width, seed), as kept with the study for `hpo resume`."""
+        return {k: v for k, v in self.overrides.items() if k in _constants.RUN_OVERRIDE_KEYS}
 
 
 def load_sweep(path: str | Path) -> Sweep:

@@ -121,9 +121,14 @@ class BudgetConfig(_Strict):
 
 
 class ResourcesConfig(_Strict):
+    """Where and how wide the sweep runs. ``address`` joins a Ray cluster (``--address`` and
+    ``RAY_ADDRESS`` override it); without one hpo starts a local Ray."""
+
     concurrency: int = Field(2, ge=1)
     cpus_per_trial: float = Field(1.0, gt=0)
     gpus_per_trial: float = Field(0.0, ge=0)
+    address: str | None = None
+    worker_start_timeout: float = Field(300.0, gt=0, description="seconds a trial may wait for its worker to start")
 
     @field_validator("gpus_per_trial")
     @classmethod
@@ -131,6 +136,24 @@ class ResourcesConfig(_Strict):
         if value > 1 and not float(value).is_integer():
             raise ValueError(f"more than one GPU per trial must be a whole number, but got {value}")
         return value
+
+
+class RecoveryConfig(_Strict):
+    """Driver liveness: a driver writes a heartbeat every ``heartbeat_s``; one whose heartbeat is
+    older than ``stale_after_s`` (or whose process is gone, on the same host) counts as dead and a
+    later run recovers the trials it left RUNNING."""
+
+    heartbeat_s: float = Field(_constants.HEARTBEAT_S, gt=0)
+    stale_after_s: float = Field(_constants.STALE_AFTER_S, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> RecoveryConfig:
+        if self.stale_after_s < 2 * self.heartbeat_s:
+            raise ValueError(
+                "stale_after_s >= 2 * heartbeat_s must hold (a live driver must never look dead), but got "
+                f"stale_after_s={self.stale_after_s}, heartbeat_s={self.heartbeat_s}"
+            )
+        return self
 
 
 class SpaceConfig(_Strict):
@@ -152,6 +175,7 @@ class SweepConfig(_Strict):
     pruner: PrunerConfig = Field(default_factory=PrunerConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
     storage: str | None = None
     study_name: str | None = None
     results_dir: str = _constants.DEFAULT_RESULTS_DIR

@@ -42,8 +42,8 @@ class Dataset:
         )
 
 
-def check_arrays(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Shapes, finiteness and labels checked; images get a channel axis; labels become 0..k-1."""
+def check_features(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Shapes and finiteness checked; images get a channel axis; labels are returned as given."""
     x = np.asarray(x)
     y = np.asarray(y)
     if x.ndim not in (2, 3, 4):
@@ -58,10 +58,28 @@ def check_arrays(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray,
         raise DataError(f"{source}: features must be finite, but {bad} samples hold NaN or inf; clean or impute them first")
     if x.ndim == 3:
         x = x[..., None]
-    classes, y_index = np.unique(y, return_inverse=True)
+    return x, y
+
+
+def encode_labels(y: np.ndarray, classes: np.ndarray, source: str) -> np.ndarray:
+    """Labels as indices 0..k-1 into ``classes`` (the training split's sorted labels); DataError
+    naming any label the training split never saw."""
+    unseen = np.setdiff1d(np.unique(y), classes)
+    if len(unseen):
+        raise DataError(
+            f"{source}: labels {unseen.tolist()!r} never appear in the training split ({classes.tolist()!r}), so no "
+            "model can learn them; move samples of those classes into the training split or drop them"
+        )
+    return np.searchsorted(classes, y).astype(np.int32)
+
+
+def check_arrays(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Shapes, finiteness and labels checked; images get a channel axis; labels become 0..k-1."""
+    x, y = check_features(x, y, source)
+    classes = np.unique(y)
     if len(classes) < 2:
         raise DataError(f"{source}: classification needs at least 2 classes, but every label is {classes.tolist()!r}")
-    return x, y_index.astype(np.int32)
+    return x, encode_labels(y, classes, source)
 
 
 def split(x: np.ndarray, y: np.ndarray, validation_fraction: float, test_fraction: float, seed: int, name: str) -> Dataset:

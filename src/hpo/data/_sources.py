@@ -11,7 +11,7 @@ import numpy as np
 
 from hpo._references import resolve_reference
 from hpo.config import SweepConfig
-from hpo.data._dataset import DataError, Dataset, check_arrays, split
+from hpo.data._dataset import DataError, Dataset, check_arrays, check_features, encode_labels, split
 
 _NPZ_SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -94,11 +94,12 @@ def _image_folder(path: Path, image_size: int | None) -> tuple[np.ndarray, np.nd
 
 
 def _from_splits(arrays: dict[str, np.ndarray], name: str) -> Dataset:
-    parts = {}
-    for part in ("train", "val", "test"):
-        parts[part] = check_arrays(arrays[f"x_{part}"], arrays[f"y_{part}"], f"{name} ({part})")
-    n_classes = int(max(parts[p][1].max() for p in parts)) + 1
-    return Dataset(*parts["train"], *parts["val"], *parts["test"], n_classes=n_classes, name=name)
+    """Splits the user made: labels are encoded once, from the training split's classes."""
+    parts = {part: check_features(arrays[f"x_{part}"], arrays[f"y_{part}"], f"{name} ({part})") for part in ("train", "val", "test")}
+    x_train, y_train = check_arrays(*parts["train"], f"{name} (train)")
+    classes = np.unique(parts["train"][1])
+    encoded = {part: (parts[part][0], encode_labels(parts[part][1], classes, f"{name} ({part})")) for part in ("val", "test")}
+    return Dataset(x_train, y_train, *encoded["val"], *encoded["test"], n_classes=len(classes), name=name)
 
 
 def load_dataset(config: SweepConfig) -> Dataset:
@@ -127,7 +128,11 @@ def _load_cached(key: str) -> Dataset:
         if source == "csv":
             return split(*_csv(path, data["target"]), *fractions, name=path.name)
         return split(*_image_folder(path, options.get("image_size")), *fractions, name=path.name)
-    loaded = resolve_reference(source, "data loader")(**options)
+    loader = resolve_reference(source, "data loader")
+    try:
+        loaded = loader(**options)
+    except Exception as exc:  # the user's loader failed: say whose code and what, not a traceback
+        raise DataError(f"data loader {source!r} raised {type(exc).__name__}: {exc} (run with --debug for the traceback)") from exc
     if isinstance(loaded, dict):
         if "x" in loaded:
             return split(loaded["x"], loaded["y"], *fractions, name=source)

@@ -7,7 +7,7 @@ from hpo.engine._metrics import compute_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer, learning_rate_schedule
 from hpo.engine._session import freeze_imports, release_trial_state
-from hpo.engine._train import TrainedModel, evaluate_on_test, train_trial
+from hpo.engine._train import TrainedModel, evaluate_on_test, model_bytes, score_best, train_trial
 
 __all__ = [
     "TrainedModel",
@@ -17,6 +17,8 @@ __all__ = [
     "evaluate_on_test",
     "freeze_imports",
     "learning_rate_schedule",
+    "model_bytes",
     "release_trial_state",
+    "score_best",
     "train_trial",
 ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -121,6 +124,29 @@ def train_trial(config: SweepConfig, context: TrialContext, keep_model: bool = F
         if not keep_model:
             release_trial_state()
     return result
+
+
+def model_bytes(model: keras.Model) -> bytes:
+    """The model as the bytes of a ``.keras`` file (to send it from a worker to the driver)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
+
+
+def score_best(config: SweepConfig, context: TrialContext) -> dict[str, Any]:
+    """Re-train the best configuration once and score it on the held-out test split (its only use)."""
+    data = context.data if context.data is not None else load_dataset(config)
+    context = dataclasses.replace(context, data=data)
+    result = train_trial(config, context, keep_model=True)
+    try:
+        return {
+            "validation_metrics": result.last,
+            "test_metrics": evaluate_on_test(result.model, data, result.normalization),
+            "model": model_bytes(result.model),
+        }
+    finally:
+        release_trial_state()
 
 
 def evaluate_on_test(model: keras.Model, data: Dataset, normalization: str) -> dict[str, float]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpo._errors import SweepAborted
+from hpo._errors import HpoError, SweepAborted
 from hpo.executor._worker import TrialWorker
 
 # Ray on Linux rewrites 127.0.0.1 to the machine's network address; a local Ray started by hpo
@@ -24,8 +26,10 @@ _LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 _WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def _ray() -> Any:
-    if "ray" not in sys.modules and not os.environ.get("RAY_ADDRESS"):
+def _ray(local: bool = False) -> Any:
+    """The ray module; before its first import in a process that will start a local Ray, the
+    loopback switch is set (a driver joining a cluster must keep its network address)."""
+    if local and "ray" not in sys.modules:
         for key, value in _LOOPBACK_ONLY.items():
             os.environ.setdefault(key, value)
     import ray
@@ -36,11 +40,12 @@ def _ray() -> Any:
 def start_ray(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None) -> bool:
     """Join ``address`` (or RAY_ADDRESS), or start a local Ray (``num_cpus``/``num_gpus`` override
     what it detects; logical GPUs make placement testable without one); True when this call started it."""
-    ray = _ray()
+    is_local = address is None and not os.environ.get("RAY_ADDRESS")
+    ray = _ray(local=is_local)
     if ray.is_initialized():
         return False
     pythonpath = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
-    local = {"num_cpus": num_cpus, "num_gpus": num_gpus} if address is None and not os.environ.get("RAY_ADDRESS") else {}
+    local = {"num_cpus": num_cpus, "num_gpus": num_gpus} if is_local else {}
     ray.init(
         address=address,
         **{k: v for k, v in local.items() if v is not None},
@@ -50,6 +55,29 @@ def start_ray(address: str | None, num_cpus: int | None = None, num_gpus: int | 
         runtime_env={"env_vars": {**_WORKER_ENV, "PYTHONPATH": pythonpath}},
     )
     return True
+
+
+def fitting_slots(concurrency: int, cpus: float, gpus: float) -> int:
+    """How many trials the cluster can run at once (at most ``concurrency``); UsageError when not even one fits."""
+    import math
+
+    from hpo._errors import UsageError
+
+    total = _ray().cluster_resources()
+    have_cpu, have_gpu = float(total.get("CPU", 0)), float(total.get("GPU", 0))
+    if gpus > have_gpu:
+        raise UsageError(
+            f"resources.gpus_per_trial={gpus:g} needs a GPU, but the Ray cluster has {have_gpu:g} GPUs; "
+            "set gpus_per_trial: 0 (or --gpus-per-trial 0), or join a cluster with GPUs (--address)"
+        )
+    if cpus > have_cpu:
+        raise UsageError(
+            f"resources.cpus_per_trial={cpus:g} is more than the Ray cluster's {have_cpu:g} CPUs; lower cpus_per_trial"
+        )
+    fits = math.floor(have_cpu / cpus + 1e-9)
+    if gpus > 0:
+        fits = min(fits, math.floor(have_gpu / gpus + 1e-9))
+    return max(1, min(concurrency, fits))
 
 
 def stop_ray() -> None:
@@ -132,14 +160,16 @@ class _Slot:
     stream: Any = None
     stopped: bool = False
     placement: dict[str, Any] = field(default_factory=dict)
+    launched_at: float = 0.0
 
 
 class RayPool:
     """``size`` trial-worker actors, each with ``cpus`` CPUs and ``gpus`` GPUs (0.5 packs two per GPU)."""
 
-    def __init__(self, size: int, cpus: float, gpus: float, sweep_config: dict[str, Any], data: Any) -> None:
+    def __init__(self, size: int, cpus: float, gpus: float, sweep_config: dict[str, Any], data: Any, start_timeout: float = 300.0) -> None:
         ray = _ray()
         self._ray = ray
+        self._start_timeout = start_timeout
         self._actor_class = ray.remote(_PlacedWorker).options(num_cpus=cpus, num_gpus=gpus, max_concurrency=2)
         self._args = (sweep_config, data, gpus)
         self._slots = [_Slot(self._new_actor()) for _ in range(size)]
@@ -155,7 +185,7 @@ class RayPool:
 
     def launch(self, number: int, params: dict[str, Any]) -> None:
         slot = next(slot for slot in self._slots if slot.number is None)
-        slot.number, slot.stopped, slot.placement = number, False, {}
+        slot.number, slot.stopped, slot.placement, slot.launched_at = number, False, {}, time.monotonic()
         slot.stream = slot.actor.run.options(num_returns="streaming").remote(number, params)
 
     def stop(self, number: int) -> None:
@@ -169,6 +199,7 @@ class RayPool:
         busy = {slot.stream: slot for slot in self._slots if slot.number is not None}
         if not busy:
             return []
+        self._check_started(busy.values())
         ready, rest = self._ray.wait(list(busy), num_returns=1, timeout=timeout)
         if ready and rest:
             ready += self._ray.wait(rest, num_returns=len(rest), timeout=0)[0]
@@ -176,6 +207,17 @@ class RayPool:
         for stream in ready:
             events += self._next(busy[stream])
         return events
+
+    def _check_started(self, slots: Any) -> None:
+        """A trial whose worker has not started within the timeout means the cluster cannot run it."""
+        for slot in slots:
+            waited = time.monotonic() - slot.launched_at
+            if not slot.placement and waited > self._start_timeout:
+                raise SweepAborted(
+                    f"trial {slot.number} waited {waited:.0f} s for a Ray worker to start "
+                    f"(resources.worker_start_timeout={self._start_timeout:g}); the cluster may lack the "
+                    "resources or have lost its nodes: check `ray status`"
+                )
 
     def _next(self, slot: _Slot) -> list[Event]:
         number = slot.number
@@ -208,6 +250,26 @@ class RayPool:
             f"the worker running this trial was lost: {lost} (pid {pid} on host {host}, Ray node {node}): {_first_line(exc)}",
             retryable=True,
         )
+
+    def final(self, number: int, params: dict[str, Any], interrupted: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
+        """The best trial re-trained once and scored on the test split, in a worker of this pool
+        (the trials' resources, the backend already imported); a lost worker is replaced once.
+        None when ``interrupted()`` turns true meanwhile."""
+        slot = self._slots[0]
+        for attempt in (1, 2):
+            ref = slot.actor.final.remote(number, params)
+            while not self._ray.wait([ref], timeout=0.5)[0]:
+                if interrupted():
+                    return None
+            try:
+                return self._ray.get(ref)
+            except self._ray.exceptions.RayActorError:
+                if attempt == 2:
+                    raise HpoError(f"re-training the best trial ({number}) failed: its worker died twice") from None
+                slot.actor = self._new_actor()
+            except self._ray.exceptions.RayTaskError as exc:
+                raise HpoError(f"re-training the best trial ({number}) failed: {_creation_error(exc)}") from None
+        return None
 
     def close(self) -> None:
         for slot in self._slots:

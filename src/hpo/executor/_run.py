@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -29,6 +30,8 @@ from hpo.space import CategoricalParam, FixedParam
 from hpo.storage import Heartbeat, Store
 from hpo.study import open_study, recover_stale_trials, startup_trials
 
+_log = logging.getLogger(__name__)
+
 
 @dataclass
 class SweepOutcome:
@@ -38,6 +41,8 @@ class SweepOutcome:
     storage: str
     wall_s: float
     counts: dict[str, int] = field(default_factory=dict)
+    final: dict[str, Any] | None = None  # the best trial re-trained: validation/test metrics, model bytes
+    final_s: float = 0.0
 
     @property
     def best_trial(self) -> optuna.trial.FrozenTrial | None:
@@ -102,18 +107,20 @@ def _sigint_deferred() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigint_as_flag() -> Iterator[Callable[[], bool]]:
-    """Ctrl+C sets a flag the driver's loop checks between events, so no storage write is cut in
-    half; off the main thread (e.g. a notebook's worker thread) KeyboardInterrupt is caught instead."""
-    pressed: list[int] = []
+def _stop_signals_as_flag() -> Iterator[Callable[[], bool]]:
+    """Ctrl+C (SIGINT) and SIGTERM (a job scheduler's stop) set a flag the driver's loop checks
+    between events, so no storage write is cut in half; off the main thread (e.g. a notebook's
+    worker thread) KeyboardInterrupt is caught instead."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: bool(pressed)
+        yield lambda: bool(received)
         return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield lambda: bool(pressed)
+        yield lambda: bool(received)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _open(sweep: Sweep, new_study: bool) -> tuple[Store, optuna.storages.BaseStorage, optuna.Study]:
@@ -157,42 +164,62 @@ def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str) -> 
     )
 
 
+def _final(sweep: Sweep, study: optuna.Study, pool: _ray.RayPool, interrupted: Callable[[], bool]) -> dict[str, Any] | None:
+    """The study's best trial re-trained in a worker and scored on the test split (None: no complete trial)."""
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None
+    best = study.best_trial
+    scored = pool.final(best.number, sweep.space.configuration(best.params), interrupted)
+    return None if scored is None else {"trial": best.number, **scored}
+
+
 def _execute(launcher: Launcher, lifecycle: Lifecycle, pool: Pool, interrupted: Callable[[], bool]) -> None:
     """Drive the trials; on Ctrl+C (or any crash) fail this run's live trials, SIGINT held meanwhile."""
     try:
         drive(launcher, lifecycle, pool, interrupted=interrupted)
     finally:
         with _sigint_deferred():  # a further Ctrl+C must not cut the bookkeeping in half
-            if lifecycle.live:
+            if lifecycle.live or interrupted():
                 lifecycle.interrupt()
 
 
 def run_sweep(
     sweep: Sweep,
     *,
-    address: str | None = None,
     new_study: bool = False,
     listener: Listener | None = None,
+    evaluate: bool = True,
 ) -> SweepOutcome:
-    """Run ``sweep`` to its budget; raise SweepAborted when it had to stop early (e.g. bad metric),
+    """Run ``sweep`` to its budget, then (``evaluate``) re-train its best trial in a worker and
+    score it on the test split. Raise SweepAborted when it had to stop early (e.g. bad metric),
     SweepInterrupted after Ctrl+C (the study stays consistent and resumable)."""
     ensure_results_dir(sweep)
     data = check_data(sweep)
     store, storage, study = _open(sweep, new_study)
+    study.set_user_attr(_constants.ATTR_RUN_OVERRIDES, sweep.run_overrides())
     run_id = uuid.uuid4().hex[:12]
     lifecycle = _lifecycle(sweep, study, storage, listener)
-    recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries)
+    recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s)
     _announce_earlier_runs(study, lifecycle, recovered)
     launcher = _launcher(sweep, lifecycle, store, run_id)
     resources = sweep.config.resources
     started = time.monotonic()
-    with _sigint_as_flag() as interrupted:
-        started_ray = _ray.start_ray(address)
+    with _stop_signals_as_flag() as interrupted:
+        started_ray = _ray.start_ray(sweep.config.resources.address)
         try:
-            pool = _ray.RayPool(resources.concurrency, resources.cpus_per_trial, resources.gpus_per_trial, _worker_config(sweep), _ray.put(data))
+            slots = _ray.fitting_slots(resources.concurrency, resources.cpus_per_trial, resources.gpus_per_trial)
+            if slots < resources.concurrency:
+                _log.warning("the Ray cluster fits %d trials at once, not resources.concurrency=%d", slots, resources.concurrency)
+            pool = _ray.RayPool(
+                slots, resources.cpus_per_trial, resources.gpus_per_trial, _worker_config(sweep), _ray.put(data),
+                start_timeout=resources.worker_start_timeout,
+            )
             try:
-                with Heartbeat(study, run_id):
+                with Heartbeat(study, run_id, sweep.config.recovery.heartbeat_s):
                     _execute(launcher, lifecycle, pool, interrupted)
+                wall = time.monotonic() - started
+                finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not interrupted()
+                final = _final(sweep, study, pool, interrupted) if evaluate and finished else None
             finally:
                 pool.close()
         finally:
@@ -206,4 +233,6 @@ def run_sweep(
             "interrupted; the study keeps every finished trial and no trial is left RUNNING. "
             f"Continue with: hpo resume {sweep.path}"
         )
-    return SweepOutcome(study, store.masked, time.monotonic() - started, dict(lifecycle.counts))
+    if interrupted():  # Ctrl+C while the best trial was re-trained: the sweep itself had finished
+        raise KeyboardInterrupt
+    return SweepOutcome(study, store.masked, wall, dict(lifecycle.counts), final, time.monotonic() - started - wall)

@@ -85,6 +85,27 @@ class TrialWorker:
             thread.join()
             self._stops.pop(number, None)
 
+    def final(self, number: int, params: dict[str, Any]) -> dict[str, Any]:
+        """Re-train trial ``number``'s configuration once and score it on the test split.
+
+        Returns its validation and test metrics and the model as ``.keras`` bytes (None when a
+        trial function returns no model). Runs in a worker so that the driver needs no GPU and
+        never imports the backend.
+        """
+        context = TrialContext(number=number, params=dict(params), data=self._data, seed=self._config.train.seed, epochs=self._config.train.epochs)
+        if self._function is None:
+            from hpo.engine import score_best
+
+            return score_best(self._config, context)
+        returned = self._function(context)
+        metrics = dict(returned.metrics if isinstance(returned, TrialResult) else returned or {})
+        model = returned.model if isinstance(returned, TrialResult) else None
+        if model is None:
+            return {"validation_metrics": metrics, "test_metrics": {}, "model": None}
+        from hpo.engine import evaluate_on_test, model_bytes
+
+        return {"validation_metrics": metrics, "test_metrics": evaluate_on_test(model, self._data, "none"), "model": model_bytes(model)}
+
     def _train(self, context: TrialContext, events: queue.Queue[dict[str, Any]]) -> None:
         try:
             metrics = self._objective(context)

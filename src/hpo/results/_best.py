@@ -1,6 +1,7 @@
-"""The best trial after a sweep: re-trained once, saved as .keras, scored on the test split.
+"""The best trial after a sweep: its summary, its model and test metrics in ``best.json``.
 
-The test split is used here and nowhere else. Training is seeded, so on CPU the re-trained model
+A worker re-trains the best configuration once and scores it on the test split (the only use of
+that split); the driver writes what comes back. Training is seeded, so on CPU the re-trained model
 is the best trial's model; on a GPU it may differ by non-deterministic kernels.
 """
 
@@ -11,14 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from hpo import _constants
 from hpo.config import Sweep
-
-
-def full_params(sweep: Sweep, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """The trial's sampled parameters plus the space's fixed values."""
-    return sweep.space.sample(optuna.trial.FixedTrial(dict(trial.params)))
 
 
 def best_summary(sweep: Sweep, study: optuna.Study, test_metrics: dict[str, float] | None) -> dict[str, Any]:
@@ -28,26 +25,35 @@ def best_summary(sweep: Sweep, study: optuna.Study, test_metrics: dict[str, floa
         "study": study.study_name,
         "trial": best.number,
         "objective": {"metric": sweep.config.objective.metric, "direction": sweep.config.objective.direction, "value": best.value},
-        "params": full_params(sweep, best),
+        "params": sweep.space.configuration(best.params),
         "validation_metrics": best.user_attrs.get(_constants.ATTR_METRICS, {}),
         "test_metrics": test_metrics or {},
         "epochs": best.user_attrs.get(_constants.ATTR_EPOCHS),
     }
 
 
-def evaluate_best(sweep: Sweep, study: optuna.Study, folder: Path) -> dict[str, Any]:
-    """Re-train the best configuration, save ``best_model.keras``, write ``best.json``."""
-    from hpo._trial import TrialContext
-    from hpo.data import load_dataset
-    from hpo.engine import evaluate_on_test, train_trial
-
-    best = study.best_trial
-    data = load_dataset(sweep.config)
-    context = TrialContext(best.number, full_params(sweep, best), data, sweep.config.train.seed, sweep.config.train.epochs)
-    result = train_trial(sweep.config, context, keep_model=True)
-    test_metrics = evaluate_on_test(result.model, data, result.normalization)
-    result.model.save(folder / _constants.BEST_MODEL)
-    summary = best_summary(sweep, study, test_metrics)
-    summary["retrained_validation_metrics"] = result.last
+def write_best(sweep: Sweep, study: optuna.Study, final: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Write ``best.json`` (and ``best_model.keras`` when the worker sent a model) for the re-trained best trial."""
+    summary = best_summary(sweep, study, final.get("test_metrics"))
+    summary["trial"] = final["trial"]
+    summary["retrained_validation_metrics"] = final.get("validation_metrics", {})
+    model = folder / _constants.BEST_MODEL
+    if final.get("model"):
+        model.write_bytes(final["model"])
+        summary["model"] = model.name
+    elif model.exists():
+        model.unlink()  # an older sweep's model must not pass for this one's
     (folder / _constants.BEST_JSON).write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def load_best(sweep: Sweep, study: optuna.Study) -> dict[str, Any] | None:
+    """``best.json`` when it describes this study's current best trial; None when it is missing or
+    stale (written for another study, e.g. before ``--new-study``, or for an earlier best trial)."""
+    path = sweep.results_dir / _constants.BEST_JSON
+    if not path.exists() or not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None
+    summary = json.loads(path.read_text())
+    if summary.get("study") != study.study_name or summary.get("trial") != study.best_trial.number:
+        return None
     return summary

@@ -4,7 +4,6 @@ ones, and a summary: trials by state, epochs saved by pruning, trial time, the b
 from __future__ import annotations
 
 import html
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from optuna.trial import TrialState
 
 from hpo import _constants
 from hpo.config import Sweep
+from hpo.results._best import load_best
 from hpo.results._frame import trials_frame
 
 _MAX_LEGEND_TRIALS = 15
@@ -96,8 +96,7 @@ def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
         figures = _figures(study)
         pngs = _pngs(study, folder)
     summary = summarize(sweep, study)
-    best_file = folder / _constants.BEST_JSON
-    best = json.loads(best_file.read_text()) if best_file.exists() else None
+    best = load_best(sweep, study)
     parts = [
         f"<h1>hpo report: {html.escape(sweep.name)}</h1>",
         f"<p>study <code>{html.escape(study.study_name)}</code>, objective "

@@ -164,6 +164,10 @@ class SearchSpace:
                 reasons.append(f"{param.name!r} is missing although its condition holds")
         return reasons
 
+    def configuration(self, sampled: Mapping[str, Any]) -> dict[str, Any]:
+        """A trial's whole configuration: its sampled parameters plus the space's fixed values."""
+        return self.sample(optuna.trial.FixedTrial(dict(sampled)))
+
     def check_warm_start(self, values: Mapping[str, Any]) -> list[str]:
         """Why ``values`` cannot be enqueued as a warm start (a partial configuration; fixed
         parameters cannot be set)."""

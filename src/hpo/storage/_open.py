@@ -38,7 +38,7 @@ def _open_journal(path: Path, append: bool) -> optuna.storages.BaseStorage:
         raise HpoError(
             f"cannot create or write the study journal {path}: {exc.strerror}; choose a writable --results-dir or --storage"
         ) from None
-    except (ValueError, UnicodeDecodeError, KeyError) as exc:
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError, IndexError, AttributeError) as exc:  # replaying bad records
         raise HpoError(
             f"the study journal {path} is corrupt or truncated ({type(exc).__name__}: {exc}); "
             "it was left untouched: restore it from a backup or point --storage elsewhere"
@@ -50,7 +50,12 @@ def _open_rdb(url: str) -> optuna.storages.BaseStorage:
 
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-    except (ImportError, ValueError, sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+    except ImportError as exc:  # the database driver is an optional dependency
+        raise HpoError(
+            f"cannot open storage {mask_url(url)}: its database driver is not installed ({exc}); "
+            'install it, e.g. pip install "hpo[postgres]" for PostgreSQL (psycopg2) or pymysql for MySQL'
+        ) from None
+    except (ValueError, sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
         message = scrub(str(exc), url).splitlines()[0]
         raise HpoError(
             f"cannot open storage {mask_url(url)}: {type(exc).__name__}: {message}; "
