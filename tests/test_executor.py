@@ -239,3 +239,14 @@ def test_workers_that_cannot_start_stop_the_sweep_with_their_error() -> None:
             pool.poll(1.0)
             deadline -= 1
     pool.close()
+
+
+def test_a_worker_that_never_starts_stops_the_sweep_after_the_start_timeout() -> None:
+    from hpo.executor._ray import RayPool
+
+    pool = RayPool(1, cpus=64, gpus=0, sweep_config={"name": "x"}, data=None, start_timeout=2.0)  # 64 CPUs: never placed
+    pool.launch(0, {"x": 0.5})
+    with pytest.raises(SweepAborted, match=r"trial 0 waited \d+ s for a Ray worker to start \(resources.worker_start_timeout=2\); .*ray status"):
+        for _ in range(20):
+            pool.poll(0.5)
+    pool.close()

@@ -89,6 +89,11 @@ def put(value: Any) -> Any:
     return _ray().put(value)
 
 
+# What Ray says when an actor's node died (tests/test_ray_contract.py checks it), as opposed to its
+# process ("The actor is dead because its worker process has died").
+_NODE_DIED = "because its node has died"
+
+
 # -- events a pool reports -------------------------------------------------------------------
 
 
@@ -238,18 +243,17 @@ class RayPool:
     def _lost(self, slot: _Slot, exc: Exception) -> Failed:
         """The actor died (its process was killed, or its node was lost): replace it, fail the trial."""
         number = slot.number
-        if "creation task" in str(exc):  # the worker's set-up raised: every new worker would too
+        if exc.actor_init_failed:  # the worker's set-up raised: every new worker would too
             raise SweepAborted(f"the trial workers cannot start: {_creation_error(exc)}") from None
-        node = slot.placement.get("node", "?")
-        host = slot.placement.get("host", "?")
-        pid = slot.placement.get("pid", "?")
-        lost = "its node was lost" if "node" in str(exc).lower() and "died" in str(exc).lower() else "its process died"
+        placement = slot.placement
+        if _NODE_DIED in str(exc):
+            what = f"its node was lost (Ray node {placement.get('node', '?')}, host {placement.get('host', '?')})"
+        elif placement:
+            what = f"its process died (pid {placement['pid']} on host {placement['host']}, Ray node {placement['node']})"
+        else:
+            what = "its worker died before the trial started"
         slot.actor, slot.number, slot.stream = self._new_actor(), None, None
-        return Failed(
-            number,
-            f"the worker running this trial was lost: {lost} (pid {pid} on host {host}, Ray node {node}): {_first_line(exc)}",
-            retryable=True,
-        )
+        return Failed(number, f"the worker running this trial was lost: {what}: {_first_line(exc)}", retryable=True)
 
     def final(self, number: int, params: dict[str, Any], interrupted: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
         """The best trial re-trained once and scored on the test split, in a worker of this pool

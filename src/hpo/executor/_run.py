@@ -107,15 +107,14 @@ def _sigint_deferred() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _stop_signals_as_flag() -> Iterator[Callable[[], bool]]:
-    """Ctrl+C (SIGINT) and SIGTERM (a job scheduler's stop) set a flag the driver's loop checks
-    between events, so no storage write is cut in half; off the main thread (e.g. a notebook's
-    worker thread) KeyboardInterrupt is caught instead."""
+def _signals_as_flag(*signals: signal.Signals) -> Iterator[Callable[[], bool]]:
+    """The given signals set a flag the driver's loop checks between events, so no storage write
+    is cut in half; off the main thread (e.g. a notebook's worker thread) nothing is installed."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield lambda: bool(received)
         return
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in signals}
     try:
         yield lambda: bool(received)
     finally:
@@ -183,6 +182,47 @@ def _execute(launcher: Launcher, lifecycle: Lifecycle, pool: Pool, interrupted: 
                 lifecycle.interrupt()
 
 
+def _pool(sweep: Sweep, data: Dataset) -> _ray.RayPool:
+    """One worker per slot that the cluster can run at once, each sent the data once."""
+    resources = sweep.config.resources
+    slots = _ray.fitting_slots(resources.concurrency, resources.cpus_per_trial, resources.gpus_per_trial)
+    if slots < resources.concurrency:
+        _log.warning("the Ray cluster fits %d trials at once, not resources.concurrency=%d", slots, resources.concurrency)
+    return _ray.RayPool(
+        slots, resources.cpus_per_trial, resources.gpus_per_trial, _worker_config(sweep), _ray.put(data),
+        start_timeout=resources.worker_start_timeout,
+    )
+
+
+def _in_ray(
+    sweep: Sweep, data: Dataset, lifecycle: Lifecycle, launcher: Launcher, run_id: str, evaluate: bool
+) -> tuple[float, dict[str, Any] | None, bool]:
+    """Start (or join) Ray, run the trials, re-train the best; the sweep's wall time, the best's
+    scores and whether a stop signal came."""
+    started = time.monotonic()
+    # Ctrl+C (SIGINT) counts from before Ray starts; SIGTERM (a job scheduler's stop) is taken
+    # over after ray.init, which installs a handler of its own for it.
+    with _signals_as_flag(signal.SIGINT) as sigint:
+        started_ray = _ray.start_ray(sweep.config.resources.address)
+        try:
+            pool = _pool(sweep, data)
+            try:
+                with _signals_as_flag(signal.SIGTERM) as sigterm, Heartbeat(lifecycle.study, run_id, sweep.config.recovery.heartbeat_s):
+                    def interrupted() -> bool:
+                        return sigint() or sigterm()
+
+                    _execute(launcher, lifecycle, pool, interrupted)
+                    wall = time.monotonic() - started
+                    finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not interrupted()
+                    final = _final(sweep, lifecycle.study, pool, interrupted) if evaluate and finished else None
+                    return wall, final, interrupted()
+            finally:
+                pool.close()
+        finally:
+            if started_ray:
+                _ray.stop_ray()
+
+
 def run_sweep(
     sweep: Sweep,
     *,
@@ -202,30 +242,11 @@ def run_sweep(
     recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s)
     _announce_earlier_runs(study, lifecycle, recovered)
     launcher = _launcher(sweep, lifecycle, store, run_id)
-    resources = sweep.config.resources
     started = time.monotonic()
-    with _stop_signals_as_flag() as interrupted:
-        started_ray = _ray.start_ray(sweep.config.resources.address)
-        try:
-            slots = _ray.fitting_slots(resources.concurrency, resources.cpus_per_trial, resources.gpus_per_trial)
-            if slots < resources.concurrency:
-                _log.warning("the Ray cluster fits %d trials at once, not resources.concurrency=%d", slots, resources.concurrency)
-            pool = _ray.RayPool(
-                slots, resources.cpus_per_trial, resources.gpus_per_trial, _worker_config(sweep), _ray.put(data),
-                start_timeout=resources.worker_start_timeout,
-            )
-            try:
-                with Heartbeat(study, run_id, sweep.config.recovery.heartbeat_s):
-                    _execute(launcher, lifecycle, pool, interrupted)
-                wall = time.monotonic() - started
-                finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not interrupted()
-                final = _final(sweep, study, pool, interrupted) if evaluate and finished else None
-            finally:
-                pool.close()
-        finally:
-            if started_ray:
-                _ray.stop_ray()
-            store.close()
+    try:
+        wall, final, pressed = _in_ray(sweep, data, lifecycle, launcher, run_id, evaluate)
+    finally:
+        store.close()
     if lifecycle.abort_reason is not None:
         raise SweepAborted(lifecycle.abort_reason)
     if lifecycle.interrupted:
@@ -233,6 +254,6 @@ def run_sweep(
             "interrupted; the study keeps every finished trial and no trial is left RUNNING. "
             f"Continue with: hpo resume {sweep.path}"
         )
-    if interrupted():  # Ctrl+C while the best trial was re-trained: the sweep itself had finished
+    if pressed:  # Ctrl+C while the best trial was re-trained: the sweep itself had finished
         raise KeyboardInterrupt
     return SweepOutcome(study, store.masked, wall, dict(lifecycle.counts), final, time.monotonic() - started - wall)

@@ -1,0 +1,89 @@
+"""`hpo run` and `hpo resume` flags, through the real CLI in a subprocess, on cheap objectives."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from tests.conftest import REPO, journal_study, run_hpo
+
+pytestmark = pytest.mark.slow
+
+
+def _sweep(tmp_path: Path, trials: int = 6, sleep: float = 0.0) -> Path:
+    path = tmp_path / "r.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: r
+        data: {{source: digits}}
+        train: {{epochs: 3}}
+        objective: {{metric: val_accuracy, function: "tests.cheap:objective"}}
+        space:
+          params:
+            x: {{type: float, low: 0.0, high: 1.0}}
+            epochs: 3
+            sleep: {sleep}
+        sampler: {{name: random, seed: 0}}
+        pruner: {{name: none}}
+        budget: {{trials: {trials}}}
+        resources: {{concurrency: 2}}
+        results_dir: {tmp_path / "results"}
+    """))
+    return path
+
+
+def _run(*args: str, cwd: Path):
+    return run_hpo(*args, cwd=cwd, env={"PYTHONPATH": str(REPO)}, timeout=600)
+
+
+def _trials(tmp_path: Path, name: str = "r"):
+    return journal_study(tmp_path / "results" / "r" / "study.journal", name).trials
+
+
+def test_trials_seed_and_new_study_flags(tmp_path) -> None:
+    path = _sweep(tmp_path)
+    first = _run("run", str(path), "--trials", "3", "--seed", "7", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "budget 3 trials" in first.stdout
+    xs = [t.params["x"] for t in _trials(tmp_path)]
+    assert len(xs) == 3
+    again = _run("run", str(path), "--new-study", "--trials", "2", "--seed", "7", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "study 'r-2'" in again.stdout
+    assert [t.params["x"] for t in _trials(tmp_path, "r-2")] == xs[:2]  # the same seed draws the same configurations
+    other = _run("run", str(path), "--new-study", "--trials", "2", "--seed", "8", cwd=tmp_path)
+    assert [t.params["x"] for t in _trials(tmp_path, "r-3")] != xs[:2]
+    assert len(_trials(tmp_path, "r")) == 3 and other.returncode == 0  # earlier studies untouched
+
+
+def test_resume_continues_with_the_interrupted_runs_budget(tmp_path) -> None:
+    path = _sweep(tmp_path, trials=6)
+    first = _run("run", str(path), "--trials", "2", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    resumed = _run("resume", str(path), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming with the settings of the interrupted run: budget.trials=2" in resumed.stderr
+    assert "budget 2 trials" in resumed.stdout
+    assert len(_trials(tmp_path)) == 2  # not the file's 6
+    fresh = _run("run", str(path), cwd=tmp_path)  # a new `hpo run` takes the file's budget again
+    assert fresh.returncode == 0 and len(_trials(tmp_path)) == 6
+
+
+def test_timeout_flag_stops_launching(tmp_path) -> None:
+    path = _sweep(tmp_path, trials=500, sleep=0.3)
+    result = _run("run", str(path), "--timeout", "4", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "budget 500 trials / 4 s" in result.stdout
+    trials = _trials(tmp_path)
+    assert 2 <= len(trials) < 40 and all(t.state == TrialState.COMPLETE for t in trials)
+
+
+def test_gpus_per_trial_without_gpus_is_refused_with_the_fix(tmp_path) -> None:
+    path = _sweep(tmp_path)
+    result = _run("run", str(path), "--gpus-per-trial", "0.5", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "resources.gpus_per_trial=0.5 needs a GPU, but the Ray cluster has 0 GPUs" in result.stderr
+    assert "--gpus-per-trial 0" in result.stderr and "Traceback" not in result.stderr
+    assert not any(t.state == TrialState.RUNNING for t in _trials(tmp_path))
