@@ -75,6 +75,15 @@ def test_run_prints_plain_progress_and_where_results_are(finished) -> None:
     assert "\x1b[" not in out  # no terminal control codes when not a terminal
 
 
+def test_the_driver_is_quiet(finished) -> None:
+    """Nothing of TensorFlow's start-up chatter (CUDA probing, CPU features, oneDNN) reaches the user:
+    the driver never imports it (the best trial is re-trained in a worker) and workers' logs stay there."""
+    _, _, result = finished
+    text = result.stdout + result.stderr
+    for noise in ("cuda", "cpu_feature_guard", "oneDNN", "absl::InitializeLog", "Traceback"):
+        assert noise not in text, noise
+
+
 def test_results_folder(finished) -> None:
     folder, _, _ = finished
     results = folder / "results" / "digits_small"
@@ -85,6 +94,7 @@ def test_results_folder(finished) -> None:
     assert set(best["test_metrics"]) == {"test_loss", "test_accuracy", "test_precision", "test_recall", "test_f1", "test_auc"}
     assert best["test_metrics"]["test_accuracy"] > 0.5
     assert best["params"]["normalization"] == "minmax"  # fixed values included
+    assert best["retrained_validation_metrics"]["val_accuracy"] == pytest.approx(best["validation_metrics"]["val_accuracy"])  # seeded: the same model
 
 
 def test_status_table_and_json(finished) -> None:
@@ -131,7 +141,7 @@ def test_report_has_the_plots(finished) -> None:
     for title in ("Optimization history", "Intermediate values", "Parameter importances", "Parallel coordinates", "Slice", "epochs saved by pruning", "Test split"):
         assert title in page, title
     # The importance plot itself is there (Optuna's figure title), not only a section saying it failed.
-    assert "Hyperparameter Importances" in page and "not available" not in page
+    assert "Hyperparameter Importances" in page and "Parameter importances: not available" not in page
     assert (report.parent / "importances.png").stat().st_size > 10_000
     # plotly.js is inlined (the page opens offline): no external script, the library itself is there.
     assert '<script src="http' not in page and len(page) > 1_000_000

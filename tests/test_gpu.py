@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 
-from hpo.gpu import GpuMemoryUnknown, is_out_of_memory, limit_gpu_memory, total_memory_mb
+from hpo.gpu import GpuMemoryUnknown, _share, is_out_of_memory, limit_gpu_memory, total_memory_mb
 
 GIB = 2**30
 _NVML_FUNCTIONS = ("nvmlInit", "nvmlShutdown", "nvmlDeviceGetCount", "nvmlDeviceGetHandleByIndex",
@@ -72,6 +72,7 @@ def tf_with_gpus(monkeypatch):
     monkeypatch.setattr(tf.config.experimental, "set_memory_growth", growth)
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setattr(_share, "_gpu_device_files", lambda: True)  # a GPU driver's /dev files
     monkeypatch.setitem(sys.modules, "pynvml", _fake_nvml({"0": 80 * GIB, "1": 40 * GIB}))
     return types.SimpleNamespace(devices=devices, logical=logical, growth=growth, tf=tf)
 
@@ -99,6 +100,13 @@ def test_unknown_gpu_memory_falls_back_to_growth_with_a_warning(tf_with_gpus, mo
     assert limit_gpu_memory(0.5) == {}
     assert "GPU memory share not enforced" in caplog.text
     assert tf_with_gpus.growth.call_count == 2 and not tf_with_gpus.logical.called
+
+
+def test_without_a_gpu_driver_tensorflow_is_not_even_imported(monkeypatch) -> None:
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setattr(_share, "_gpu_device_files", lambda: False)
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # importing it would fail
+    assert limit_gpu_memory(0.5) == {}
 
 
 def test_jax_backend_gets_a_memory_fraction(monkeypatch) -> None:

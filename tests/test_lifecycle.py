@@ -242,9 +242,9 @@ def test_the_sampler_start_up_phase_holds_new_trials(storage) -> None:
 
 
 def test_the_deadline_and_an_abort_finish_the_launcher(storage) -> None:
-    now = itertools.count(0.0, 10.0)
+    now = itertools.count(0.0, 5.0)
     lc = _lifecycle(storage)
-    launcher = _launcher(lc, budget=100, deadline=15.0, clock=lambda: next(now))
+    launcher = _launcher(lc, budget=100, timeout=15.0, clock=lambda: next(now))  # the clock starts at the first launch
     assert isinstance(launcher.next(), Launch) and isinstance(launcher.next(), Launch)
     assert launcher.next() is FINISHED
     lc2 = _lifecycle(optuna.storages.InMemoryStorage())

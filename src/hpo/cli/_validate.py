@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hpo import _constants
 from hpo.cli._common import DEBUG_OPT, FORMAT_OPT, SWEEP_ARG, exits, print_json, stdout
-from hpo.config import load_sweep
+from hpo.config import check_references, load_sweep
 
 
 @exits
@@ -15,8 +15,9 @@ def validate(
     format: str = FORMAT_OPT,
     debug: bool = DEBUG_OPT,
 ) -> int:
-    """Check a sweep file and its search-space includes; exit 2 with every problem found."""
+    """Check a sweep file, its search-space includes and the user code it names; exit 2 with every problem found."""
     loaded = load_sweep(sweep)
+    check_references(loaded)
     if format == "json":
         print_json({"sweep": str(sweep), "valid": True, "name": loaded.name, "parameters": len(loaded.space)})
     else:

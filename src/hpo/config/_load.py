@@ -10,10 +10,10 @@ from typing import Any
 import pydantic
 
 from hpo import _constants
-from hpo._errors import ConfigError, Problem
+from hpo._errors import ConfigError, HpoError, Problem
 from hpo._text import did_you_mean
 from hpo._yaml import KeyPath, YamlDocument, read_yaml
-from hpo.config._sweep import FILE_DATASETS, SweepConfig
+from hpo.config._sweep import FILE_DATASETS, SweepConfig, is_reference
 from hpo.space import SearchSpace, space_from_document
 from hpo.storage import mask_url, storage_kind
 
@@ -58,9 +58,32 @@ class Sweep:
         _cross_check(doc, config, self.space)
         return Sweep(self.path, config, self.space, {**self.overrides, **updates})
 
+    def references(self) -> dict[tuple[str, str], str]:
+        """The user code the sweep names, by key path: builder, data loader, objective function."""
+        config = self.config
+        found = {("model", "builder"): config.model.builder, ("data", "source"): config.data.source,
+                 ("objective", "function"): config.objective.function}
+        return {key: value for key, value in found.items() if value and is_reference(value)}
+
     def run_overrides(self) -> dict[str, Any]:
         """The overrides that shape a run (budget, width, seed), as kept with the study for `hpo resume`."""
         return {k: v for k, v in self.overrides.items() if k in _constants.RUN_OVERRIDE_KEYS}
+
+
+def check_references(sweep: Sweep) -> None:
+    """Import every function the sweep references, as the driver and the workers will; ConfigError
+    naming the key and what is wrong (runs the user's module code: only for sweeps you trust)."""
+    from hpo._references import resolve_reference
+
+    problems = []
+    for key, reference in sweep.references().items():
+        try:
+            resolve_reference(reference, key[-1])
+        except HpoError as exc:
+            problems.append((key, str(exc)))
+    if problems:
+        doc = read_yaml(sweep.path) if sweep.path.exists() else YamlDocument(str(sweep.path), {})
+        raise ConfigError([doc.problem(key, message, "fix the reference or the module") for key, message in problems])
 
 
 def load_sweep(path: str | Path) -> Sweep:

@@ -68,7 +68,7 @@ class Launcher:
         *,
         budget: int | None,
         startup_trials: int = 0,
-        deadline: float | None = None,
+        timeout: float | None = None,
         run_id: str = "",
         lock: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
         clock: Callable[[], float] = time.monotonic,
@@ -77,7 +77,8 @@ class Launcher:
         self._space = space
         self._budget = budget
         self._startup_trials = startup_trials
-        self._deadline = deadline
+        self._timeout = timeout
+        self._deadline: float | None = None  # set at the first launch: Ray's start-up is not the sweep's time
         self._run_id = run_id
         self._lock = lock
         self._clock = clock
@@ -87,6 +88,8 @@ class Launcher:
 
     def next(self) -> Launch | _Signal:
         lifecycle = self._lifecycle
+        if self._deadline is None and self._timeout is not None:
+            self._deadline = self._clock() + self._timeout
         if lifecycle.stopping or self.out_of_time():
             return FINISHED
         study = lifecycle.study

@@ -22,7 +22,7 @@ from hpo.executor._worker import TrialWorker
 # Ray on Linux rewrites 127.0.0.1 to the machine's network address; a local Ray started by hpo
 # keeps every service on loopback instead. Ray reads this when it is first imported.
 _LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-# What every worker process gets: quiet TensorFlow, and the driver's folder importable for user code.
+# What every worker process gets: quiet TensorFlow.
 _WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -37,14 +37,22 @@ def _ray(local: bool = False) -> Any:
     return ray
 
 
-def start_ray(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None) -> bool:
+def start_ray(
+    address: str | None,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    modules: list[str] | None = None,
+) -> bool:
     """Join ``address`` (or RAY_ADDRESS), or start a local Ray (``num_cpus``/``num_gpus`` override
-    what it detects; logical GPUs make placement testable without one); True when this call started it."""
+    what it detects; logical GPUs make placement testable without one); True when this call started it.
+
+    ``modules``: the user's own modules and packages (files or folders) that Ray ships to every
+    worker, so that nodes need nothing but the installed hpo. Ray takes them only here, for the job.
+    """
     is_local = address is None and not os.environ.get("RAY_ADDRESS")
     ray = _ray(local=is_local)
     if ray.is_initialized():
         return False
-    pythonpath = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
     local = {"num_cpus": num_cpus, "num_gpus": num_gpus} if is_local else {}
     ray.init(
         address=address,
@@ -52,7 +60,7 @@ def start_ray(address: str | None, num_cpus: int | None = None, num_gpus: int | 
         include_dashboard=False,
         logging_level=logging.ERROR,
         log_to_driver=False,
-        runtime_env={"env_vars": {**_WORKER_ENV, "PYTHONPATH": pythonpath}},
+        runtime_env={"env_vars": dict(_WORKER_ENV), **({"py_modules": list(modules)} if modules else {})},
     )
     return True
 
@@ -171,7 +179,15 @@ class _Slot:
 class RayPool:
     """``size`` trial-worker actors, each with ``cpus`` CPUs and ``gpus`` GPUs (0.5 packs two per GPU)."""
 
-    def __init__(self, size: int, cpus: float, gpus: float, sweep_config: dict[str, Any], data: Any, start_timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        size: int,
+        cpus: float,
+        gpus: float,
+        sweep_config: dict[str, Any],
+        data: Any,
+        start_timeout: float = 300.0,
+    ) -> None:
         ray = _ray()
         self._ray = ray
         self._start_timeout = start_timeout

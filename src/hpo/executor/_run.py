@@ -19,8 +19,9 @@ from optuna.trial import TrialState
 
 from hpo import _constants
 from hpo._direction import best_of
+from hpo._references import local_module_path
 from hpo._errors import HpoError, SweepAborted, SweepInterrupted
-from hpo.config import Sweep
+from hpo.config import Sweep, check_references
 from hpo.data import DataError, Dataset, load_dataset
 from hpo.executor import _ray
 from hpo.executor._launch import Launcher
@@ -157,7 +158,7 @@ def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str) -> 
         sweep.space,
         budget=config.budget.trials,
         startup_trials=startup_trials(config.sampler.name, config.sampler.args),
-        deadline=None if config.budget.timeout is None else time.monotonic() + config.budget.timeout,
+        timeout=config.budget.timeout,
         run_id=run_id,
         lock=lambda: store.lock("budget"),
     )
@@ -203,7 +204,8 @@ def _in_ray(
     # Ctrl+C (SIGINT) counts from before Ray starts; SIGTERM (a job scheduler's stop) is taken
     # over after ray.init, which installs a handler of its own for it.
     with _signals_as_flag(signal.SIGINT) as sigint:
-        started_ray = _ray.start_ray(sweep.config.resources.address)
+        modules = sorted({str(path) for ref in sweep.references().values() if (path := local_module_path(ref)) is not None})
+        started_ray = _ray.start_ray(sweep.config.resources.address, modules=modules)
         try:
             pool = _pool(sweep, data)
             try:
@@ -234,6 +236,7 @@ def run_sweep(
     score it on the test split. Raise SweepAborted when it had to stop early (e.g. bad metric),
     SweepInterrupted after Ctrl+C (the study stays consistent and resumable)."""
     ensure_results_dir(sweep)
+    check_references(sweep)
     data = check_data(sweep)
     store, storage, study = _open(sweep, new_study)
     study.set_user_attr(_constants.ATTR_RUN_OVERRIDES, sweep.run_overrides())

@@ -8,6 +8,7 @@ logical-device ``memory_limit`` computed from the device's total memory, JAX wit
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 
@@ -18,6 +19,11 @@ _log = logging.getLogger(__name__)
 
 def backend_name() -> str:
     return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def _gpu_device_files() -> bool:
+    """Whether the host exposes a GPU driver's device files (NVIDIA or AMD ROCm)."""
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or os.path.exists("/dev/kfd")
 
 
 def limit_gpu_memory(fraction: float) -> dict[str, int | float]:
@@ -32,8 +38,8 @@ def limit_gpu_memory(fraction: float) -> dict[str, int | float]:
         os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # allocate on demand, up to the fraction
         os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{fraction:.3f}"
         return {"fraction": round(fraction, 3)}
-    if backend_name() != "tensorflow":
-        return {}
+    if backend_name() != "tensorflow" or not _gpu_device_files():
+        return {}  # no GPU driver on this host (e.g. logical GPUs in tests): nothing to cap, no TensorFlow import
     import tensorflow as tf
 
     devices = tf.config.list_physical_devices("GPU")
