@@ -48,16 +48,19 @@ def test_run_joins_an_existing_cluster(ray_head, tmp_path) -> None:
         objective: {{metric: val_accuracy, function: "tests.cheap:objective"}}
         space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}, epochs: 6}}}}
         budget: {{trials: 4}}
-        resources: {{concurrency: 2, gpus_per_trial: 0.5}}
+        resources: {{concurrency: 2}}
         results_dir: {tmp_path / "results"}
     """))
     result = subprocess.run(
-        [sys.executable, "-m", "hpo", "run", str(path), "--address", ray_head],
+        [sys.executable, "-m", "hpo", "run", str(path), "--address", ray_head, "--gpus-per-trial", "0.5"],
         cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO), **AUTH},
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = journal_study(tmp_path / "results" / "c" / "study.journal", "c")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
+    # --gpus-per-trial 0.5 packed two trials on the head's one (logical) GPU: each trial says where it ran.
+    placements = [t.user_attrs["hpo:placement"] for t in study.trials]
+    assert {tuple(p["gpus"]) for p in placements} == {("0",)} and all(p["host"] and p["pid"] and p["node"] for p in placements)
     # The cluster hpo joined is still there for the next sweep (hpo only disconnected).
     status = subprocess.run([str(Path(sys.executable).parent / "ray"), "status", "--address", ray_head], capture_output=True, text=True, timeout=120, env={**os.environ, **AUTH})
     assert status.returncode == 0 and "GPU" in status.stdout
