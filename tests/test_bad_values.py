@@ -10,8 +10,8 @@ import yaml
 from optuna.trial import TrialState
 
 from hpo.config import load_sweep
-from hpo.study import open_study
 from hpo.results import write_resolved_sweep
+from hpo.study import open_study
 from tests.conftest import MINIMAL_SWEEP, REPO, journal_study, run_hpo
 
 

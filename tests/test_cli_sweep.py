@@ -105,6 +105,11 @@ def test_status_table_and_json(finished) -> None:
     rows = json.loads(run_hpo("status", str(path), "--results-dir", str(folder / "results"), "--format", "json", cwd=folder).stdout)
     assert [r["number"] for r in rows] == list(range(8))
     assert {r["state"] for r in rows} <= {"COMPLETE", "PRUNED"}
+    # Where each trial ran: the worker processes of this machine, two slots reused across trials.
+    import socket
+
+    assert {r["host"] for r in rows} == {socket.gethostname()} and len({r["pid"] for r in rows}) == 2
+    assert f"{socket.gethostname()}:{rows[0]['pid']}" in table.stdout
 
 
 def test_best_shows_test_metrics(finished) -> None:
@@ -129,6 +134,7 @@ def test_export_round_trips_through_pandas(finished, fmt: str, tmp_path) -> None
     complete = frame[frame.state == "COMPLETE"]
     assert list(complete.value) == pytest.approx([t.value for t in study.trials if t.state == TrialState.COMPLETE])
     assert "params_learning_rate" in frame.columns
+    assert frame.host.notna().all() and frame.pid.notna().all()  # where each trial ran
 
 
 def test_report_has_the_plots(finished) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,154 @@ def test_run_joins_an_existing_cluster(ray_head, tmp_path) -> None:
     # The cluster hpo joined is still there for the next sweep (hpo only disconnected).
     status = subprocess.run([str(Path(sys.executable).parent / "ray"), "status", "--address", ray_head], capture_output=True, text=True, timeout=120, env={**os.environ, **AUTH})
     assert status.returncode == 0 and "GPU" in status.stdout
+
+
+USER_CODE = '''
+import json, os, time
+from pathlib import Path
+
+
+def train(trial):
+    """Lives only in the driver's folder: the worker nodes get it from Ray, not from their disk."""
+    for epoch in range(1, 5):
+        time.sleep(float(trial.params["sleep"]))
+        trial.report(epoch, {"val_accuracy": float(trial.params["x"]) * epoch / 4})
+'''
+
+
+def _user_sweep(folder: Path, *, trials: int, concurrency: int, storage: str | None = None, sleep: float = 0.3, retries: int = 0) -> Path:
+    (folder / "mycode.py").write_text(USER_CODE)
+    path = folder / "u.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: u
+        data: {{source: digits}}
+        train: {{epochs: 4}}
+        objective: {{metric: val_accuracy, function: "mycode:train"}}
+        space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}, sleep: {sleep}}}}}
+        sampler: {{name: random, seed: 0}}
+        pruner: {{name: none}}
+        budget: {{trials: {trials}, max_retries: {retries}}}
+        resources: {{concurrency: {concurrency}, gpus_per_trial: 0.5, worker_start_timeout: 120}}
+        results_dir: {folder / "results"}
+    """) + (f"storage: {storage}\\n" if storage else ""))
+    return path
+
+
+@pytest.fixture
+def three_nodes(tmp_path):
+    """A head (no GPUs) and two worker nodes with two logical GPUs each, started with `ray start`.
+    The worker nodes run in their own mount namespace where the driver's folder is an empty tmpfs
+    (as on another host: they cannot read the user's code), from another working directory, with
+    no PYTHONPATH."""
+    ray = str(Path(sys.executable).parent / "ray")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {**env, "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
+    subprocess.run([ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
+                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env, timeout=120)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    isolated = subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True).returncode == 0
+    workers = []
+    for i in range(2):
+        start = f"{ray} start --address=127.0.0.1:{port} --node-ip-address=127.0.0.1 --num-cpus=4 --num-gpus=2 --block --disable-usage-stats"
+        script = f"mount -t tmpfs none {tmp_path / 'driver'} && exec {start}" if isolated else f"exec {start}"
+        command = ["unshare", "-m", "--propagation", "private", "sh", "-c", script] if isolated else ["sh", "-c", script]
+        workers.append(subprocess.Popen(command, cwd=elsewhere, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    address = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = subprocess.run([ray, "status", "--address", address], capture_output=True, text=True, env=env, timeout=60)
+        if status.stdout.count("node_") >= 3 and "4.0 GPU" in status.stdout:
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"the worker nodes did not join: {status.stdout}")
+    yield {"address": address, "workers": workers, "isolated": isolated}
+    for worker in workers:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+
+
+def _run_driver(folder: Path, path: Path, address: str, *extra: str, wait: bool = True):
+    command = [str(Path(sys.executable).parent / "hpo"), "run", str(path), "--address", address, *extra]
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **AUTH}
+    if wait:
+        return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+
+
+def test_trials_spread_over_nodes_and_gpu_shares_with_user_code_only_on_the_driver(three_nodes, tmp_path) -> None:
+    driver = tmp_path / "driver"
+    driver.mkdir()
+    path = _user_sweep(driver, trials=12, concurrency=8)
+    result = _run_driver(driver, path, three_nodes["address"])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    study = journal_study(driver / "results" / "u" / "study.journal", "u")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 12
+    placements = [t.user_attrs["hpo:placement"] for t in study.trials]
+    assert len({p["node"] for p in placements}) == 2  # both worker nodes (the head has no GPU)
+    slots = {(p["node"], p["pid"]): tuple(p["gpus"]) for p in placements}
+    assert len(slots) == 8 and set(slots.values()) == {("0",), ("1",)}
+    per_gpu = {}
+    for (node, _), gpus in slots.items():
+        per_gpu[(node, gpus)] = per_gpu.get((node, gpus), 0) + 1
+    assert sorted(per_gpu.values()) == [2, 2, 2, 2]  # gpus_per_trial 0.5: two workers per GPU, on every GPU
+    assert three_nodes["isolated"], "could not hide the driver's folder from the worker nodes (unshare -m)"
+
+
+def test_a_lost_node_fails_its_trials_which_are_retried_on_the_others(three_nodes, tmp_path) -> None:
+    driver = tmp_path / "driver"
+    driver.mkdir()
+    path = _user_sweep(driver, trials=16, concurrency=8, sleep=1.0, retries=1)
+    process = _run_driver(driver, path, three_nodes["address"], wait=False)
+    journal = driver / "results" / "u" / "study.journal"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if journal.exists():
+            try:
+                running = [t for t in journal_study(journal, "u").trials if t.state == TrialState.RUNNING and "hpo:placement" in t.user_attrs]
+            except KeyError:
+                running = []
+            if len({t.user_attrs["hpo:placement"]["node"] for t in running}) == 2:
+                break
+        time.sleep(0.5)
+    victim = three_nodes["workers"][0]
+    os.killpg(victim.pid, signal.SIGKILL)  # the whole node: its raylet and every worker on it
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output[-4000:]
+    study = journal_study(journal, "u")
+    lost = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert lost, "no trial was running on the lost node"
+    for t in lost:
+        assert t.user_attrs["hpo:fail_reason"].startswith("the worker running this trial was lost: its node was lost (Ray node ")
+        retry = [r for r in study.trials if r.user_attrs.get("hpo:retry_of") == t.number]
+        assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE and retry[0].params == t.params
+        assert retry[0].user_attrs["hpo:placement"]["node"] != t.user_attrs["hpo:placement"]["node"]
+    retried = {t.user_attrs.get("hpo:retry_of") for t in study.trials}
+    assert sum(t.state != TrialState.FAIL or t.number not in retried for t in study.trials) == 16  # the budget was met
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+def test_two_drivers_on_one_postgresql_study_run_exactly_the_budget(postgres_url, tmp_path) -> None:
+    folders = [tmp_path / "a", tmp_path / "b"]
+    paths = []
+    for folder in folders:
+        folder.mkdir()
+        paths.append(_user_sweep(folder, trials=10, concurrency=2, storage=postgres_url, sleep=0.1).read_text())
+        (folder / "u.yaml").write_text(paths[-1].replace("gpus_per_trial: 0.5", "gpus_per_trial: 0"))
+    env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RAY_ADDRESS")}}
+    hpo = str(Path(sys.executable).parent / "hpo")
+    drivers = [subprocess.Popen([hpo, "run", "u.yaml"], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for folder in folders]
+    outputs = [d.communicate(timeout=600)[0] for d in drivers]
+    assert [d.returncode for d in drivers] == [0, 0], outputs
+    import optuna
+
+    from hpo.storage import open_storage
+
+    study = optuna.load_study(study_name="u", storage=open_storage(postgres_url))
+    numbers = sorted(t.number for t in study.trials)
+    assert numbers == list(range(10))  # exactly the budget, no number twice
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert len({t.user_attrs["hpo:run"] for t in study.trials}) == 2  # both drivers ran trials

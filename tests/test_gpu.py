@@ -11,7 +11,13 @@ from unittest import mock
 
 import pytest
 
-from hpo.gpu import GpuMemoryUnknown, _share, is_out_of_memory, limit_gpu_memory, total_memory_mb
+from hpo.gpu import (
+    GpuMemoryUnknown,
+    _share,
+    is_out_of_memory,
+    limit_gpu_memory,
+    total_memory_mb,
+)
 
 GIB = 2**30
 _NVML_FUNCTIONS = ("nvmlInit", "nvmlShutdown", "nvmlDeviceGetCount", "nvmlDeviceGetHandleByIndex",

@@ -11,11 +11,10 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.executor import Launcher, Lifecycle, Rules
+from hpo.executor._ray import Reported
 from hpo.executor._run import _execute
 from hpo.space import parse_space
 from tests.test_lifecycle import ScriptedPool, _acc
-
-from hpo.executor._ray import Reported
 
 
 def _endless(number: int, params: dict) -> list:

@@ -10,8 +10,13 @@ import yaml
 
 from hpo import ConfigError, parse_space
 from hpo.config import load_sweep
-from hpo.space import load_space_block
-from hpo.space import CategoricalParam, FixedParam, FloatParam, IntParam
+from hpo.space import (
+    CategoricalParam,
+    FixedParam,
+    FloatParam,
+    IntParam,
+    load_space_block,
+)
 from tests.conftest import REPO
 
 # (id, params mapping, expected parameter)

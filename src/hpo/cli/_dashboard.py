@@ -10,7 +10,6 @@ from rich.markup import escape
 
 from hpo import _constants
 from hpo._errors import UsageError
-from hpo.storage import mask_url
 from hpo.cli._common import (
     DEBUG_OPT,
     RESULTS_OPT,
@@ -21,6 +20,7 @@ from hpo.cli._common import (
     stdout,
 )
 from hpo.cli._settings import resolve_sweep
+from hpo.storage import mask_url
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -29,40 +30,105 @@ def _open(sweep_path: Path, storage: str | None, results_dir: str | None):
     return sweep, load_existing_study(sweep)
 
 
+def _table(sweep_path: Path, storage: str | None, results_dir: str | None) -> tuple[Any, Any, str]:
+    """The sweep, its trials table and study name: from the finished sweep's snapshot while the
+    journal is unchanged, else read live from the storage."""
+    from hpo.results import fresh_snapshot, trials_frame
+    from hpo.study import load_existing_study
+
+    sweep = resolve_sweep(sweep_path, storage=storage, results_dir=results_dir)
+    snapshot = fresh_snapshot(sweep)
+    if snapshot is not None:
+        return sweep, *snapshot
+    study = load_existing_study(sweep)
+    return sweep, trials_frame(study), study.study_name
+
+
 def _fmt(value: object) -> str:
-    if value is None or value != value:  # None or NaN
+    """A cell: empty for None, NaN and pandas' NA, numbers to 4 significant digits."""
+    import pandas as pd
+
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 
 
+def _snapshot_best(sweep: Any, frame: Any, study_name: str) -> dict[str, Any] | None:
+    """The best COMPLETE row of the snapshot's table as a summary, with best.json's test metrics
+    when they belong to it."""
+    import json
+
+    complete = frame[frame.state == "COMPLETE"]
+    if complete.empty:
+        return None
+    maximize = sweep.config.objective.direction == "maximize"
+    row = complete.loc[complete.value.idxmax() if maximize else complete.value.idxmin()]
+    number = int(row["number"])
+    path = sweep.results_dir / _constants.BEST_JSON
+    if path.exists():
+        summary = json.loads(path.read_text())
+        if summary.get("study") == study_name and summary.get("trial") == number:
+            return summary
+    present = {k: v for k, v in row.items() if _fmt(v)}
+    sampled = {k[len("params_"):]: (v.item() if hasattr(v, "item") else v) for k, v in present.items() if k.startswith("params_")}
+    return {
+        "sweep": sweep.name, "study": study_name, "trial": number,
+        "objective": {"metric": sweep.config.objective.metric, "direction": sweep.config.objective.direction, "value": float(row["value"])},
+        "params": sweep.space.configuration(sampled),
+        "validation_metrics": {k[len("metrics_"):]: float(v) for k, v in present.items() if k.startswith("metrics_")},
+        "test_metrics": {},
+        "epochs": int(row["epochs"]) if _fmt(row["epochs"]) else None,
+    }
+
+
 @exits
 def status(
     sweep: Path = SWEEP_ARG,
     format: str = FORMAT_OPT,
+    limit: int = typer.Option(50, "--limit", help="Show the last N trials in the table (0: all); JSON has every trial."),
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
     debug: bool = DEBUG_OPT,
 ) -> int:
-    """A table of the study's trials: number, state, value, epochs, duration, parameters."""
-    from hpo.results import trials_frame
-
-    loaded, study = _open(sweep, storage, results_dir)
-    frame = trials_frame(study)
+    """A table of the study's trials: number, state, value, epochs, duration, where, parameters."""
+    loaded, frame, study_name = _table(sweep, storage, results_dir)
     if format == "json":
         print_json(frame.drop(columns=["datetime_start"]).to_dict(orient="records"))
         return _constants.EXIT_OK
     counts = frame.state.value_counts().to_dict() if not frame.empty else {}
-    table = Table(title=f"{study.study_name}: {len(frame)} trials " + ", ".join(f"{v} {k.lower()}" for k, v in counts.items()))
-    for column in ("#", "state", loaded.config.objective.metric, "epochs", "seconds", "params / reason"):
+    shown = frame if limit <= 0 else frame.tail(limit)
+    title = f"{study_name}: {len(frame)} trials " + ", ".join(f"{v} {k.lower()}" for k, v in counts.items())
+    if len(shown) < len(frame):
+        title += f" (the last {len(shown)}; --limit 0 shows all)"
+    table = Table(title=title)
+    for column in ("#", "state", loaded.config.objective.metric, "epochs", "seconds", "ran on", "params / reason"):
         table.add_column(column, overflow="fold")
-    for row in frame.to_dict(orient="records"):
+    for row in shown.to_dict(orient="records"):
         params = ", ".join(f"{k[7:]}={_fmt(v)}" for k, v in row.items() if k.startswith("params_") and _fmt(v))
         detail = row["fail_reason"] if row["state"] == "FAIL" and row["fail_reason"] else params
-        table.add_row(str(row["number"]), row["state"], _fmt(row["value"]), _fmt(row["epochs"]), _fmt(row["duration_s"]), detail)
+        where = f"{row['host']}:{row['pid']}" + (f" gpu {row['gpus']}" if _fmt(row["gpus"]) else "") if _fmt(row["host"]) else ""
+        table.add_row(str(row["number"]), row["state"], _fmt(row["value"]), _fmt(row["epochs"]), _fmt(row["duration_s"]), where, detail)
     stdout().print(table)
     return _constants.EXIT_OK
+
+
+def _best(sweep: Path, storage: str | None, results_dir: str | None) -> dict[str, Any]:
+    """The best trial's summary: best.json while it matches the unchanged snapshot, else from the study."""
+    from optuna.trial import TrialState
+
+    from hpo.results import best_summary, fresh_snapshot, load_best
+
+    loaded = resolve_sweep(sweep, storage=storage, results_dir=results_dir)
+    snapshot = fresh_snapshot(loaded)
+    summary = _snapshot_best(loaded, *snapshot) if snapshot is not None else None
+    if summary is not None:
+        return summary
+    loaded, study = _open(sweep, storage, results_dir)
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise UsageError(f"study {study.study_name!r} has no complete trial yet; see `hpo status {sweep}`")
+    return load_best(loaded, study) or best_summary(loaded, study, None)  # None: not evaluated on test yet
 
 
 @exits
@@ -74,14 +140,7 @@ def best(
     debug: bool = DEBUG_OPT,
 ) -> int:
     """The best trial: parameters, validation metrics, and test metrics once the sweep evaluated it."""
-    from optuna.trial import TrialState
-
-    from hpo.results import best_summary, load_best
-
-    loaded, study = _open(sweep, storage, results_dir)
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        raise UsageError(f"study {study.study_name!r} has no complete trial yet; see `hpo status {sweep}`")
-    summary = load_best(loaded, study) or best_summary(loaded, study, None)  # None: not evaluated on test yet
+    summary = _best(sweep, storage, results_dir)
     if format == "json":
         print_json(summary)
         return _constants.EXIT_OK
@@ -108,15 +167,15 @@ def export(
     debug: bool = DEBUG_OPT,
 ) -> int:
     """Write the trials table as CSV, Parquet or JSON."""
-    from hpo.results import export_frame, trials_frame
+    from hpo.results import export_frame
 
     if format not in ("csv", "parquet", "json"):
         raise UsageError(f"--format must be csv, parquet or json, but got {format!r}")
-    loaded, study = _open(sweep, storage, results_dir)
+    loaded, frame, _ = _table(sweep, storage, results_dir)
     path = output or loaded.results_dir / f"trials.{format}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    export_frame(trials_frame(study), str(path), format)
-    stdout().print(f"wrote {len(study.trials)} trials to {path}", highlight=False)
+    export_frame(frame, str(path), format)
+    stdout().print(f"wrote {len(frame)} trials to {path}", highlight=False)
     return _constants.EXIT_OK
 
 

@@ -23,6 +23,7 @@ from hpo.cli._progress import Progress
 from hpo.cli._settings import resolve_sweep
 from hpo.config import Sweep
 
+
 def _budget(budget: Any) -> str:
     parts = [f"{budget.trials} trials" if budget.trials is not None else "no trial limit"]
     if budget.timeout is not None:

@@ -11,7 +11,14 @@ import numpy as np
 
 from hpo._references import resolve_reference
 from hpo.config import SweepConfig
-from hpo.data._dataset import DataError, Dataset, check_arrays, check_features, encode_labels, split
+from hpo.data._dataset import (
+    DataError,
+    Dataset,
+    check_arrays,
+    check_features,
+    encode_labels,
+    split,
+)
 
 _NPZ_SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")

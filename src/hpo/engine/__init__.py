@@ -7,7 +7,13 @@ from hpo.engine._metrics import compute_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer, learning_rate_schedule
 from hpo.engine._session import freeze_imports, release_trial_state
-from hpo.engine._train import TrainedModel, evaluate_on_test, model_bytes, score_best, train_trial
+from hpo.engine._train import (
+    TrainedModel,
+    evaluate_on_test,
+    model_bytes,
+    score_best,
+    train_trial,
+)
 
 __all__ = [
     "TrainedModel",

@@ -46,6 +46,6 @@ def release_trial_state() -> None:
 def freeze_imports() -> None:
     """Exclude everything imported so far (TensorFlow alone is about half a million objects) from
     future garbage collections: a collection after each trial, and the automatic ones during
-    training, then cost milliseconds instead of a few hundred (benchmarks/worker_gc.py)."""
-    gc.collect()
+    training, then cost milliseconds instead of a few hundred (benchmarks/worker_gc.py). No
+    collection first: it would cost a few hundred milliseconds of every worker's start."""
     gc.freeze()

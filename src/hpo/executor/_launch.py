@@ -40,22 +40,15 @@ HOLD = _Signal("HOLD")  # nothing to start now; ask again after the next event
 FINISHED = _Signal("FINISHED")  # never start another trial in this run
 
 
-@dataclass(frozen=True)
-class StudyCounts:
-    waiting: int
-    spent: int
-    finished: int
+def _waiting(trials: list[optuna.trial.FrozenTrial]) -> bool:
+    """Whether a queued trial (a warm start or a retry) waits: it runs whatever the budget says."""
+    return any(t.state == TrialState.WAITING for t in trials)
 
 
-def study_counts(study: optuna.Study) -> StudyCounts:
-    """One read of the study (every run and driver of it)."""
-    trials = study.get_trials(deepcopy=False)
+def spent_trials(trials: list[optuna.trial.FrozenTrial]) -> int:
+    """Trials that count against ``budget.trials``: all but the failed ones a retry replaced."""
     retried = {t.user_attrs.get(_constants.ATTR_RETRY_OF) for t in trials}
-    return StudyCounts(
-        waiting=sum(t.state == TrialState.WAITING for t in trials),
-        spent=sum(t.state != TrialState.FAIL or t.number not in retried for t in trials),
-        finished=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
-    )
+    return sum(t.state != TrialState.FAIL or t.number not in retried for t in trials)
 
 
 class Launcher:
@@ -82,9 +75,19 @@ class Launcher:
         self._run_id = run_id
         self._lock = lock
         self._clock = clock
+        self._past_startup = startup_trials == 0  # once enough trials finished, for good
 
     def out_of_time(self) -> bool:
         return self._deadline is not None and self._clock() >= self._deadline
+
+    def _holds_for_startup(self, trials: list[optuna.trial.FrozenTrial]) -> bool:
+        """Whether the sampler's start-up trials are all out but not yet finished (then the next
+        trial would be sampled at random, blind to them)."""
+        if self._past_startup:
+            return False
+        finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        self._past_startup = finished >= self._startup_trials
+        return not self._past_startup and self._startup_trials <= spent_trials(trials)
 
     def next(self) -> Launch | _Signal:
         lifecycle = self._lifecycle
@@ -95,16 +98,15 @@ class Launcher:
         study = lifecycle.study
         running = bool(lifecycle.live)
         with self._lock():
-            counts = study_counts(study)
-            if not counts.waiting:
-                if grid_exhausted(study):
-                    return HOLD if running else FINISHED
-                budget = trial_cap(study, self._budget)
-                if budget is not None and counts.spent >= budget:
-                    # A running trial may still fail and be re-queued; finish once none runs.
-                    return HOLD if running else FINISHED
-                if running and counts.finished < self._startup_trials <= counts.spent:
-                    return HOLD  # past the sampler's random start-up phase, wait for its results
+            trials = study.get_trials(deepcopy=False)  # one read; the exact counts only where they decide
+            if grid_exhausted(study) and not _waiting(trials):
+                return HOLD if running else FINISHED
+            budget = trial_cap(study, self._budget)
+            if budget is not None and len(trials) >= budget and not _waiting(trials) and spent_trials(trials) >= budget:
+                # A running trial may still fail and be re-queued; finish once none runs.
+                return HOLD if running else FINISHED
+            if running and self._holds_for_startup(trials) and not _waiting(trials):
+                return HOLD  # past the sampler's random start-up phase, wait for its results
             trial = study.ask()
         trial.set_user_attr(_constants.ATTR_RUN, self._run_id)
         params = self._space.sample(trial)

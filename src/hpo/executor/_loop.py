@@ -3,7 +3,9 @@ lifecycle, stop the workers of trials the lifecycle has already told."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hpo.executor._launch import FINISHED, HOLD, Launcher
@@ -11,6 +13,17 @@ from hpo.executor._lifecycle import Lifecycle
 from hpo.executor._ray import Ended, Event, Failed, Placed, Reported
 
 POLL_S = 0.5
+
+
+@dataclass
+class LoopTimings:
+    """Where the driver's time went, in seconds (benchmarks/compare.py prints it)."""
+
+    asking_s: float = 0.0  # the launcher: budget checks, the sampler's ask, sampling the space
+    handling_s: float = 0.0  # the lifecycle: reports, pruner decisions, tells
+    waiting_s: float = 0.0  # idle, waiting for the workers' next event
+    first_start_s: float | None = None  # from the loop's start until the first trial's worker began it
+    started: float = field(default_factory=time.perf_counter)
 
 
 class Pool(Protocol):
@@ -45,10 +58,13 @@ def drive(
     pool: Pool,
     poll_s: float = POLL_S,
     interrupted: Callable[[], bool] = lambda: False,
+    timings: LoopTimings | None = None,
 ) -> None:
     """Run until the launcher is finished and no worker is busy, or until ``interrupted()``."""
+    clock = timings or LoopTimings()
     finished = False
     while not interrupted():
+        mark = time.perf_counter()
         while not finished and pool.free_slots():
             step = launcher.next()
             if step is FINISHED:
@@ -58,8 +74,16 @@ def drive(
             pool.launch(step.number, step.params)
         if finished and not pool.running():
             return
-        for event in pool.poll(poll_s):
+        polled = time.perf_counter()
+        events = pool.poll(poll_s)
+        handled = time.perf_counter()
+        for event in events:
             dispatch(lifecycle, event)
+            if clock.first_start_s is None and isinstance(event, Placed):
+                clock.first_start_s = handled - clock.started
+        clock.asking_s += polled - mark
+        clock.waiting_s += handled - polled
+        clock.handling_s += time.perf_counter() - handled
         live = set(lifecycle.live)
         for number in pool.running():
             if number not in live:

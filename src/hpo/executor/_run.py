@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,15 @@ from optuna.trial import TrialState
 
 from hpo import _constants
 from hpo._direction import best_of
-from hpo._references import local_module_path
 from hpo._errors import HpoError, SweepAborted, SweepInterrupted
+from hpo._references import local_module_path
 from hpo.config import Sweep, check_references
 from hpo.data import DataError, Dataset, load_dataset
 from hpo.executor import _ray
 from hpo.executor._launch import Launcher
 from hpo.executor._lifecycle import Lifecycle, Listener, Rules
-from hpo.executor._loop import Pool, drive
+from hpo.executor._loop import LoopTimings, Pool, drive
+from hpo.executor._signals import sigint_deferred, signals_as_flag
 from hpo.space import CategoricalParam, FixedParam
 from hpo.storage import Heartbeat, Store
 from hpo.study import open_study, recover_stale_trials, startup_trials
@@ -44,6 +44,7 @@ class SweepOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     final: dict[str, Any] | None = None  # the best trial re-trained: validation/test metrics, model bytes
     final_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # where the driver's time went
 
     @property
     def best_trial(self) -> optuna.trial.FrozenTrial | None:
@@ -89,38 +90,6 @@ def _worker_config(sweep: Sweep) -> dict[str, Any]:
     if config["data"].get("path"):
         config["data"]["path"] = str(Path(config["data"]["path"]).resolve())
     return config
-
-
-@contextlib.contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Hold SIGINT while the block runs (main thread only), then deliver it as KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _signals_as_flag(*signals: signal.Signals) -> Iterator[Callable[[], bool]]:
-    """The given signals set a flag the driver's loop checks between events, so no storage write
-    is cut in half; off the main thread (e.g. a notebook's worker thread) nothing is installed."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: bool(received)
-        return
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in signals}
-    try:
-        yield lambda: bool(received)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _open(sweep: Sweep, new_study: bool) -> tuple[Store, optuna.storages.BaseStorage, optuna.Study]:
@@ -173,12 +142,14 @@ def _final(sweep: Sweep, study: optuna.Study, pool: _ray.RayPool, interrupted: C
     return None if scored is None else {"trial": best.number, **scored}
 
 
-def _execute(launcher: Launcher, lifecycle: Lifecycle, pool: Pool, interrupted: Callable[[], bool]) -> None:
+def _execute(
+    launcher: Launcher, lifecycle: Lifecycle, pool: Pool, interrupted: Callable[[], bool], timings: LoopTimings | None = None
+) -> None:
     """Drive the trials; on Ctrl+C (or any crash) fail this run's live trials, SIGINT held meanwhile."""
     try:
-        drive(launcher, lifecycle, pool, interrupted=interrupted)
+        drive(launcher, lifecycle, pool, interrupted=interrupted, timings=timings)
     finally:
-        with _sigint_deferred():  # a further Ctrl+C must not cut the bookkeeping in half
+        with sigint_deferred():  # a further Ctrl+C must not cut the bookkeeping in half
             if lifecycle.live or interrupted():
                 lifecycle.interrupt()
 
@@ -195,34 +166,78 @@ def _pool(sweep: Sweep, data: Dataset) -> _ray.RayPool:
     )
 
 
-def _in_ray(
-    sweep: Sweep, data: Dataset, lifecycle: Lifecycle, launcher: Launcher, run_id: str, evaluate: bool
-) -> tuple[float, dict[str, Any] | None, bool]:
-    """Start (or join) Ray, run the trials, re-train the best; the sweep's wall time, the best's
-    scores and whether a stop signal came."""
-    started = time.monotonic()
-    # Ctrl+C (SIGINT) counts from before Ray starts; SIGTERM (a job scheduler's stop) is taken
-    # over after ray.init, which installs a handler of its own for it.
-    with _signals_as_flag(signal.SIGINT) as sigint:
-        modules = sorted({str(path) for ref in sweep.references().values() if (path := local_module_path(ref)) is not None})
-        started_ray = _ray.start_ray(sweep.config.resources.address, modules=modules)
-        try:
-            pool = _pool(sweep, data)
-            try:
-                with _signals_as_flag(signal.SIGTERM) as sigterm, Heartbeat(lifecycle.study, run_id, sweep.config.recovery.heartbeat_s):
-                    def interrupted() -> bool:
-                        return sigint() or sigterm()
+@dataclass
+class _Prepared:
+    """Everything a run needs besides Ray: the data, the study and its lifecycle and launcher."""
 
-                    _execute(launcher, lifecycle, pool, interrupted)
-                    wall = time.monotonic() - started
-                    finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not interrupted()
-                    final = _final(sweep, lifecycle.study, pool, interrupted) if evaluate and finished else None
-                    return wall, final, interrupted()
-            finally:
-                pool.close()
-        finally:
+    data: Dataset
+    store: Store
+    study: optuna.Study
+    lifecycle: Lifecycle
+    launcher: Launcher
+    run_id: str
+
+
+def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepared:
+    """Load the data, open the study, recover what dead drivers left: runs while Ray starts."""
+    data = check_data(sweep)
+    store, storage, study = _open(sweep, new_study)
+    try:
+        study.set_user_attr(_constants.ATTR_RUN_OVERRIDES, sweep.run_overrides())
+        run_id = uuid.uuid4().hex[:12]
+        lifecycle = _lifecycle(sweep, study, storage, listener)
+        recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s)
+        _announce_earlier_runs(study, lifecycle, recovered)
+        return _Prepared(data, store, study, lifecycle, _launcher(sweep, lifecycle, store, run_id), run_id)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _start(sweep: Sweep, new_study: bool, listener: Listener | None) -> tuple[_Prepared, bool]:
+    """Start (or join) Ray in this thread while the data and the study are prepared in another;
+    whether this call started Ray. A preparation error stops the Ray it started."""
+    modules = sorted({str(path) for ref in sweep.references().values() if (path := local_module_path(ref)) is not None})
+    with ThreadPoolExecutor(1, thread_name_prefix="hpo-prepare") as executor:
+        preparing = executor.submit(_prepare, sweep, new_study, listener)
+        try:
+            started_ray = _ray.start_ray(sweep.config.resources.address, modules=modules)
+        except BaseException:
+            if preparing.exception() is None:  # waits for the preparation, then closes what it opened
+                preparing.result().store.close()
+            raise
+        try:
+            return preparing.result(), started_ray
+        except BaseException:
             if started_ray:
                 _ray.stop_ray()
+            raise
+
+
+def _sweep_in_ray(
+    sweep: Sweep, run: _Prepared, interrupted: Callable[[], bool], evaluate: bool
+) -> tuple[float, dict[str, Any] | None, dict[str, float]]:
+    """Run the trials on a pool of workers, then re-train the best; the sweep's time, the best's
+    scores and where the time went."""
+    timings = LoopTimings()
+    pool = _pool(sweep, run.data)
+    try:
+        with signals_as_flag(signal.SIGTERM) as sigterm, Heartbeat(run.study, run.run_id, sweep.config.recovery.heartbeat_s):
+            def stop_asked() -> bool:
+                return interrupted() or sigterm()
+
+            _execute(run.launcher, run.lifecycle, pool, stop_asked, timings)
+            sweep_end = time.perf_counter()
+            lifecycle = run.lifecycle
+            finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not stop_asked()
+            final = _final(sweep, run.study, pool, stop_asked) if evaluate and finished else None
+            spent = {
+                "first_trial_started_s": timings.first_start_s or 0.0,
+                "asking_s": timings.asking_s, "handling_s": timings.handling_s, "waiting_s": timings.waiting_s,
+            }
+            return sweep_end, final, spent
+    finally:
+        pool.close()
 
 
 def run_sweep(
@@ -234,22 +249,23 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run ``sweep`` to its budget, then (``evaluate``) re-train its best trial in a worker and
     score it on the test split. Raise SweepAborted when it had to stop early (e.g. bad metric),
-    SweepInterrupted after Ctrl+C (the study stays consistent and resumable)."""
+    SweepInterrupted after Ctrl+C or SIGTERM (the study stays consistent and resumable)."""
     ensure_results_dir(sweep)
     check_references(sweep)
-    data = check_data(sweep)
-    store, storage, study = _open(sweep, new_study)
-    study.set_user_attr(_constants.ATTR_RUN_OVERRIDES, sweep.run_overrides())
-    run_id = uuid.uuid4().hex[:12]
-    lifecycle = _lifecycle(sweep, study, storage, listener)
-    recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s)
-    _announce_earlier_runs(study, lifecycle, recovered)
-    launcher = _launcher(sweep, lifecycle, store, run_id)
-    started = time.monotonic()
-    try:
-        wall, final, pressed = _in_ray(sweep, data, lifecycle, launcher, run_id, evaluate)
-    finally:
-        store.close()
+    started = time.perf_counter()
+    # Ctrl+C (SIGINT) counts from before Ray starts; SIGTERM (a job scheduler's stop) is taken
+    # over after ray.init, which installs a handler of its own for it.
+    with signals_as_flag(signal.SIGINT) as interrupted:
+        run, started_ray = _start(sweep, new_study, listener)
+        ray_up = time.perf_counter()
+        try:
+            sweep_end, final, timings = _sweep_in_ray(sweep, run, interrupted, evaluate)
+        finally:
+            if started_ray:
+                _ray.stop_ray()
+            run.store.close()
+        pressed = interrupted()
+    lifecycle = run.lifecycle
     if lifecycle.abort_reason is not None:
         raise SweepAborted(lifecycle.abort_reason)
     if lifecycle.interrupted:
@@ -259,4 +275,6 @@ def run_sweep(
         )
     if pressed:  # Ctrl+C while the best trial was re-trained: the sweep itself had finished
         raise KeyboardInterrupt
-    return SweepOutcome(study, store.masked, wall, dict(lifecycle.counts), final, time.monotonic() - started - wall)
+    timings = {"ray_start_s": ray_up - started, **timings}
+    wall = sweep_end - started
+    return SweepOutcome(run.study, run.store.masked, wall, dict(lifecycle.counts), final, time.perf_counter() - started - wall, timings)

@@ -48,7 +48,9 @@ class TrialWorker:
         self._placement = {"host": socket.gethostname(), "pid": os.getpid(), **(placement or {})}
         self._stops: dict[int, threading.Event] = {}
         if self._function is None:
-            from hpo.engine import freeze_imports  # imports Keras now, not in the first trial's time
+            from hpo.engine import (
+                freeze_imports,  # imports Keras now, not in the first trial's time
+            )
 
             freeze_imports()
         else:

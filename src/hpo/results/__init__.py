@@ -1,18 +1,22 @@
 """Results of a sweep: trial tables and exports, the best model with test metrics, the report."""
 
 from hpo.results._best import best_summary, load_best, write_best
-from hpo.results._finalize import finalize, write_resolved_sweep
+from hpo.results._finalize import finalize, write_exports, write_resolved_sweep
 from hpo.results._frame import export_frame, trials_frame
 from hpo.results._report import summarize, write_report
+from hpo.results._snapshot import fresh_snapshot, remember_snapshot
 
 __all__ = [
     "best_summary",
     "export_frame",
     "finalize",
+    "fresh_snapshot",
     "load_best",
+    "remember_snapshot",
     "summarize",
     "trials_frame",
     "write_best",
+    "write_exports",
     "write_report",
     "write_resolved_sweep",
 ]

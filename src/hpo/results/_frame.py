@@ -9,15 +9,19 @@ import pandas as pd
 
 from hpo import _constants
 
+_COLUMNS = ["number", "state", "value", "epochs", "duration_s", "fail_reason", "retry_of", "host", "pid", "node", "gpus", "datetime_start"]
+
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, state, value, epochs reached, duration, fail reason, params."""
+    """One row per trial: number, state, value, epochs reached, duration, fail reason, where it
+    ran (host, pid, Ray node, GPU ids), params (``params_*``) and last-epoch metrics (``metrics_*``)."""
     rows: list[dict[str, Any]] = []
     for t in study.get_trials(deepcopy=False):
         duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
         epochs = t.user_attrs.get(_constants.ATTR_EPOCHS)
         if epochs is None and t.intermediate_values:
             epochs = max(t.intermediate_values)
+        placement = t.user_attrs.get(_constants.ATTR_PLACEMENT) or {}
         row: dict[str, Any] = {
             "number": t.number,
             "state": t.state.name,
@@ -26,13 +30,18 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             "duration_s": duration,
             "fail_reason": t.user_attrs.get(_constants.ATTR_FAIL_REASON),
             "retry_of": t.user_attrs.get(_constants.ATTR_RETRY_OF),
+            "host": placement.get("host"),
+            "pid": placement.get("pid"),
+            "node": placement.get("node"),
+            "gpus": ",".join(placement.get("gpus") or []) or None,
             "datetime_start": t.datetime_start,
         }
         row.update({f"params_{k}": v for k, v in t.params.items()})
+        row.update({f"metrics_{k}": v for k, v in (t.user_attrs.get(_constants.ATTR_METRICS) or {}).items()})
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=["number", "state", "value", "epochs", "duration_s", "fail_reason", "retry_of", "datetime_start"])
+        return pd.DataFrame(columns=_COLUMNS)
     return frame.sort_values("number").reset_index(drop=True)
 
 

@@ -3,7 +3,12 @@ and retrying trials, recovering the trials of dead drivers."""
 
 from hpo.study._factories import make_pruner, make_sampler, startup_trials
 from hpo.study._grid import grid_exhausted, trial_cap
-from hpo.study._open import load_existing_study, open_existing_storage, open_study, study_names
+from hpo.study._open import (
+    load_existing_study,
+    open_existing_storage,
+    open_study,
+    study_names,
+)
 from hpo.study._recovery import recover_stale_trials
 from hpo.study._retry import fail_trial
 
