@@ -217,3 +217,26 @@ def test_two_drivers_on_one_postgresql_study_run_exactly_the_budget(postgres_url
     assert numbers == list(range(10))  # exactly the budget, no number twice
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
     assert len({t.user_attrs["hpo:run"] for t in study.trials}) == 2  # both drivers ran trials
+
+
+def test_without_an_address_a_cluster_already_on_this_machine_is_left_alone(ray_head, tmp_path) -> None:
+    """`ray.init()` alone would join the cluster `ray start` left on this machine (and fail: this
+    driver has no token for it); hpo starts its own local Ray instead, as the README says."""
+    path = tmp_path / "c.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: c
+        data: {{source: digits}}
+        objective: {{metric: val_accuracy, function: "tests.cheap:objective"}}
+        space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}, epochs: 2}}}}
+        budget: {{trials: 2}}
+        results_dir: {tmp_path / "results"}
+    """))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", *AUTH)}
+    result = subprocess.run([sys.executable, "-m", "hpo", "run", str(path)], cwd=REPO, capture_output=True, text=True,
+                            timeout=600, env={**env, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    study = journal_study(tmp_path / "results" / "c" / "study.journal", "c")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    head = subprocess.run([str(Path(sys.executable).parent / "ray"), "status", "--address", ray_head], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **AUTH})
+    assert head.returncode == 0  # and the other cluster is still up

@@ -36,7 +36,7 @@ def _sweep(tmp_path: Path, *, sampler: str = "random", pruner: str = "median", p
         name: cheap
         data: {{source: digits}}
         train: {{epochs: 6}}
-        objective: {{metric: val_accuracy, direction: maximize}}
+        objective: {{metric: val_accuracy, direction: maximize, function: "tests.cheap:objective"}}
         space:
           params:
             x: {x}

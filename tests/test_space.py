@@ -129,7 +129,7 @@ def test_override_narrowing_drops_unreachable_children(write_file) -> None:
         params:
           optimizer: {type: categorical, choices: [sgd, adam]}
           momentum: {type: float, low: 0.0, high: 0.9, when: {optimizer: sgd}}
-          beta: {type: float, low: 0.8, high: 0.99, when: {optimizer: [sgd, adam]}}
+          weight_decay: {type: float, low: 0.0, high: 0.01, when: {optimizer: [sgd, adam]}}
     """)
     sweep = write_file("s.yaml", """
         name: s
@@ -139,20 +139,20 @@ def test_override_narrowing_drops_unreachable_children(write_file) -> None:
             optimizer: adam
     """)
     space = load_sweep(sweep).space
-    assert [p.name for p in space] == ["optimizer", "beta"]
-    assert space.to_dict()["beta"]["when"] == {"optimizer": ["adam"]}
+    assert [p.name for p in space] == ["optimizer", "weight_decay"]
+    assert space.to_dict()["weight_decay"]["when"] == {"optimizer": ["adam"]}
 
 
 def test_partial_override_merges_keys(write_file) -> None:
-    write_file("b.yaml", "params:\n  lr: {type: float, low: 0.0001, high: 0.1, log: true}\n")
-    sweep = write_file("s.yaml", "name: s\nspace:\n  include: [b.yaml]\n  params:\n    lr: {high: 0.01}\n")
-    assert load_sweep(sweep).space["lr"] == FloatParam(name="lr", low=0.0001, high=0.01, log=True)
+    write_file("b.yaml", "params:\n  learning_rate: {type: float, low: 0.0001, high: 0.1, log: true}\n")
+    sweep = write_file("s.yaml", "name: s\nspace:\n  include: [b.yaml]\n  params:\n    learning_rate: {high: 0.01}\n")
+    assert load_sweep(sweep).space["learning_rate"] == FloatParam(name="learning_rate", low=0.0001, high=0.01, log=True)
 
 
 def test_null_override_removes(write_file) -> None:
-    write_file("b.yaml", "params:\n  a: 1\n  b: 2\n")
-    sweep = write_file("s.yaml", "name: s\nspace:\n  include: [b.yaml]\n  params:\n    b: null\n")
-    assert [p.name for p in load_sweep(sweep).space] == ["a"]
+    write_file("b.yaml", "params:\n  dropout: 0.1\n  epochs: 2\n")
+    sweep = write_file("s.yaml", "name: s\nspace:\n  include: [b.yaml]\n  params:\n    epochs: null\n")
+    assert [p.name for p in load_sweep(sweep).space] == ["dropout"]
 
 
 def test_include_cycle(write_file) -> None:

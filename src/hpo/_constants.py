@@ -53,7 +53,11 @@ PRUNERS = {
     "none": "NopPruner",
 }
 
-# Metrics every built-in trial reports on the validation split each epoch.
+# Data sources a sweep may name besides a user loader: bundled or generated sets, and files.
+BUILTIN_DATASETS = ("digits", "breast_cancer", "diabetes", "synthetic")
+FILE_DATASETS = ("npz", "csv", "image_folder")
+
+# Metrics every built-in trial reports on the validation split each epoch, by task.
 VALIDATION_METRICS = (
     "val_loss",
     "val_accuracy",
@@ -62,6 +66,8 @@ VALIDATION_METRICS = (
     "val_f1",
     "val_auc",
 )
+REGRESSION_METRICS = ("val_loss", "val_mse", "val_mae", "val_r2")
+BUILTIN_TASKS = {"digits": "classification", "breast_cancer": "classification", "diabetes": "regression"}
 
 # Driver liveness: how often a driver writes its heartbeat, and after how long without one a
 # driver on another host counts as dead (its RUNNING trials are then recovered).

@@ -21,6 +21,31 @@ class TrialStopped(HpoError):
     is ending). Let it propagate: the driver has already recorded the trial's end state."""
 
 
+class ReadParams(dict):
+    """A trial's parameters that remember which of them were read (a space parameter the trial
+    never reads is most likely a typo in the sweep file)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.read.add(key)
+        return super().__contains__(key)
+
+    def unread(self) -> list[str]:
+        return sorted(set(self) - self.read)
+
+
 @dataclass
 class TrialResult:
     """What a trial function may return: its final metrics and, optionally, a model to score on

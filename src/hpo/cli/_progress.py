@@ -40,6 +40,9 @@ class Progress:
             self._live.__exit__(*exc)
 
     def __call__(self, event: str, number: int, detail: dict[str, Any]) -> None:
+        if event == "unread":  # a warning, on a terminal as well
+            print(f"warning: the trial's code never read the space parameters {', '.join(detail['names'])} (a typo in the sweep file?)", file=sys.stderr, flush=True)
+            return
         if event == "epoch":
             if self._live is not None:
                 self._live.update(self._table())

@@ -11,6 +11,7 @@ import pydantic
 
 from hpo import _constants
 from hpo._errors import ConfigError, HpoError, Problem
+from hpo._builtin_params import known_names, reads
 from hpo._text import did_you_mean
 from hpo._yaml import KeyPath, YamlDocument, read_yaml
 from hpo.config._sweep import FILE_DATASETS, SweepConfig, is_reference
@@ -150,21 +151,44 @@ def _fields_at(loc: KeyPath) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
+def builtin_metrics(task: str | None) -> tuple[str, ...]:
+    """The validation metrics the built-in trainer reports for a task (both tasks' when unknown)."""
+    if task == "classification":
+        return _constants.VALIDATION_METRICS
+    if task == "regression":
+        return _constants.REGRESSION_METRICS
+    return tuple(dict.fromkeys(_constants.VALIDATION_METRICS + _constants.REGRESSION_METRICS))
+
+
 def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> None:
     """Rules that span sections: metric names, storage, sampler and pruner arguments, warm starts."""
     from hpo.study import make_pruner, make_sampler
 
     problems: list[Problem] = []
     metric = config.objective.metric
-    if config.model.builder == "builtin" and config.objective.function is None and metric not in _constants.VALIDATION_METRICS:
-        problems.append(
-            doc.problem(
-                ("objective", "metric"),
-                f"the built-in trainer reports {', '.join(_constants.VALIDATION_METRICS)}, but got {metric!r}"
-                f"{did_you_mean(metric, _constants.VALIDATION_METRICS)}",
-                "pick a reported validation metric",
+    if config.model.builder == "builtin" and config.objective.function is None:
+        task = config.data.task if config.data.task != "auto" else _constants.BUILTIN_TASKS.get(config.data.source)
+        for param in space.declared:
+            if not reads(param.name):
+                origin = space.origin(param.name)
+                problems.append(
+                    (origin[0] if origin else doc).problem(
+                        origin[1] if origin else ("space", "params", param.name),
+                        f"the built-in trainer never reads a parameter {param.name!r}{did_you_mean(param.name, known_names())}",
+                        "rename it to one the trainer reads (README: Parameters of the built-in trainer), or remove it",
+                    )
+                )
+        reported = builtin_metrics(task)
+        if metric not in reported:
+            target = f"for a {task} target" if task else "(classification or regression)"
+            problems.append(
+                doc.problem(
+                    ("objective", "metric"),
+                    f"the built-in trainer reports {', '.join(reported)} {target}, but got {metric!r}"
+                    f"{did_you_mean(metric, reported)}",
+                    "pick a reported validation metric",
+                )
             )
-        )
     if config.storage is not None:
         try:
             kind = storage_kind(config.storage)

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hpo import _constants
 
-BUILTIN_DATASETS = ("digits", "breast_cancer", "synthetic")
-FILE_DATASETS = ("npz", "csv", "image_folder")
+BUILTIN_DATASETS = _constants.BUILTIN_DATASETS
+FILE_DATASETS = _constants.FILE_DATASETS
 SamplerName = Literal[tuple(_constants.SAMPLERS)]  # type: ignore[valid-type]
 PrunerName = Literal[tuple(_constants.PRUNERS)]  # type: ignore[valid-type]
 _REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -32,6 +32,7 @@ class DataConfig(_Strict):
     source: str = "digits"
     path: str | None = None
     target: str | None = None
+    task: Literal["auto", "classification", "regression"] = "auto"
     options: dict[str, Any] = Field(default_factory=dict)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     test_fraction: float = Field(0.2, gt=0, lt=1)

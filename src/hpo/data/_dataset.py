@@ -12,9 +12,15 @@ import numpy as np
 from hpo._errors import DataError
 
 
+TASKS = ("classification", "regression")
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """Train / validation / test splits. The test split is only used after the sweep."""
+    """Train / validation / test splits. The test split is only used after the sweep.
+
+    Classification labels are 0..n_classes-1; a regression target is a float (``n_classes`` 0).
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -24,6 +30,15 @@ class Dataset:
     y_test: np.ndarray
     n_classes: int
     name: str = "data"
+
+    @property
+    def task(self) -> str:
+        return "regression" if self.n_classes == 0 else "classification"
+
+    @property
+    def n_outputs(self) -> int:
+        """Units of the model's last layer: one per class, or one value."""
+        return self.n_classes or 1
 
     @property
     def is_image(self) -> bool:
@@ -36,8 +51,9 @@ class Dataset:
 
     def summary(self) -> str:
         kind = "images" if self.is_image else "table"
+        target = f"{self.n_classes} classes" if self.n_classes else "a regression target"
         return (
-            f"{self.name}: {kind} {self.input_shape}, {self.n_classes} classes, "
+            f"{self.name}: {kind} {self.input_shape}, {target}, "
             f"train/val/test = {len(self.y_train)}/{len(self.y_val)}/{len(self.y_test)}"
         )
 
@@ -82,10 +98,42 @@ def check_arrays(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray,
     return x, encode_labels(y, classes, source)
 
 
-def split(x: np.ndarray, y: np.ndarray, validation_fraction: float, test_fraction: float, seed: int, name: str) -> Dataset:
-    """Stratified, seeded train / validation / test split."""
+def infer_task(y: np.ndarray, task: str = "auto") -> str:
+    """``task`` as given; for ``auto``: regression for numbers that are not all whole, or whole
+    numbers with many distinct values (more than 50 and 10% of the samples); else classification."""
+    if task != "auto":
+        return task
+    y = np.asarray(y)
+    if y.dtype.kind not in "iuf" or not np.all(np.isfinite(y)):
+        return "classification"
+    if not np.all(np.equal(np.mod(y, 1), 0)):
+        return "regression"
+    distinct = len(np.unique(y))
+    return "regression" if distinct > 50 and distinct > 0.1 * len(y) else "classification"
+
+
+def check_target(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features checked as for classification; the target must be finite numbers."""
+    x, y = check_features(x, y, source)
+    try:
+        y = y.astype(np.float32)
+    except (TypeError, ValueError):
+        raise DataError(f"{source}: a regression target must be numbers, but got {y.dtype} values; set data.task: classification") from None
+    if not np.all(np.isfinite(y)):
+        raise DataError(f"{source}: the regression target must be finite, but {int(np.sum(~np.isfinite(y)))} values are NaN or inf")
+    return x, y
+
+
+def split(x: np.ndarray, y: np.ndarray, validation_fraction: float, test_fraction: float, seed: int, name: str, task: str = "auto") -> Dataset:
+    """Seeded train / validation / test split, stratified by class for classification."""
     from sklearn.model_selection import train_test_split
 
+    if infer_task(y, task) == "regression":
+        x, y = check_target(x, y, name)
+        x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed)
+        val_share = validation_fraction / (1.0 - test_fraction)
+        x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=val_share, random_state=seed)
+        return Dataset(x_train, y_train, x_val, y_val, x_test, y_test, 0, name)
     x, y = check_arrays(x, y, name)
     n_classes = int(y.max()) + 1
     counts = np.bincount(y)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from hpo import _constants
 from hpo._references import resolve_reference
 from hpo.config import SweepConfig
 from hpo.data._dataset import (
@@ -16,7 +17,9 @@ from hpo.data._dataset import (
     Dataset,
     check_arrays,
     check_features,
+    check_target,
     encode_labels,
+    infer_task,
     split,
 )
 
@@ -53,6 +56,9 @@ def _builtin(name: str, options: dict[str, Any], seed: int) -> tuple[np.ndarray,
     if name == "breast_cancer":
         bunch = datasets.load_breast_cancer()
         return bunch.data, bunch.target
+    if name == "diabetes":  # regression: disease progression after one year
+        bunch = datasets.load_diabetes()
+        return bunch.data, bunch.target.astype(np.float32)
     return synthetic(**{"seed": seed, **options})
 
 
@@ -100,8 +106,11 @@ def _image_folder(path: Path, image_size: int | None) -> tuple[np.ndarray, np.nd
     return np.stack(images)[..., None], np.asarray(labels)
 
 
-def _from_splits(arrays: dict[str, np.ndarray], name: str) -> Dataset:
+def _from_splits(arrays: dict[str, np.ndarray], name: str, task: str = "auto") -> Dataset:
     """Splits the user made: labels are encoded once, from the training split's classes."""
+    if infer_task(arrays["y_train"], task) == "regression":
+        parts = {part: check_target(arrays[f"x_{part}"], arrays[f"y_{part}"], f"{name} ({part})") for part in ("train", "val", "test")}
+        return Dataset(*parts["train"], *parts["val"], *parts["test"], n_classes=0, name=name)
     parts = {part: check_features(arrays[f"x_{part}"], arrays[f"y_{part}"], f"{name} ({part})") for part in ("train", "val", "test")}
     x_train, y_train = check_arrays(*parts["train"], f"{name} (train)")
     classes = np.unique(parts["train"][1])
@@ -119,22 +128,22 @@ def load_dataset(config: SweepConfig) -> Dataset:
 @functools.lru_cache(maxsize=4)
 def _load_cached(key: str) -> Dataset:
     data = json.loads(key)
-    source, options, seed = data["source"], data["options"], data["seed"]
+    source, options, seed, task = data["source"], data["options"], data["seed"], data["task"]
     fractions = (data["validation_fraction"], data["test_fraction"], seed)
-    if source in ("digits", "breast_cancer", "synthetic"):
-        return split(*_builtin(source, options, seed), *fractions, name=source)
-    if source in ("npz", "csv", "image_folder"):
+    if source in _constants.BUILTIN_DATASETS:
+        return split(*_builtin(source, options, seed), *fractions, name=source, task=task)
+    if source in _constants.FILE_DATASETS:
         path = Path(data["path"])
         if not path.exists():
             raise DataError(f"data file not found: {path} (relative to {Path.cwd()}); check data.path")
         if source == "npz":
             arrays = _npz(path)
             if "x" not in arrays:
-                return _from_splits(arrays, path.name)
-            return split(arrays["x"], arrays["y"], *fractions, name=path.name)
+                return _from_splits(arrays, path.name, task)
+            return split(arrays["x"], arrays["y"], *fractions, name=path.name, task=task)
         if source == "csv":
-            return split(*_csv(path, data["target"]), *fractions, name=path.name)
-        return split(*_image_folder(path, options.get("image_size")), *fractions, name=path.name)
+            return split(*_csv(path, data["target"]), *fractions, name=path.name, task=task)
+        return split(*_image_folder(path, options.get("image_size")), *fractions, name=path.name, task=task)
     loader = resolve_reference(source, "data loader")
     try:
         loaded = loader(**options)
@@ -142,8 +151,8 @@ def _load_cached(key: str) -> Dataset:
         raise DataError(f"data loader {source!r} raised {type(exc).__name__}: {exc} (run with --debug for the traceback)") from exc
     if isinstance(loaded, dict):
         if "x" in loaded:
-            return split(loaded["x"], loaded["y"], *fractions, name=source)
-        return _from_splits(loaded, source)
+            return split(loaded["x"], loaded["y"], *fractions, name=source, task=task)
+        return _from_splits(loaded, source, task)
     if isinstance(loaded, tuple) and len(loaded) == 2:
-        return split(*loaded, *fractions, name=source)
+        return split(*loaded, *fractions, name=source, task=task)
     raise DataError(f"data loader {source!r} must return (x, y) or a dict of arrays, but returned {type(loaded).__name__}")

@@ -3,7 +3,7 @@
 Importing this package imports Keras (and its backend); the CLI does so only in commands that train.
 """
 
-from hpo.engine._metrics import compute_metrics
+from hpo.engine._metrics import compute_metrics, regression_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer, learning_rate_schedule
 from hpo.engine._session import freeze_imports, release_trial_state
@@ -24,6 +24,7 @@ __all__ = [
     "freeze_imports",
     "learning_rate_schedule",
     "model_bytes",
+    "regression_metrics",
     "release_trial_state",
     "score_best",
     "train_trial",

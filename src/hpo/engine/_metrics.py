@@ -54,3 +54,18 @@ def compute_metrics(y_true: np.ndarray, probs: np.ndarray, prefix: str = "") -> 
         "auc": auc,
     }
     return {prefix + k: v for k, v in values.items()}
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, loss: str = "mse", prefix: str = "", huber_delta: float = 1.0) -> dict[str, float]:
+    """loss (the training loss's value), mse, mae and r2, each named ``prefix + name``, as
+    scikit-learn's ``mean_squared_error``, ``mean_absolute_error`` and ``r2_score`` compute them."""
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    error = np.asarray(y_pred, dtype=np.float64).ravel() - y_true
+    mse = float(np.mean(error**2))
+    mae = float(np.mean(np.abs(error)))
+    total = float(np.sum((y_true - y_true.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(error**2)) / total if total > 0 else float("nan")
+    small = np.abs(error) <= huber_delta
+    huber = float(np.mean(np.where(small, 0.5 * error**2, huber_delta * (np.abs(error) - 0.5 * huber_delta))))
+    values = {"loss": {"mse": mse, "mae": mae, "huber": huber}[loss], "mse": mse, "mae": mae, "r2": r2}
+    return {prefix + k: v for k, v in values.items()}

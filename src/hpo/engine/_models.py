@@ -6,6 +6,7 @@ from typing import Any
 
 import keras
 
+from hpo._builtin_params import builtin_value
 from hpo._errors import TrialFailed
 from hpo._references import resolve_reference
 
@@ -20,16 +21,16 @@ def _batch_norm() -> keras.layers.BatchNormalization:
 
 
 def _regularizer(params: dict[str, Any]) -> keras.regularizers.Regularizer | None:
-    return keras.regularizers.L2(params["l2"]) if params.get("use_l2") and "l2" in params else None
+    return keras.regularizers.L2(params["l2"]) if builtin_value(params, "use_l2") and "l2" in params else None
 
 
 def _augmentation(params: dict[str, Any]) -> list[keras.layers.Layer]:
     """Random flip/rotation/translation/zoom: Keras applies them only when training."""
-    if not params.get("augment"):
+    if not builtin_value(params, "augment"):
         return []
-    strength = float(params.get("augment_strength", 0.1))
+    strength = float(builtin_value(params, "augment_strength"))
     layers: list[keras.layers.Layer] = []
-    if params.get("augment_flip"):
+    if builtin_value(params, "augment_flip"):
         layers.append(keras.layers.RandomFlip("horizontal"))
     layers += [
         keras.layers.RandomRotation(strength),
@@ -40,21 +41,22 @@ def _augmentation(params: dict[str, Any]) -> list[keras.layers.Layer]:
 
 
 def _dense_stack(x: Any, params: dict[str, Any], reg: Any) -> Any:
-    activation = params.get("activation", "relu")
-    for i in range(int(params.get("depth", 1))):
-        x = keras.layers.Dense(int(params.get(f"units_{i}", 64)), kernel_regularizer=reg)(x)
-        if params.get("batch_norm"):
+    activation = builtin_value(params, "activation")
+    for i in range(int(builtin_value(params, "depth"))):
+        x = keras.layers.Dense(int(builtin_value(params, f"units_{i}")), kernel_initializer=builtin_value(params, "kernel_initializer"), kernel_regularizer=reg)(x)
+        if builtin_value(params, "batch_norm"):
             x = _batch_norm()(x)
         x = keras.layers.Activation(activation)(x)
-        rate = float(params.get(f"dropout_{i}", 0.0))
+        rate = float(builtin_value(params, f"dropout_{i}"))
         if rate > 0:
             x = keras.layers.Dropout(rate)(x)
     return x
 
 
 def build_builtin(params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int) -> keras.Model:
-    """An MLP or CNN (``family``) with a softmax over ``n_classes``."""
-    family = params.get("family", "mlp")
+    """An MLP or CNN (``family``) with a softmax over ``n_classes``, or one linear output for a
+    regression target (``n_classes`` 0)."""
+    family = builtin_value(params, "family")
     reg = _regularizer(params)
     inputs = keras.Input(shape=input_shape)
     x = inputs
@@ -64,32 +66,39 @@ def build_builtin(params: dict[str, Any], input_shape: tuple[int, ...], n_classe
     if family == "cnn":
         if len(input_shape) != 3:
             raise TrialFailed(f"family 'cnn' needs image input (height, width, channels), but the data has shape {input_shape}; use family 'mlp'")
-        pool = keras.layers.MaxPooling2D if params.get("pooling", "max") == "max" else keras.layers.AveragePooling2D
+        pool = keras.layers.MaxPooling2D if builtin_value(params, "pooling") == "max" else keras.layers.AveragePooling2D
         size = min(input_shape[0], input_shape[1])
-        for i in range(int(params.get("conv_blocks", 1))):
-            x = keras.layers.Conv2D(int(params.get(f"filters_{i}", 32)), int(params.get("kernel_size", 3)), padding="same", kernel_regularizer=reg)(x)
-            if params.get("batch_norm"):
+        for i in range(int(builtin_value(params, "conv_blocks"))):
+            x = keras.layers.Conv2D(
+                int(builtin_value(params, f"filters_{i}")), int(builtin_value(params, "kernel_size")), padding="same",
+                kernel_initializer=builtin_value(params, "kernel_initializer"), kernel_regularizer=reg,
+            )(x)
+            if builtin_value(params, "batch_norm"):
                 x = _batch_norm()(x)
-            x = keras.layers.Activation(params.get("activation", "relu"))(x)
+            x = keras.layers.Activation(builtin_value(params, "activation"))(x)
             if size >= 2:
                 x = pool(2)(x)
                 size //= 2
-            rate = float(params.get("conv_dropout", 0.0))
+            rate = float(builtin_value(params, "conv_dropout"))
             if rate > 0:
                 x = keras.layers.Dropout(rate)(x)
     elif family != "mlp":
         raise TrialFailed(f"family must be 'mlp' or 'cnn', but got {family!r}")
     x = keras.layers.Flatten()(x)
     x = _dense_stack(x, params, reg)
-    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    if n_classes:
+        outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    else:
+        outputs = keras.layers.Dense(1)(x)
     return keras.Model(inputs, outputs, name=f"hpo_{family}")
 
 
 def build_model(builder: str, params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int) -> keras.Model:
     """The built-in family, or ``builder(params, input_shape, n_classes)`` from a user reference.
 
-    A user builder returns a ``keras.Model`` whose output is class probabilities (softmax);
-    if it is not compiled, hpo compiles it with the trial's optimizer.
+    A user builder returns a ``keras.Model`` whose output is class probabilities (softmax), or one
+    value for a regression target (``n_classes`` 0); if it is not compiled, hpo compiles it with
+    the trial's optimizer and loss.
     """
     if builder == "builtin":
         return build_builtin(params, input_shape, n_classes)

@@ -12,11 +12,12 @@ from typing import Any
 import keras
 import numpy as np
 
+from hpo._builtin_params import builtin_value
 from hpo._errors import TrialFailed, TrialOutOfMemory
 from hpo._trial import TrialContext, TrialStopped
 from hpo.config import SweepConfig
-from hpo.data import Dataset, load_dataset, normalize
-from hpo.engine._metrics import compute_metrics
+from hpo.data import Dataset, load_dataset
+from hpo.engine._metrics import compute_metrics, regression_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer
 from hpo.engine._session import release_trial_state, seed_everything
@@ -40,6 +41,55 @@ class TrainedModel:
     @property
     def last(self) -> dict[str, float]:
         return self.history[-1] if self.history else {}
+
+
+_LOSSES = ("mse", "mae", "huber")
+
+
+def training_loss(params: dict[str, Any], task: str) -> keras.losses.Loss:
+    """Cross-entropy for classes; ``loss`` (mse, mae or huber with ``huber_delta``) for a regression target."""
+    if task == "classification":
+        return keras.losses.SparseCategoricalCrossentropy()
+    name = str(builtin_value(params, "loss"))
+    if name == "mse":
+        return keras.losses.MeanSquaredError()
+    if name == "mae":
+        return keras.losses.MeanAbsoluteError()
+    if name == "huber":
+        return keras.losses.Huber(delta=float(builtin_value(params, "huber_delta")))
+    raise TrialFailed(f"loss must be one of {', '.join(_LOSSES)} for a regression target, but got {name!r}")
+
+
+def validation_metrics(model: keras.Model, data: Dataset, x: np.ndarray, y: np.ndarray, params: dict[str, Any], prefix: str) -> dict[str, float]:
+    """The task's metrics of ``model`` on ``(x, y)``: classification from probabilities, regression from values."""
+    outputs = _predict(model, x)
+    if not np.all(np.isfinite(outputs)):
+        raise TrialFailed("the model's predictions hold NaN or inf; lower learning_rate")
+    if data.task == "classification":
+        return compute_metrics(y, outputs, prefix=prefix)
+    return regression_metrics(y, outputs, str(builtin_value(params, "loss")), prefix, float(builtin_value(params, "huber_delta")))
+
+
+def with_normalization(model: keras.Model, data: Dataset, method: str) -> keras.Model:
+    """``model`` behind a Normalization layer fitted on the training split (per feature, or per
+    channel of images): the saved model then takes raw inputs. ``none`` leaves it as it is."""
+    if method == "none":
+        return model
+    x = data.x_train
+    axes = tuple(range(x.ndim - 1))
+    if method == "standard":
+        shift, scale = x.mean(axis=axes), x.std(axis=axes)
+    elif method == "minmax":
+        shift, scale = x.min(axis=axes), x.max(axis=axes) - x.min(axis=axes)
+    else:
+        raise TrialFailed(f"normalization must be none, standard or minmax, but got {method!r}")
+    scale = np.where(scale > 0, scale, 1.0)  # a constant feature stays as it is, centred
+    inputs = keras.Input(shape=data.input_shape)
+    normalized = keras.layers.Normalization(axis=-1, mean=shift, variance=scale**2, name="normalization")(inputs)
+    wrapped = keras.Model(inputs, model(normalized), name=model.name)
+    if model.compiled:
+        wrapped.compile(optimizer=model.optimizer, loss=model.loss, steps_per_execution=model.steps_per_execution)
+    return wrapped
 
 
 def _predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
@@ -70,10 +120,11 @@ class _EpochReporter(keras.callbacks.Callback):
                 f"training loss became {loss} at epoch {epoch + 1}; lower learning_rate "
                 "(or its upper bound in the space) or add batch normalization"
             )
-        probs = _predict(self.model, self._data.x_val)
-        if not np.all(np.isfinite(probs)):
-            raise TrialFailed(f"validation predictions hold NaN or inf at epoch {epoch + 1}; lower learning_rate")
-        metrics = {"loss": float(loss), **compute_metrics(self._data.y_val, probs, prefix="val_")}
+        try:
+            scores = validation_metrics(self.model, self._data, self._data.x_val, self._data.y_val, self._context.params, "val_")
+        except TrialFailed as exc:
+            raise TrialFailed(f"at epoch {epoch + 1}: {exc}") from None
+        metrics = {"loss": float(loss), **scores}
         self._result.history.append(metrics)
         self._context.report(epoch + 1, metrics)
 
@@ -85,10 +136,10 @@ def train_trial(config: SweepConfig, context: TrialContext, keep_model: bool = F
     TrialOutOfMemory when it does not fit, TrialStopped when the sweep stopped it.
     """
     params = context.params
-    normalization = str(params.get("normalization", "none"))
-    data = normalize(context.data if context.data is not None else load_dataset(config), normalization)
+    normalization = str(builtin_value(params, "normalization"))
+    data = context.data if context.data is not None else load_dataset(config)
     seed_everything(context.seed)
-    batch_size = int(params.get("batch_size", 64))
+    batch_size = int(builtin_value(params, "batch_size"))
     steps_per_epoch = math.ceil(len(data.y_train) / batch_size)
     result = TrainedModel(normalization=normalization)
     try:
@@ -96,9 +147,10 @@ def train_trial(config: SweepConfig, context: TrialContext, keep_model: bool = F
         if not model.compiled:
             model.compile(
                 optimizer=build_optimizer(params, steps_per_epoch, config.train.epochs),
-                loss=keras.losses.SparseCategoricalCrossentropy(),
+                loss=training_loss(params, data.task),
                 steps_per_execution=min(config.train.steps_per_execution, steps_per_epoch),
             )
+        model = with_normalization(model, data, normalization)
         model.fit(
             data.x_train,
             data.y_train,
@@ -142,15 +194,14 @@ def score_best(config: SweepConfig, context: TrialContext) -> dict[str, Any]:
     try:
         return {
             "validation_metrics": result.last,
-            "test_metrics": evaluate_on_test(result.model, data, result.normalization),
+            "test_metrics": evaluate_on_test(result.model, data, context.params),
             "model": model_bytes(result.model),
         }
     finally:
         release_trial_state()
 
 
-def evaluate_on_test(model: keras.Model, data: Dataset, normalization: str) -> dict[str, float]:
-    """Full metric set on the held-out test split; used once, for the best trial, after the sweep."""
-    data = normalize(data, normalization)
-    probs = _predict(model, data.x_test)
-    return compute_metrics(data.y_test, probs, prefix="test_")
+def evaluate_on_test(model: keras.Model, data: Dataset, params: dict[str, Any] | None = None) -> dict[str, float]:
+    """The task's metrics on the held-out test split, from raw inputs (the model holds its own
+    normalization); used once, for the best trial, after the sweep."""
+    return validation_metrics(model, data, data.x_test, data.y_test, params or {}, "test_")

@@ -66,6 +66,7 @@ class Lifecycle:
         self.abort_reason: str | None = None
         self.target_reached = False
         self.interrupted = False
+        self._warned_unread: set[str] = set()
 
     # -- what the sweep asks ------------------------------------------------------------------
 
@@ -153,6 +154,13 @@ class Lifecycle:
         if self.rules.target is not None and reaches(float(value), self.rules.target, self.rules.direction):
             self.target_reached = True
         self.emit("complete", number, value=float(value), epochs=live.epochs)
+
+    def unread(self, names: tuple[str, ...]) -> None:
+        """Parameters a finished trial never read: said once per name (a typo in the space, usually)."""
+        new = [name for name in names if name not in self._warned_unread]
+        if new:
+            self._warned_unread.update(new)
+            self.emit("unread", -1, names=new)
 
     def fail(self, number: int, reason: str, retryable: bool) -> None:
         """The trial's code raised, or its worker died; ignored once the trial is told."""

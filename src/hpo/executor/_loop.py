@@ -47,6 +47,7 @@ def dispatch(lifecycle: Lifecycle, event: Event) -> None:
     elif isinstance(event, Reported):
         lifecycle.report(event.number, event.epoch, event.metrics)
     elif isinstance(event, Ended):
+        lifecycle.unread(event.unread)
         lifecycle.end(event.number, event.metrics)
     elif isinstance(event, Failed):
         lifecycle.fail(event.number, event.reason, event.retryable)

@@ -55,7 +55,9 @@ def start_ray(
         return False
     local = {"num_cpus": num_cpus, "num_gpus": num_gpus} if is_local else {}
     ray.init(
-        address=address,
+        # "local": a new Ray of hpo's own, never one left over on this machine that ray.init()
+        # would otherwise find through /tmp/ray and join (another user's, a crashed sweep's).
+        address="local" if is_local else address,
         **{k: v for k, v in local.items() if v is not None},
         include_dashboard=False,
         logging_level=logging.ERROR,
@@ -122,6 +124,7 @@ class Reported:
 class Ended:
     number: int
     metrics: dict[str, float] | None
+    unread: tuple[str, ...] = ()  # space parameters the trial's code never read
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def event_from(number: int, item: dict[str, Any]) -> Event:
     if kind == "report":
         return Reported(number, int(item["epoch"]), item["metrics"])
     if kind == "end":
-        return Ended(number, item["metrics"])
+        return Ended(number, item["metrics"], tuple(item.get("unread", ())))
     if kind == "stopped":
         return Ended(number, None)
     return Failed(number, item["reason"], bool(item["retryable"]), bool(item.get("oom", False)))

@@ -20,7 +20,7 @@ from hpo import _constants
 from hpo._direction import best_of
 from hpo._errors import HpoError, SweepAborted, SweepInterrupted
 from hpo._references import local_module_path
-from hpo.config import Sweep, check_references
+from hpo.config import Sweep, builtin_metrics, check_references
 from hpo.data import DataError, Dataset, load_dataset
 from hpo.executor import _ray
 from hpo.executor._launch import Launcher
@@ -55,6 +55,13 @@ class SweepOutcome:
 def check_data(sweep: Sweep) -> Dataset:
     """Load the data in the driver (numpy only) so bad data stops the sweep before Ray starts."""
     data = load_dataset(sweep.config)
+    config = sweep.config
+    if config.model.builder == "builtin" and config.objective.function is None and config.objective.metric not in builtin_metrics(data.task):
+        raise DataError(
+            f"{data.name} has a {data.task} target, for which the built-in trainer reports "
+            f"{', '.join(builtin_metrics(data.task))}, but objective.metric is {config.objective.metric!r}; "
+            "pick one of them (or set data.task if the target was read as the wrong kind)"
+        )
     if not data.is_image and "family" in sweep.space:
         family = sweep.space["family"]
         can_be_cnn = (isinstance(family, FixedParam) and family.value == "cnn") or (

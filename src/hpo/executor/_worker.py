@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hpo._errors import TrialFailed, TrialOutOfMemory
-from hpo._trial import TrialContext, TrialResult, TrialStopped
+from hpo._trial import ReadParams, TrialContext, TrialResult, TrialStopped
 from hpo.config import SweepConfig
 from hpo.data import Dataset
 from hpo.gpu import is_out_of_memory, limit_gpu_memory
@@ -69,7 +69,7 @@ class TrialWorker:
         events: queue.Queue[dict[str, Any]] = queue.Queue()
         stop = self._stops.setdefault(number, threading.Event())
         context = TrialContext(
-            number=number, params=dict(params), data=self._data, seed=self._config.train.seed,
+            number=number, params=ReadParams(params), data=self._data, seed=self._config.train.seed,
             epochs=self._config.train.epochs,
             _sink=lambda epoch, metrics: events.put({"kind": "report", "epoch": epoch, "metrics": metrics}),
             _stop=stop,
@@ -106,7 +106,7 @@ class TrialWorker:
             return {"validation_metrics": metrics, "test_metrics": {}, "model": None}
         from hpo.engine import evaluate_on_test, model_bytes
 
-        return {"validation_metrics": metrics, "test_metrics": evaluate_on_test(model, self._data, "none"), "model": model_bytes(model)}
+        return {"validation_metrics": metrics, "test_metrics": evaluate_on_test(model, self._data, context.params), "model": model_bytes(model)}
 
     def _train(self, context: TrialContext, events: queue.Queue[dict[str, Any]]) -> None:
         try:
@@ -119,7 +119,7 @@ class TrialWorker:
             oom = is_out_of_memory(exc)
             events.put({"kind": "fail", "reason": _describe(exc), "retryable": not oom, "oom": oom})
         else:
-            events.put({"kind": "end", "metrics": metrics})
+            events.put({"kind": "end", "metrics": metrics, "unread": context.params.unread()})
 
     def _objective(self, context: TrialContext) -> dict[str, float]:
         if self._function is None:

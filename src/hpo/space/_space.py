@@ -42,6 +42,7 @@ class SearchSpace:
         children whose conditions they can no longer satisfy are dropped instead of rejected."""
         self.declared = list(declared)
         origins = origins or {}
+        self._origins = dict(origins)
         problems: list[Problem] = []
 
         def fail(name: str, key: KeyPath, message: str, fix: str = "") -> None:
@@ -113,6 +114,10 @@ class SearchSpace:
         self.params: list[Param] = kept
         self._by_name: dict[str, Param] = {p.name: p for p in kept}
         self._kept_declared = {owner[p.name] for p in kept}
+
+    def origin(self, name: str) -> Origin | None:
+        """The document and key path that declared parameter ``name`` (None for spaces built in code)."""
+        return self._origins.get(name)
 
     def __iter__(self) -> Iterator[Param]:
         return iter(self.params)
