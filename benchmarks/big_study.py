@@ -18,7 +18,7 @@ SWEEP = """
 name: big
 data: {source: digits}
 train: {epochs: 12}
-space: {params: {x: {type: float, low: 0.0, high: 1.0}, y: {type: int, low: 1, high: 64}}}
+space: {params: {dropout: {type: float, low: 0.0, high: 1.0}, batch_size: {type: int, low: 1, high: 64}}}
 budget: {trials: %d}
 results_dir: %s
 """
@@ -61,11 +61,11 @@ def make_study(folder: Path, trials: int) -> Path:
         trial.set_user_attr("hpo:placement", {"host": "h", "pid": 1, "node": "n", "gpus": []})
         epochs = 12 if number % 2 else rng.randint(2, 5)
         for epoch in range(1, epochs + 1):
-            trial.report(params["x"] * epoch / 12, epoch)
+            trial.report(params["dropout"] * epoch / 12, epoch)
         trial.set_user_attr("hpo:epochs", epochs)
-        trial.set_user_attr("hpo:val_metrics", {"val_accuracy": params["x"], "val_loss": 1 - params["x"]})
+        trial.set_user_attr("hpo:val_metrics", {"val_accuracy": params["dropout"], "val_loss": 1 - params["dropout"]})
         if epochs == 12:
-            study.tell(trial, params["x"])
+            study.tell(trial, params["dropout"])
         else:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     journal = folder / "results" / "big" / "study.journal"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -23,7 +24,7 @@ def main() -> None:
     from hpo.data import load_dataset
     from hpo.engine import train_trial
 
-    sweep = load_sweep("sweeps/digits_cnn.yaml")
+    sweep = load_sweep(Path(__file__).resolve().parents[1] / "sweeps" / "digits_cnn.yaml")
     data = load_dataset(sweep.config)
     base = {p.name: p.value for p in sweep.space if p.kind == "fixed"}
     params = {**base, **sweep.config.enqueue[0], "depth": 0, "conv_dropout": 0.0, "activation": "relu", "batch_norm": False}

@@ -77,3 +77,27 @@ def slow(trial: TrialContext) -> None:
     for epoch in range(1, int(params.get("epochs", 6)) + 1):
         time.sleep(float(params.get("sleep", 1.0)))
         trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
+
+
+def oom_on_a_share(trial: TrialContext) -> dict[str, float]:
+    """Runs out of (pretend) GPU memory on a share of a GPU when x > 0.6, fits on a whole one.
+    Writes its GPU, share and start/end to params['log_dir'] like ``recording``."""
+    params = trial.params
+    start = time.time()
+    if float(params["x"]) > 0.6 and trial.gpu_share < 1:
+        time.sleep(0.2)
+        raise RuntimeError("RESOURCE_EXHAUSTED: OOM when allocating tensor with shape[512,512,64]")
+    for epoch in range(1, 4):
+        time.sleep(float(params.get("sleep", 0.3)))
+        trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
+    record = {"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "share": trial.gpu_share, "start": start, "end": time.time()}
+    (Path(params["log_dir"]) / f"{os.getpid()}-{start}.json").write_text(json.dumps(record))
+    return {"gpu_share": trial.gpu_share}
+
+
+def two_goals(trial: TrialContext) -> dict[str, float]:
+    """Accuracy curves as ``objective`` draws them; the returned ``cost`` grows with x, so no x is
+    best at both (a Pareto front)."""
+    objective(trial)
+    x = float(trial.params["x"])
+    return {"val_accuracy": _curve(trial.params, int(trial.params.get("epochs", 6))), "cost": 100 * x * x}

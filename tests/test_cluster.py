@@ -95,7 +95,7 @@ def _user_sweep(folder: Path, *, trials: int, concurrency: int, storage: str | N
         budget: {{trials: {trials}, max_retries: {retries}}}
         resources: {{concurrency: {concurrency}, gpus_per_trial: 0.5, worker_start_timeout: 120}}
         results_dir: {folder / "results"}
-    """) + (f"storage: {storage}\\n" if storage else ""))
+    """) + (f"storage: {storage}\n" if storage else ""))
     return path
 
 
@@ -113,22 +113,25 @@ def three_nodes(tmp_path):
                     "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env, timeout=120)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    (tmp_path / "driver").mkdir()  # the driver's folder, hidden from the worker nodes below
     isolated = subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True).returncode == 0
     workers = []
-    for i in range(2):
-        start = f"{ray} start --address=127.0.0.1:{port} --node-ip-address=127.0.0.1 --num-cpus=4 --num-gpus=2 --block --disable-usage-stats"
+    address = f"127.0.0.1:{port}"
+    for i in range(2):  # one at a time: two raylets starting at once on one host race for their ports
+        start = f"{ray} start --address={address} --node-ip-address=127.0.0.1 --num-cpus=4 --num-gpus=2 --block --disable-usage-stats"
         script = f"mount -t tmpfs none {tmp_path / 'driver'} && exec {start}" if isolated else f"exec {start}"
         command = ["unshare", "-m", "--propagation", "private", "sh", "-c", script] if isolated else ["sh", "-c", script]
         workers.append(subprocess.Popen(command, cwd=elsewhere, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status = subprocess.run([ray, "status", "--address", address], capture_output=True, text=True, env=env, timeout=60)
-        if status.stdout.count("node_") >= 3 and "4.0 GPU" in status.stdout:
-            break
-        time.sleep(1)
-    else:
-        raise AssertionError(f"the worker nodes did not join: {status.stdout}")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = subprocess.run([ray, "status", "--address", address], capture_output=True, text=True, env=env, timeout=60)
+            if status.stdout.count(" node_") >= 2 + i and f"{2 * (i + 1)}.0 GPU" in status.stdout:
+                break
+            if workers[-1].poll() is not None:
+                raise AssertionError(f"worker node {i} exited with {workers[-1].returncode}")
+            time.sleep(1)
+        else:
+            raise AssertionError(f"worker node {i} did not join: {status.stdout}")
     yield {"address": address, "workers": workers, "isolated": isolated}
     for worker in workers:
         if worker.poll() is None:
@@ -146,7 +149,6 @@ def _run_driver(folder: Path, path: Path, address: str, *extra: str, wait: bool 
 
 def test_trials_spread_over_nodes_and_gpu_shares_with_user_code_only_on_the_driver(three_nodes, tmp_path) -> None:
     driver = tmp_path / "driver"
-    driver.mkdir()
     path = _user_sweep(driver, trials=12, concurrency=8)
     result = _run_driver(driver, path, three_nodes["address"])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -165,7 +167,6 @@ def test_trials_spread_over_nodes_and_gpu_shares_with_user_code_only_on_the_driv
 
 def test_a_lost_node_fails_its_trials_which_are_retried_on_the_others(three_nodes, tmp_path) -> None:
     driver = tmp_path / "driver"
-    driver.mkdir()
     path = _user_sweep(driver, trials=16, concurrency=8, sleep=1.0, retries=1)
     process = _run_driver(driver, path, three_nodes["address"], wait=False)
     journal = driver / "results" / "u" / "study.journal"
@@ -187,7 +188,8 @@ def test_a_lost_node_fails_its_trials_which_are_retried_on_the_others(three_node
     lost = [t for t in study.trials if t.state == TrialState.FAIL]
     assert lost, "no trial was running on the lost node"
     for t in lost:
-        assert t.user_attrs["hpo:fail_reason"].startswith("the worker running this trial was lost: its node was lost (Ray node ")
+        node = t.user_attrs["hpo:placement"]["node"]
+        assert t.user_attrs["hpo:fail_reason"].startswith(f"the worker running this trial was lost: its node was lost (Ray node {node}, host ")
         retry = [r for r in study.trials if r.user_attrs.get("hpo:retry_of") == t.number]
         assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE and retry[0].params == t.params
         assert retry[0].user_attrs["hpo:placement"]["node"] != t.user_attrs["hpo:placement"]["node"]

@@ -132,6 +132,35 @@ def test_fake_gpus_four_trials_at_once_two_per_device(tmp_path) -> None:
     assert sorted(o["cuda"] for o in overlapping) == ["0", "0", "1", "1"]
 
 
+@pytest.mark.parametrize("max_oom_retries", [1, 0])
+def test_a_trial_out_of_memory_on_a_gpu_share_is_retried_alone_on_a_whole_gpu(tmp_path, max_oom_retries) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    sweep = _sweep(tmp_path, trials=8, concurrency=4, pruner="none", extra_params=f"log_dir: {logs}\n            sleep: 0.3")
+    sweep = sweep.with_overrides(**{"resources.gpus_per_trial": 0.5, "budget.max_oom_retries": max_oom_retries})
+    study = run_sweep(_fn(sweep, "oom_on_a_share"), evaluate=False).study
+    _assert_states_consistent(study)
+    ooms = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert len(ooms) >= 2, [t.params for t in study.trials]  # x > 0.6 runs out of memory on half a GPU
+    retries = {t.user_attrs.get("hpo:retry_of"): t for t in study.trials if "hpo:retry_of" in t.user_attrs}
+    for t in ooms:
+        reason = t.user_attrs["hpo:fail_reason"]
+        assert reason.startswith("RuntimeError: RESOURCE_EXHAUSTED: OOM when allocating tensor"), reason
+        if max_oom_retries == 0:
+            assert "whole GPU" not in reason and t.number not in retries
+            continue
+        assert reason.endswith("it ran out of memory on a share of a GPU (gpus_per_trial=0.5): queued again with a whole GPU (budget.max_oom_retries=1)")
+        retry = retries[t.number]
+        assert retry.state == TrialState.COMPLETE and retry.params == t.params and retry.user_attrs["hpo:whole_gpu"] is True
+        assert retry.user_attrs["hpo:val_metrics"]["gpu_share"] == 1.0
+    records = [json.loads(p.read_text()) for p in logs.iterdir()]
+    whole = [r for r in records if r["share"] == 1.0]
+    assert len(whole) == (len(ooms) if max_oom_retries else 0)
+    for r in whole:  # alone on its GPU while it ran
+        assert not [o for o in records if o is not r and o["cuda"] == r["cuda"] and o["start"] < r["end"] and r["start"] < o["end"]]
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == (8 if max_oom_retries else 8 - len(ooms))
+
+
 def test_startup_phase_does_not_overshoot(tmp_path) -> None:
     sweep = _sweep(tmp_path, sampler="tpe", trials=8, concurrency=3, extra_params="sleep: 0.05")
     sweep = sweep.with_overrides(**{"sampler.args": {"n_startup_trials": 4}})

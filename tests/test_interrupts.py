@@ -17,7 +17,7 @@ from hpo.space import parse_space
 from tests.test_lifecycle import ScriptedPool, _acc
 
 
-def _endless(number: int, params: dict) -> list:
+def _endless(number: int, params: dict, whole_gpu: bool = False) -> list:
     return [Reported(number, e, _acc(0.5)) for e in range(1, 10_000)]
 
 

@@ -270,6 +270,7 @@ class ScriptedPool:
         self.script = script  # (number, params) -> list of events
         self.queues: dict[int, list] = {}
         self.stopped: list[int] = []
+        self.whole: list[int] = []  # trials launched on a whole GPU
 
     def free_slots(self) -> int:
         return self.slots - len(self.queues)
@@ -277,8 +278,10 @@ class ScriptedPool:
     def running(self) -> list[int]:
         return list(self.queues)
 
-    def launch(self, number: int, params: dict) -> None:
-        self.queues[number] = [Placed(number, {"host": "here"}), *self.script(number, params)]
+    def launch(self, number: int, params: dict, whole_gpu: bool = False) -> None:
+        if whole_gpu:
+            self.whole.append(number)
+        self.queues[number] = [Placed(number, {"host": "here"}), *self.script(number, params, whole_gpu)]
 
     def stop(self, number: int) -> None:
         if number not in self.stopped:
@@ -294,7 +297,7 @@ class ScriptedPool:
         return events
 
 
-def _curve(number: int, params: dict) -> list:
+def _curve(number: int, params: dict, whole_gpu: bool = False) -> list:
     good = params["x"] > 0.5
     reports = [Reported(number, e, _acc((0.9 if good else 0.1) * e / 4)) for e in range(1, 5)]
     return [*reports, Ended(number, None)]
@@ -316,7 +319,7 @@ def test_the_loop_runs_the_budget_and_stops_the_workers_of_pruned_trials(storage
 def test_the_loop_fails_a_trial_whose_worker_is_lost_and_runs_its_retry(storage) -> None:
     lost = set()
 
-    def script(number: int, params: dict) -> list:
+    def script(number: int, params: dict, whole_gpu: bool) -> list:
         if number == 0 and number not in lost:
             lost.add(number)
             return [Reported(number, 1, _acc(0.5)), Failed(number, "the worker running this trial was lost", True)]
@@ -338,3 +341,120 @@ def test_the_loop_returns_at_once_when_interrupted(storage) -> None:
     assert lc.live  # the caller (run_sweep) interrupts the lifecycle next
     lc.interrupt()
     assert not lc.study.get_trials(states=(TrialState.RUNNING,))
+
+
+@pytest.mark.parametrize(
+    ("gpus_per_trial", "max_oom_retries", "whole"),
+    [(0.5, 1, True), (0.25, 2, True), (0.5, 0, False), (1.0, 1, False), (0.0, 1, False)],
+    ids=["share", "two_retries_but_one_whole_run", "no_oom_retries", "whole_gpu_already", "cpu"],
+)
+def test_out_of_memory_on_a_gpu_share_is_retried_once_on_a_whole_gpu(storage, gpus_per_trial, max_oom_retries, whole) -> None:
+    def script(number: int, params: dict, whole_gpu: bool) -> list:
+        if params["x"] > 0.5 and not whole_gpu:
+            return [Reported(number, 1, _acc(0.5)), Failed(number, "RuntimeError: out of memory", retryable=False, oom=True)]
+        return _curve(number, params)
+
+    lc = _lifecycle(storage, gpus_per_trial=gpus_per_trial, max_oom_retries=max_oom_retries, max_consecutive_failures=20)
+    pool = ScriptedPool(2, script)
+    drive(_launcher(lc, budget=6), lc, pool, poll_s=0)
+    trials = lc.study.trials
+    ooms = [t for t in trials if t.state == TrialState.FAIL]
+    assert ooms and not lc.live
+    for t in ooms:
+        retries = [r for r in trials if r.user_attrs.get("hpo:retry_of") == t.number]
+        if whole:
+            assert t.user_attrs["hpo:fail_reason"] == (
+                f"RuntimeError: out of memory; it ran out of memory on a share of a GPU (gpus_per_trial={gpus_per_trial:g}): "
+                f"queued again with a whole GPU (budget.max_oom_retries={max_oom_retries})")
+            (retry,) = retries
+            assert retry.state == TrialState.COMPLETE and retry.number in pool.whole and retry.params == t.params
+        else:
+            assert t.user_attrs["hpo:fail_reason"] == "RuntimeError: out of memory" and not retries
+    assert sorted(pool.whole) == sorted(r.number for r in trials if r.user_attrs.get("hpo:whole_gpu"))
+    assert len(trials) == (6 + len(ooms) if whole else 6)  # a whole-GPU retry replaces its trial in the budget
+
+
+# -- several goals ----------------------------------------------------------------------------
+
+
+def _non_dominated(points: dict[int, tuple[float, ...]], directions: list[str]) -> set[int]:
+    """An independent Pareto front: the points no other point is at least as good as on every
+    goal and better on one."""
+    sign = [1 if d == "maximize" else -1 for d in directions]
+
+    def dominates(a, b) -> bool:
+        return all(s * x >= s * y for s, x, y in zip(sign, a, b)) and any(s * x > s * y for s, x, y in zip(sign, a, b))
+
+    return {n for n, p in points.items() if not any(dominates(q, p) for m, q in points.items() if m != n)}
+
+
+def _multi(storage, pruner, constraints=()):
+    from hpo.config import parse_constraint
+
+    study = optuna.create_study(storage=storage, directions=["maximize", "minimize"], pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=3))
+    rules = Rules(metric="val_accuracy", direction="maximize", max_epochs=4,
+                  goals=(("val_accuracy", "maximize"), ("cost", "minimize")),
+                  constraints=tuple(parse_constraint(c) for c in constraints))
+    return Lifecycle(study, storage, rules)
+
+
+def _two_goals(number: int, params: dict, whole_gpu: bool = False) -> list:
+    """Accuracy rises with x (and declines after epoch 1 below 0.5); the better the accuracy, the
+    higher the cost (a trade-off)."""
+    x = params["x"]
+    reports = [Reported(number, e, {"val_accuracy": x / 4 * (e if x >= 0.5 else 1.1 - 0.1 * e)}) for e in range(1, 5)]
+    return [*reports, Ended(number, {"val_accuracy": x, "cost": 100 * x**2 + 10 * (number % 3)})]
+
+
+MULTI_PRUNERS = {
+    "median": optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+    "percentile": optuna.pruners.PercentilePruner(40.0, n_startup_trials=3, n_warmup_steps=1),
+    "successive_halving": optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2),
+    "threshold": optuna.pruners.ThresholdPruner(lower=0.1, n_warmup_steps=1),
+    "patient": optuna.pruners.PatientPruner(optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1), patience=0),
+}
+
+
+@pytest.mark.parametrize("name", MULTI_PRUNERS)
+def test_a_multi_objective_study_is_pruned_on_the_watched_metric_and_keeps_its_true_front(storage, name) -> None:
+    lc = _multi(storage, MULTI_PRUNERS[name])
+    drive(_launcher(lc, budget=16), lc, ScriptedPool(2, _two_goals), poll_s=0)
+    trials = lc.study.trials
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert pruned and complete and len(trials) == 16 and lc.counts["pruned"] == len(pruned)
+    for t in pruned:  # stopped early, on its val_accuracy curve, with no values of its own
+        assert max(t.intermediate_values) < 4 and t.values is None
+        assert t.intermediate_values[1] == pytest.approx(t.params["x"] / 4)
+    for t in complete:
+        metrics = t.user_attrs["hpo:val_metrics"]
+        assert t.values == [metrics["val_accuracy"], metrics["cost"]]
+    expected = _non_dominated({t.number: tuple(t.values) for t in complete}, ["maximize", "minimize"])
+    from hpo.study import pareto_front
+
+    assert {t.number for t in pareto_front(lc.study)} == expected
+
+
+def test_constraints_are_recorded_and_an_infeasible_trial_is_never_on_the_front(storage) -> None:
+    lc = _multi(storage, optuna.pruners.NopPruner(), constraints=("cost <= 40", "val_accuracy >= 0.2"))
+    events: list = []
+    lc._listener = lambda event, number, detail: events.append((event, number, detail))
+    drive(_launcher(lc, budget=12), lc, ScriptedPool(2, _two_goals), poll_s=0)
+    complete = lc.study.get_trials(states=(TrialState.COMPLETE,))
+    feasible = {t.number for t in complete if t.user_attrs["hpo:val_metrics"]["cost"] <= 40 and t.params["x"] >= 0.2}
+    assert feasible and len(feasible) < len(complete)  # the constraints cut some trials
+    for t in complete:
+        cost, acc = t.user_attrs["hpo:val_metrics"]["cost"], t.params["x"]
+        assert t.constraints == pytest.approx({"cost <= 40": cost - 40, "val_accuracy >= 0.2": 0.2 - acc})
+    said = {number: detail["feasible"] for event, number, detail in events if event == "complete"}
+    assert {n for n, ok in said.items() if ok} == feasible
+    from hpo.study import best_trial, is_feasible, pareto_front
+    from hpo.config import ObjectiveConfig
+
+    front = pareto_front(lc.study)
+    assert {t.number for t in front} == _non_dominated({t.number: tuple(t.values) for t in complete if t.number in feasible}, ["maximize", "minimize"])
+    assert all(is_feasible(t) for t in front)
+    objective = ObjectiveConfig.model_validate({"goals": [{"metric": "val_accuracy", "direction": "maximize"}, {"metric": "cost", "direction": "minimize"}]})
+    best = best_trial(lc.study, objective)
+    assert best.number in feasible and best.values[0] == max(t.values[0] for t in front)

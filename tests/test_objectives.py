@@ -55,7 +55,8 @@ def test_a_regression_metric_for_a_classification_set_is_refused(tmp_path) -> No
     path.write_text(MINIMAL_SWEEP.replace("data: {source: digits}", "data: {source: digits}\nobjective: {metric: val_mse, direction: minimize}"))
     result = run_hpo("validate", str(path), cwd=tmp_path)
     assert result.returncode == 2
-    assert "the built-in trainer reports val_loss, val_accuracy, val_precision, val_recall, val_f1, val_auc for a classification target, but got 'val_mse'" in result.stderr
+    assert ("the built-in trainer reports val_loss, val_accuracy, val_precision, val_recall, val_f1, val_auc, params, latency_ms, "
+            "latency_batch_ms, epoch_seconds, peak_memory_mb for a classification target, but got 'val_mse'") in result.stderr
 
 
 def test_every_shipped_sweep_and_example_validates() -> None:

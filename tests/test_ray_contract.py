@@ -157,3 +157,12 @@ def test_a_local_ray_started_by_hpo_listens_on_loopback_only(tmp_path) -> None:
     for line in ray_lines:
         local = line.split()[3]
         assert re.match(r"^(127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]|\[::1\]):\d+$", local), line
+
+
+def test_ray_nodes_tell_liveness_and_the_raylet_address(ray_local) -> None:
+    """What RayPool._node_gone reads to tell a lost node from a dead worker process."""
+    import socket
+
+    (node,) = ray_local.nodes()
+    assert node["Alive"] is True and node["NodeID"] == ray_local.get_runtime_context().get_node_id()
+    socket.create_connection((node["NodeManagerAddress"], int(node["NodeManagerPort"])), timeout=2).close()

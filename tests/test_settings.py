@@ -110,7 +110,7 @@ def test_an_unexpected_error_is_one_line_and_exit_1_unless_debug(tmp_path, monke
     path.write_text(MINIMAL_SWEEP + f"results_dir: {tmp_path / 'results'}\n")
     open_study(load_sweep(path))
 
-    def defect(study):
+    def defect(study, objective=None):
         return 1 / 0
 
     monkeypatch.setattr(hpo.results, "trials_frame", defect)

@@ -24,7 +24,8 @@ DEFAULTS: dict[str, Any] = {
     # data and loss
     "batch_size": 64, "normalization": "none", "loss": "mse", "huber_delta": 1.0,
 }
-# Per-layer parameters: ``units_0``, ``units_1``, ... (declared as ``units`` with ``per_layer``).
+# Per-layer parameters: ``units_0``, ``units_1``, ... (declared as ``units`` with ``per_layer``;
+# a plain ``units`` sets every layer).
 PER_LAYER: dict[str, Any] = {"units": 64, "dropout": 0.0, "filters": 32}
 _PER_LAYER = re.compile(rf"^({'|'.join(PER_LAYER)})_(\d+)$")
 
@@ -36,8 +37,8 @@ def builtin_value(params: Mapping[str, Any], name: str) -> Any:
     if name in DEFAULTS:
         return DEFAULTS[name]
     match = _PER_LAYER.match(name)
-    if match:
-        return PER_LAYER[match.group(1)]
+    if match:  # ``units`` declared without per_layer: the same value for every layer
+        return params[match.group(1)] if match.group(1) in params else PER_LAYER[match.group(1)]
     raise KeyError(f"the built-in trainer has no parameter {name!r}")
 
 

@@ -15,6 +15,8 @@ TRIALS_CSV = "trials.csv"
 TRIALS_PARQUET = "trials.parquet"
 BEST_JSON = "best.json"
 BEST_MODEL = "best_model.keras"
+PARETO_JSON = "pareto.json"
+FRONT_DIR = "front"  # front/trial_<n>.keras with `hpo run --save front`
 RESOLVED_SWEEP = "sweep.resolved.yaml"
 REPORT_HTML = "report.html"
 
@@ -28,6 +30,8 @@ ATTR_ATTEMPT = "hpo:attempt"
 ATTR_RUN = "hpo:run"
 ATTR_METRICS = "hpo:val_metrics"  # the last epoch's reported metrics (name kept for existing studies)
 ATTR_PLACEMENT = "hpo:placement"
+ATTR_WHOLE_GPU = "hpo:whole_gpu"  # a retry that runs on a whole GPU after running out of memory on a share
+ATTR_OOM_ATTEMPT = "hpo:oom_attempt"
 ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
 
 # Settings a run's flags may override that `hpo resume` carries over to the resumed run.
@@ -41,7 +45,11 @@ SAMPLERS = {
     "gp": "GPSampler",
     "qmc": "QMCSampler",
     "grid": "GridSampler",
+    "nsga2": "NSGAIISampler",
+    "nsga3": "NSGAIIISampler",
 }
+# Those that can optimize several goals at once (Optuna's CMA-ES cannot).
+MULTI_OBJECTIVE_SAMPLERS = ("tpe", "random", "gp", "qmc", "grid", "nsga2", "nsga3")
 PRUNERS = {
     "median": "MedianPruner",
     "percentile": "PercentilePruner",
@@ -52,6 +60,9 @@ PRUNERS = {
     "threshold": "ThresholdPruner",
     "none": "NopPruner",
 }
+# Those hpo can apply to one metric of a multi-objective study (hyperband and wilcoxon read the
+# study's single best trial or direction in ways a multi-objective study cannot give them).
+MULTI_OBJECTIVE_PRUNERS = ("median", "percentile", "successive_halving", "patient", "threshold", "none")
 
 # Data sources a sweep may name besides a user loader: bundled or generated sets, and files.
 BUILTIN_DATASETS = ("digits", "breast_cancer", "diabetes", "synthetic")
@@ -67,6 +78,10 @@ VALIDATION_METRICS = (
     "val_auc",
 )
 REGRESSION_METRICS = ("val_loss", "val_mse", "val_mae", "val_r2")
+# What the built-in trainer measures about each model, for multi-objective sweeps and constraints:
+# parameter count, median inference latency (batch 1 and the evaluation batch), training seconds
+# per epoch, peak resident host memory of the trial's process.
+EFFICIENCY_METRICS = ("params", "latency_ms", "latency_batch_ms", "epoch_seconds", "peak_memory_mb")
 BUILTIN_TASKS = {"digits": "classification", "breast_cancer": "classification", "diabetes": "regression"}
 
 # Driver liveness: how often a driver writes its heartbeat, and after how long without one a

@@ -80,6 +80,7 @@ class TrialContext:
     data: Dataset | None
     seed: int
     epochs: int
+    gpu_share: float = 0.0  # the fraction of one GPU this trial has (0: none; 1 or more: whole GPUs)
     _sink: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None
     _stop: threading.Event = field(default_factory=threading.Event)
     _last_epoch: int = 0

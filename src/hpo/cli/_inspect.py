@@ -41,7 +41,7 @@ def _table(sweep_path: Path, storage: str | None, results_dir: str | None) -> tu
     if snapshot is not None:
         return sweep, *snapshot
     study = load_existing_study(sweep)
-    return sweep, trials_frame(study), study.study_name
+    return sweep, trials_frame(study, sweep.config.objective), study.study_name
 
 
 def _fmt(value: object) -> str:
@@ -109,7 +109,8 @@ def status(
         params = ", ".join(f"{k[7:]}={_fmt(v)}" for k, v in row.items() if k.startswith("params_") and _fmt(v))
         detail = row["fail_reason"] if row["state"] == "FAIL" and row["fail_reason"] else params
         where = f"{row['host']}:{row['pid']}" + (f" gpu {row['gpus']}" if _fmt(row["gpus"]) else "") if _fmt(row["host"]) else ""
-        table.add_row(str(row["number"]), row["state"], _fmt(row["value"]), _fmt(row["epochs"]), _fmt(row["duration_s"]), where, detail)
+        state = row["state"] + (" (infeasible)" if _fmt(row.get("feasible")) == "False" else "")
+        table.add_row(str(row["number"]), state, _fmt(row["value"]), _fmt(row["epochs"]), _fmt(row["duration_s"]), where, detail)
     stdout().print(table)
     return _constants.EXIT_OK
 
@@ -118,17 +119,38 @@ def _best(sweep: Path, storage: str | None, results_dir: str | None) -> dict[str
     """The best trial's summary: best.json while it matches the unchanged snapshot, else from the study."""
     from optuna.trial import TrialState
 
-    from hpo.results import best_summary, fresh_snapshot, load_best
+    from hpo.results import best_summary, fresh_snapshot, front_summary, load_best, load_pareto
 
     loaded = resolve_sweep(sweep, storage=storage, results_dir=results_dir)
-    snapshot = fresh_snapshot(loaded)
+    objective = loaded.config.objective
+    snapshot = fresh_snapshot(loaded) if not objective.multi and not objective.constraints else None
     summary = _snapshot_best(loaded, *snapshot) if snapshot is not None else None
     if summary is not None:
         return summary
     loaded, study = _open(sweep, storage, results_dir)
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         raise UsageError(f"study {study.study_name!r} has no complete trial yet; see `hpo status {sweep}`")
-    return load_best(loaded, study) or best_summary(loaded, study, None)  # None: not evaluated on test yet
+    if objective.multi:  # the front, with test metrics where `hpo run --save front` scored them
+        return load_pareto(loaded, study) or front_summary(loaded, study)
+    summary = load_best(loaded, study) or best_summary(loaded, study, None)  # None: not evaluated on test yet
+    if summary is None:
+        raise UsageError(f"no trial of study {study.study_name!r} meets the constraints {', '.join(objective.constraints)}; see `hpo status {sweep}`")
+    return summary
+
+
+def _print_front(summary: dict[str, Any]) -> None:
+    """A multi-objective sweep's Pareto front as a table: each goal, test metrics, parameters."""
+    goals = [g["metric"] for g in summary["goals"]]
+    arrows = {"maximize": "↑", "minimize": "↓"}
+    table = Table(title=f"Pareto front of study {summary['study']}: {len(summary['front'])} trials"
+                  + (f" meeting {', '.join(summary['constraints'])}" if summary["constraints"] else ""))
+    for column in ("#", *(f"{g['metric']} {arrows[g['direction']]}" for g in summary["goals"]), "test", "params"):
+        table.add_column(column, overflow="fold")
+    for entry in summary["front"]:
+        tests = ", ".join(f"{k[5:]} {_fmt(v)}" for k, v in entry["test_metrics"].items())
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in entry["params"].items())
+        table.add_row(str(entry["trial"]), *(_fmt(entry["values"][g]) for g in goals), tests, params)
+    stdout().print(table)
 
 
 @exits
@@ -143,6 +165,9 @@ def best(
     summary = _best(sweep, storage, results_dir)
     if format == "json":
         print_json(summary)
+        return _constants.EXIT_OK
+    if "front" in summary:
+        _print_front(summary)
         return _constants.EXIT_OK
     out = stdout()
     objective = summary["objective"]

@@ -56,7 +56,8 @@ class Progress:
             self.counts["running"] -= 1
             self.counts[event] += 1
             value = detail.get("value")
-            if event == "complete" and value is not None and better(value, self.best, self.direction):
+            feasible = detail.get("feasible", True)  # an infeasible trial is never the best
+            if event == "complete" and value is not None and feasible and better(value, self.best, self.direction):
                 self.best = value
         if self._live is not None:
             self._live.update(self._table())

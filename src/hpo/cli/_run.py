@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from hpo import _constants
-from hpo._errors import SweepAborted, SweepInterrupted
+from hpo._errors import SweepAborted, SweepInterrupted, UsageError
 from hpo.cli._common import (
     DEBUG_OPT,
     RESULTS_OPT,
@@ -47,8 +47,12 @@ def _continued(sweep: Sweep) -> Sweep:
     return sweep.with_overrides(**kept)
 
 
-def _run(sweep_path: Path, new_study: bool, resume: bool = False, **flags: object) -> int:
+def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "best", **flags: object) -> int:
+    if save not in ("best", "front"):
+        raise UsageError(f"--save must be best or front, but got {save!r}")
     sweep = resolve_sweep(sweep_path, **flags)
+    if save == "front" and not sweep.config.objective.multi:
+        raise UsageError("--save front saves a multi-objective sweep's Pareto front, but this sweep has one objective; use --save best")
     if resume:
         sweep = _continued(sweep)
     from hpo.executor import run_sweep
@@ -63,7 +67,7 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, **flags: objec
     )
     with Progress(config.budget.trials, config.objective.direction, config.objective.metric) as progress:
         try:
-            outcome = run_sweep(sweep, new_study=new_study, listener=progress)
+            outcome = run_sweep(sweep, new_study=new_study, listener=progress, save_front=save == "front")
         except SweepInterrupted as exc:
             stderr().print(str(exc), markup=False, highlight=False)
             return _constants.EXIT_INTERRUPTED
@@ -71,7 +75,7 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, **flags: objec
             print_error(str(exc), prefix="sweep stopped:")
             stderr().print(f"The study keeps every finished trial; continue with: hpo resume {sweep_path}", highlight=False)
             return _constants.EXIT_RUNTIME
-    best = outcome.best_trial
+    best = outcome.best
     counts = outcome.counts
     out.print(
         f"done in {outcome.wall_s:.0f}s: {counts['complete']} complete, {counts['pruned']} pruned, "
@@ -79,15 +83,18 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, **flags: objec
         highlight=False,
     )
     from hpo.results import finalize
+    from hpo.study import watched_value
 
     if best is not None:
-        out.print(f"best trial {best.number}: {config.objective.metric} = {best.value:.4f}", highlight=False)
-    results = finalize(sweep, outcome.study, outcome.final)
+        out.print(f"best trial {best.number}: {config.objective.metric} = {watched_value(best, config.objective):.4f}", highlight=False)
+    results = finalize(sweep, outcome.study, outcome.final, outcome.front)
+    if results["front"] is not None:
+        out.print(f"Pareto front: {len(results['front']['front'])} trials ({_constants.PARETO_JSON}; `hpo best` lists them)", highlight=False)
     summary = results["best"]
     if summary is not None and summary["test_metrics"]:
         tests = ", ".join(f"{k[5:]} {v:.4f}" for k, v in summary["test_metrics"].items())
         out.print(f"re-trained once in {outcome.final_s:.0f}s; test split: {tests}", highlight=False)
-    written = [name for name in (_constants.TRIALS_CSV, _constants.BEST_JSON, _constants.BEST_MODEL, _constants.REPORT_HTML) if (Path(results["folder"]) / name).exists()]
+    written = [name for name in (_constants.TRIALS_CSV, _constants.BEST_JSON, _constants.BEST_MODEL, _constants.PARETO_JSON, _constants.FRONT_DIR, _constants.REPORT_HTML) if (Path(results["folder"]) / name).exists()]
     out.print(f"results: {results['folder']}/ ({', '.join(written)})", highlight=False)
     out.print(f"report:    {results['report']}", highlight=False)
     out.print(f"dashboard: hpo dashboard {sweep_path}", highlight=False)
@@ -106,11 +113,12 @@ def run(
     address: str | None = typer.Option(None, "--address", help="Ray cluster to join (or env RAY_ADDRESS); local Ray by default."),
     seed: int | None = typer.Option(None, "--seed", help="Sampler seed."),
     new_study: bool = typer.Option(False, "--new-study", help="Start a new study beside an existing one (e.g. after changing the space)."),
+    save: str = typer.Option("best", "--save", help="best: re-train and save the best trial; front: every Pareto-front trial (multi-objective)."),
     debug: bool = DEBUG_OPT,
 ) -> int:
     """Run a sweep: Optuna samples and prunes, Ray runs the trials in parallel."""
     return _run(
-        sweep, new_study,
+        sweep, new_study, save=save,
         **{
             "budget.trials": trials, "budget.timeout": timeout, "resources.concurrency": concurrency,
             "resources.gpus_per_trial": gpus_per_trial, "storage": storage, "results_dir": results_dir,

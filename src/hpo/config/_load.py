@@ -14,7 +14,8 @@ from hpo._errors import ConfigError, HpoError, Problem
 from hpo._builtin_params import known_names, reads
 from hpo._text import did_you_mean
 from hpo._yaml import KeyPath, YamlDocument, read_yaml
-from hpo.config._sweep import FILE_DATASETS, SweepConfig, is_reference
+from hpo.config._base import is_reference
+from hpo.config._sweep import FILE_DATASETS, SweepConfig
 from hpo.space import SearchSpace, space_from_document
 from hpo.storage import mask_url, storage_kind
 
@@ -152,12 +153,39 @@ def _fields_at(loc: KeyPath) -> list[str]:
 
 
 def builtin_metrics(task: str | None) -> tuple[str, ...]:
-    """The validation metrics the built-in trainer reports for a task (both tasks' when unknown)."""
+    """The metrics the built-in trainer reports for a task (both tasks' when unknown): validation
+    metrics every epoch, then what it measures about the model."""
     if task == "classification":
-        return _constants.VALIDATION_METRICS
-    if task == "regression":
-        return _constants.REGRESSION_METRICS
-    return tuple(dict.fromkeys(_constants.VALIDATION_METRICS + _constants.REGRESSION_METRICS))
+        validation = _constants.VALIDATION_METRICS
+    elif task == "regression":
+        validation = _constants.REGRESSION_METRICS
+    else:
+        validation = tuple(dict.fromkeys(_constants.VALIDATION_METRICS + _constants.REGRESSION_METRICS))
+    return validation + _constants.EFFICIENCY_METRICS
+
+
+def _check_goals(doc: YamlDocument, config: SweepConfig) -> list[Problem]:
+    """Several goals need a sampler and a pruner that can serve them, and no single target value."""
+    objective, problems = config.objective, []
+    if not objective.multi:
+        return problems
+    if config.sampler.name not in _constants.MULTI_OBJECTIVE_SAMPLERS:
+        problems.append(doc.problem(
+            ("sampler", "name"), f"sampler {config.sampler.name!r} cannot optimize several goals ({len(objective.targets)} given)",
+            f"use one of {', '.join(_constants.MULTI_OBJECTIVE_SAMPLERS)}, or keep a single objective"))
+    pruners = [config.pruner.name]
+    if config.pruner.name == "patient" and isinstance(config.pruner.args.get("wrapped"), dict):
+        pruners.append(str(config.pruner.args["wrapped"].get("name")))
+    for name in pruners:
+        if name not in _constants.MULTI_OBJECTIVE_PRUNERS:
+            problems.append(doc.problem(
+                ("pruner", "name"), f"pruner {name!r} cannot prune one goal of a multi-objective study",
+                f"use one of {', '.join(_constants.MULTI_OBJECTIVE_PRUNERS)}"))
+    if config.budget.target is not None:
+        problems.append(doc.problem(
+            ("budget", "target"), f"budget.target stops at one objective value, but the sweep has {len(objective.targets)} goals "
+            f"(got target={config.budget.target})", "remove budget.target, or turn the other goals into constraints"))
+    return problems
 
 
 def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> None:
@@ -165,7 +193,6 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
     from hpo.study import make_pruner, make_sampler
 
     problems: list[Problem] = []
-    metric = config.objective.metric
     if config.model.builder == "builtin" and config.objective.function is None:
         task = config.data.task if config.data.task != "auto" else _constants.BUILTIN_TASKS.get(config.data.source)
         for param in space.declared:
@@ -179,16 +206,18 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
                     )
                 )
         reported = builtin_metrics(task)
-        if metric not in reported:
-            target = f"for a {task} target" if task else "(classification or regression)"
-            problems.append(
-                doc.problem(
-                    ("objective", "metric"),
-                    f"the built-in trainer reports {', '.join(reported)} {target}, but got {metric!r}"
-                    f"{did_you_mean(metric, reported)}",
-                    "pick a reported validation metric",
+        target = f"for a {task} target" if task else "(classification or regression)"
+        for name in config.objective.metrics_used():
+            if name not in reported:
+                problems.append(
+                    doc.problem(
+                        ("objective", "metric") if not config.objective.goals else ("objective",),
+                        f"the built-in trainer reports {', '.join(reported)} {target}, but got {name!r}"
+                        f"{did_you_mean(name, reported)}",
+                        "pick a reported metric",
+                    )
                 )
-            )
+    problems += _check_goals(doc, config)
     if config.storage is not None:
         try:
             kind = storage_kind(config.storage)

@@ -5,25 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hpo import _constants
+from hpo.config._base import Strict as _Strict
+from hpo.config._base import is_reference
+from hpo.config._objective import ObjectiveConfig
 
 BUILTIN_DATASETS = _constants.BUILTIN_DATASETS
 FILE_DATASETS = _constants.FILE_DATASETS
 SamplerName = Literal[tuple(_constants.SAMPLERS)]  # type: ignore[valid-type]
 PrunerName = Literal[tuple(_constants.PRUNERS)]  # type: ignore[valid-type]
-_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _SWEEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-
-
-def is_reference(value: str) -> bool:
-    """Whether ``value`` is an explicit ``package.module:function`` reference to user code."""
-    return bool(_REFERENCE.match(value))
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataConfig(_Strict):
@@ -80,22 +73,6 @@ class TrainConfig(_Strict):
     verbose: bool = False
 
 
-class ObjectiveConfig(_Strict):
-    """What the sweep optimizes; ``function`` (``package.module:function``) replaces the built-in
-    Keras trainer with the user's own training code."""
-
-    metric: str = "val_accuracy"
-    direction: Literal["maximize", "minimize"] = "maximize"
-    function: str | None = None
-
-    @field_validator("function")
-    @classmethod
-    def _check_function(cls, value: str | None) -> str | None:
-        if value is not None and not is_reference(value):
-            raise ValueError(f"`function` must be a 'package.module:function' reference, but got {value!r}")
-        return value
-
-
 class SamplerConfig(_Strict):
     name: SamplerName = "tpe"
     seed: int | None = None
@@ -113,6 +90,7 @@ class BudgetConfig(_Strict):
     target: float | None = None
     max_consecutive_failures: int = Field(5, ge=1)
     max_retries: int = Field(0, ge=0)
+    max_oom_retries: int = Field(1, ge=0, description="re-runs on a whole GPU of a trial that ran out of memory on a GPU share")
 
     @model_validator(mode="after")
     def _check(self) -> BudgetConfig:

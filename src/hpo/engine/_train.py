@@ -17,6 +17,7 @@ from hpo._errors import TrialFailed, TrialOutOfMemory
 from hpo._trial import TrialContext, TrialStopped
 from hpo.config import SweepConfig
 from hpo.data import Dataset, load_dataset
+from hpo.engine._efficiency import CostMeter, latency
 from hpo.engine._metrics import compute_metrics, regression_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer
@@ -24,6 +25,7 @@ from hpo.engine._session import release_trial_state, seed_everything
 from hpo.gpu import is_out_of_memory
 
 _PREDICT_BATCH = 1024
+_LATENCY_METRICS = {"latency_ms", "latency_batch_ms"}  # measured after training, only when the objective uses them
 
 
 @dataclass
@@ -33,6 +35,7 @@ class TrainedModel:
     history: list[dict[str, float]] = field(default_factory=list)
     model: keras.Model | None = None
     normalization: str = "none"
+    measured: dict[str, float] = field(default_factory=dict)  # after training: inference latency
 
     @property
     def epochs(self) -> int:
@@ -41,6 +44,11 @@ class TrainedModel:
     @property
     def last(self) -> dict[str, float]:
         return self.history[-1] if self.history else {}
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last epoch's metrics with what was measured after training."""
+        return {**self.last, **self.measured}
 
 
 _LOSSES = ("mse", "mae", "huber")
@@ -103,17 +111,19 @@ class _EpochReporter(keras.callbacks.Callback):
     """Validation metrics after each epoch, reported; a stop from the sweep ends training at the
     next batch; a non-finite loss or prediction fails the trial."""
 
-    def __init__(self, context: TrialContext, data: Dataset, result: TrainedModel) -> None:
+    def __init__(self, context: TrialContext, data: Dataset, result: TrainedModel, costs: CostMeter) -> None:
         super().__init__()
         self._context = context
         self._data = data
         self._result = result
+        self._costs = costs
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._context.should_stop:
             raise TrialStopped(f"trial {self._context.number} was stopped by the sweep")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        costs = self._costs.measure()
         loss = (logs or {}).get("loss")
         if loss is None or not math.isfinite(float(loss)):
             raise TrialFailed(
@@ -124,7 +134,7 @@ class _EpochReporter(keras.callbacks.Callback):
             scores = validation_metrics(self.model, self._data, self._data.x_val, self._data.y_val, self._context.params, "val_")
         except TrialFailed as exc:
             raise TrialFailed(f"at epoch {epoch + 1}: {exc}") from None
-        metrics = {"loss": float(loss), **scores}
+        metrics = {"loss": float(loss), **scores, **costs}
         self._result.history.append(metrics)
         self._context.report(epoch + 1, metrics)
 
@@ -151,15 +161,18 @@ def train_trial(config: SweepConfig, context: TrialContext, keep_model: bool = F
                 steps_per_execution=min(config.train.steps_per_execution, steps_per_epoch),
             )
         model = with_normalization(model, data, normalization)
+        costs = CostMeter()
         model.fit(
             data.x_train,
             data.y_train,
             batch_size=batch_size,
             epochs=config.train.epochs,
-            callbacks=[_EpochReporter(context, data, result)],
+            callbacks=[costs, _EpochReporter(context, data, result, costs)],
             verbose=2 if config.train.verbose else 0,
             shuffle=True,
         )
+        if _LATENCY_METRICS & set(config.objective.metrics_used()):
+            result.measured = latency(model, data.x_val)
         if keep_model:
             result.model = model
     except (ValueError, TypeError) as exc:  # Keras rejects the configuration (shapes, arguments)
@@ -193,7 +206,7 @@ def score_best(config: SweepConfig, context: TrialContext) -> dict[str, Any]:
     result = train_trial(config, context, keep_model=True)
     try:
         return {
-            "validation_metrics": result.last,
+            "validation_metrics": result.final,
             "test_metrics": evaluate_on_test(result.model, data, context.params),
             "model": model_bytes(result.model),
         }

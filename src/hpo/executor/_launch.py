@@ -26,6 +26,7 @@ from hpo.study import grid_exhausted, trial_cap
 class Launch:
     number: int
     params: dict[str, Any]
+    whole_gpu: bool = False  # a retry after running out of memory on a GPU share
 
 
 class _Signal:
@@ -107,8 +108,10 @@ class Launcher:
                 return HOLD if running else FINISHED
             if running and self._holds_for_startup(trials) and not _waiting(trials):
                 return HOLD  # past the sampler's random start-up phase, wait for its results
+            queued = _waiting(trials)
             trial = study.ask()
         trial.set_user_attr(_constants.ATTR_RUN, self._run_id)
         params = self._space.sample(trial)
+        whole_gpu = queued and bool(trial.user_attrs.get(_constants.ATTR_WHOLE_GPU))
         lifecycle.start(trial, params)
-        return Launch(trial.number, params)
+        return Launch(trial.number, params, whole_gpu)

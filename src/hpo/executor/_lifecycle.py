@@ -20,7 +20,8 @@ from optuna.trial import TrialState
 from hpo import _constants
 from hpo._direction import reaches
 from hpo._trial import finite
-from hpo.study import fail_trial
+from hpo.config import Constraint
+from hpo.study import EpochPruning, fail_trial
 
 # (event, trial number or -1, detail); events: started, epoch, complete, pruned, failed, aborted,
 # resumed, recovered.
@@ -29,14 +30,25 @@ Listener = Callable[[str, int, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class Rules:
-    """The sweep's settings that decide a trial's end."""
+    """The sweep's settings that decide a trial's end. ``metric``/``direction``: what the pruner
+    watches (the objective in a single-objective sweep); ``goals``: every (metric, direction) the
+    study optimizes, when there are several; ``constraints``: feasibility, from the final metrics."""
 
     metric: str
     direction: str
     max_epochs: int
+    goals: tuple[tuple[str, str], ...] = ()
+    constraints: tuple[Constraint, ...] = ()
     max_retries: int = 0
     max_consecutive_failures: int = 5
     target: float | None = None
+    gpus_per_trial: float = 0.0
+    max_oom_retries: int = 1
+
+    @property
+    def packed(self) -> bool:
+        """Whether trials share GPUs (then one that runs out of memory may get a whole GPU)."""
+        return 0 < self.gpus_per_trial < 1
 
 
 @dataclass
@@ -67,6 +79,8 @@ class Lifecycle:
         self.target_reached = False
         self.interrupted = False
         self._warned_unread: set[str] = set()
+        self._pruning = EpochPruning(study, storage, rules.direction)
+        self._goals = rules.goals or ((rules.metric, rules.direction),)
 
     # -- what the sweep asks ------------------------------------------------------------------
 
@@ -116,11 +130,12 @@ class Lifecycle:
         if not finite(value):
             self._fail(number, f"objective metric {metric!r} is {value} at epoch {epoch}; a non-finite objective fails the trial", retryable=False)
             return False
-        live.trial.report(float(value), epoch)
+        trained = epoch >= self.rules.max_epochs  # then it completes, whatever the pruner thinks
+        prune = self._pruning.report(number, epoch, float(value), decide=not trained)
         self.emit("epoch", number, epoch=epoch, value=float(value))
-        if epoch >= self.rules.max_epochs:
-            return True  # trained to the end: it completes, whatever the pruner thinks
-        if live.trial.should_prune():
+        if trained:
+            return True
+        if prune:
             self._tell(number, TrialState.PRUNED)
             self.counts["pruned"] += 1
             self.consecutive_failures = 0
@@ -134,26 +149,37 @@ class Lifecycle:
         if live is None:
             return
         final = {**live.metrics, **(metrics or {})}
-        metric = self.rules.metric
         if not final:
             self._fail(number, "the trial ended without reporting any metric (call report(epoch, metrics) or return the metrics)", retryable=False)
             return
-        if metric not in final:
-            reason = f"objective metric {metric!r} is not among the trial's final metrics ({', '.join(sorted(final))})"
-            self._fail(number, reason, retryable=False)
-            self.abort(reason)
-            return
-        value = final[metric]
-        if not finite(value):
-            self._fail(number, f"objective metric {metric!r} is {value!r} at the end of training", retryable=False)
-            return
+        for metric, _ in self._goals:
+            if metric not in final:
+                reason = f"objective metric {metric!r} is not among the trial's final metrics ({', '.join(sorted(final))})"
+                self._fail(number, reason, retryable=False)
+                self.abort(reason)
+                return
+            if not finite(final[metric]):
+                self._fail(number, f"objective metric {metric!r} is {final[metric]!r} at the end of training", retryable=False)
+                return
         live.metrics = final
-        self._tell(number, TrialState.COMPLETE, float(value))
+        feasible = self._constrain(live)
+        value = float(final[self.rules.metric])
+        self._tell(number, TrialState.COMPLETE, [float(final[metric]) for metric, _ in self._goals])
         self.counts["complete"] += 1
         self.consecutive_failures = 0
-        if self.rules.target is not None and reaches(float(value), self.rules.target, self.rules.direction):
+        if feasible and self.rules.target is not None and reaches(value, self.rules.target, self.rules.direction):
             self.target_reached = True
-        self.emit("complete", number, value=float(value), epochs=live.epochs)
+        self.emit("complete", number, value=value, epochs=live.epochs, feasible=feasible)
+
+    def _constrain(self, live: _Live) -> bool:
+        """Record each constraint's violation (Optuna's convention: <= 0 is satisfied) from the
+        trial's metrics; whether it is feasible. A constraint whose metric is missing is violated."""
+        feasible = True
+        for constraint in self.rules.constraints:
+            violation = constraint.violation(live.metrics)
+            live.trial.set_constraint(constraint.text, 1.0 if violation is None else violation)
+            feasible = feasible and violation is not None and violation <= 0
+        return feasible
 
     def unread(self, names: tuple[str, ...]) -> None:
         """Parameters a finished trial never read: said once per name (a typo in the space, usually)."""
@@ -162,10 +188,26 @@ class Lifecycle:
             self._warned_unread.update(new)
             self.emit("unread", -1, names=new)
 
-    def fail(self, number: int, reason: str, retryable: bool) -> None:
-        """The trial's code raised, or its worker died; ignored once the trial is told."""
-        if number in self._live:
-            self._fail(number, reason, retryable)
+    def fail(self, number: int, reason: str, retryable: bool, oom: bool = False) -> None:
+        """The trial's code raised, or its worker died; ignored once the trial is told.
+
+        ``oom``: it ran out of memory. On a GPU share it is queued again with a whole GPU (at most
+        ``max_oom_retries`` times), before it counts as failed for good."""
+        live = self._live.get(number)
+        if live is None:
+            return
+        if oom and self.rules.packed and self.abort_reason is None and not self.interrupted:
+            attrs = live.trial.user_attrs
+            tries = int(attrs.get(_constants.ATTR_OOM_ATTEMPT, 0))
+            if not attrs.get(_constants.ATTR_WHOLE_GPU) and tries < self.rules.max_oom_retries:
+                self._fail(
+                    number,
+                    f"{reason}; it ran out of memory on a share of a GPU (gpus_per_trial={self.rules.gpus_per_trial:g}): "
+                    f"queued again with a whole GPU (budget.max_oom_retries={self.rules.max_oom_retries})",
+                    retryable=True, whole_gpu=True,
+                )
+                return
+        self._fail(number, reason, retryable)
 
     def abort(self, reason: str) -> None:
         """Stop the sweep: no new trials; live trials fail (not retried) with the reason."""
@@ -184,20 +226,23 @@ class Lifecycle:
 
     # -- telling the study --------------------------------------------------------------------
 
-    def _tell(self, number: int, state: TrialState, value: float | None = None) -> _Live:
+    def _tell(self, number: int, state: TrialState, values: list[float] | None = None) -> _Live:
         live = self._live.pop(number)
+        self._pruning.forget(number)
         live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.epochs)
         if live.metrics:
             live.trial.set_user_attr(_constants.ATTR_METRICS, live.metrics)
+        if state == TrialState.PRUNED and self.rules.constraints and live.metrics:
+            self._constrain(live)  # samplers learn feasibility from pruned trials too
         if state != TrialState.FAIL:
-            self.study.tell(live.trial, value, state=state)
+            self.study.tell(live.trial, values, state=state)
         return live
 
-    def _fail(self, number: int, reason: str, retryable: bool, counted: bool = True) -> None:
+    def _fail(self, number: int, reason: str, retryable: bool, counted: bool = True, whole_gpu: bool = False) -> None:
         self._tell(number, TrialState.FAIL)
         fail_trial(
             self.study, self._storage, number, reason,
-            retryable=retryable and self.abort_reason is None, max_retries=self.rules.max_retries,
+            retryable=retryable and self.abort_reason is None, max_retries=self.rules.max_retries, whole_gpu=whole_gpu,
         )
         self.counts["failed"] += 1
         self.emit("failed", number, reason=reason)

@@ -33,7 +33,7 @@ class Pool(Protocol):
 
     def running(self) -> list[int]: ...
 
-    def launch(self, number: int, params: dict[str, Any]) -> None: ...
+    def launch(self, number: int, params: dict[str, Any], whole_gpu: bool = False) -> None: ...
 
     def stop(self, number: int) -> None: ...
 
@@ -50,7 +50,7 @@ def dispatch(lifecycle: Lifecycle, event: Event) -> None:
         lifecycle.unread(event.unread)
         lifecycle.end(event.number, event.metrics)
     elif isinstance(event, Failed):
-        lifecycle.fail(event.number, event.reason, event.retryable)
+        lifecycle.fail(event.number, event.reason, event.retryable, event.oom)
 
 
 def drive(
@@ -72,7 +72,7 @@ def drive(
                 finished = True
             if step is FINISHED or step is HOLD:
                 break
-            pool.launch(step.number, step.params)
+            pool.launch(step.number, step.params, step.whole_gpu)
         if finished and not pool.running():
             return
         polled = time.perf_counter()

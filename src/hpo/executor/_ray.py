@@ -19,6 +19,8 @@ from typing import Any
 from hpo._errors import HpoError, SweepAborted
 from hpo.executor._worker import TrialWorker
 
+_log = logging.getLogger(__name__)
+
 # Ray on Linux rewrites 127.0.0.1 to the machine's network address; a local Ray started by hpo
 # keeps every service on loopback instead. Ray reads this when it is first imported.
 _LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -102,6 +104,8 @@ def put(value: Any) -> Any:
 # What Ray says when an actor's node died (tests/test_ray_contract.py checks it), as opposed to its
 # process ("The actor is dead because its worker process has died").
 _NODE_DIED = "because its node has died"
+# How many new workers a trial gets when each dies before starting it, before the trial fails.
+_RELAUNCHES = 3
 
 
 # -- events a pool reports -------------------------------------------------------------------
@@ -177,10 +181,21 @@ class _Slot:
     stopped: bool = False
     placement: dict[str, Any] = field(default_factory=dict)
     launched_at: float = 0.0
+    whole: bool = False  # its actor holds a whole GPU (a retry after running out of memory on a share)
+    parked: bool = False  # its actor was removed to free a GPU for a whole-GPU trial
+    retired: bool = False  # its worker's node was lost and the rest of the cluster has no room for it
+    params: dict[str, Any] = field(default_factory=dict)
+    relaunches: int = 0  # times its trial was handed to a new worker because the last one died before starting it
 
 
 class RayPool:
-    """``size`` trial-worker actors, each with ``cpus`` CPUs and ``gpus`` GPUs (0.5 packs two per GPU)."""
+    """``size`` trial-worker actors, each with ``cpus`` CPUs and ``gpus`` GPUs (0.5 packs two per GPU).
+
+    A trial launched with ``whole_gpu`` (it ran out of memory on a share) gets an actor of its own
+    with one whole GPU. Until Ray can place it, each slot that falls idle is parked (its actor
+    removed, its GPU share freed), so a GPU is certain to empty; parked slots come back when the
+    whole-GPU trial ends. Nothing else starts meanwhile: the sweep runs narrower for that trial.
+    """
 
     def __init__(
         self,
@@ -195,22 +210,59 @@ class RayPool:
         self._ray = ray
         self._start_timeout = start_timeout
         self._actor_class = ray.remote(_PlacedWorker).options(num_cpus=cpus, num_gpus=gpus, max_concurrency=2)
-        self._args = (sweep_config, data, gpus)
+        self._whole_class = ray.remote(_PlacedWorker).options(num_cpus=cpus, num_gpus=max(1.0, gpus), max_concurrency=2)
+        self._config, self._data, self._cpus, self._gpus = sweep_config, data, cpus, gpus
+        self._gone: set[str] = set()  # Ray nodes found lost
         self._slots = [_Slot(self._new_actor()) for _ in range(size)]
 
-    def _new_actor(self) -> Any:
-        return self._actor_class.remote(*self._args)
+    def _new_actor(self, whole: bool = False) -> Any:
+        if whole:
+            return self._whole_class.remote(self._config, self._data, max(1.0, self._gpus))
+        return self._actor_class.remote(self._config, self._data, self._gpus)
+
+    def _waiting_for_whole_gpu(self) -> bool:
+        return any(slot.whole and slot.number is not None and not slot.placement for slot in self._slots)
 
     def free_slots(self) -> int:
-        return sum(slot.number is None for slot in self._slots)
+        if self._waiting_for_whole_gpu():
+            return 0
+        return sum(slot.number is None and not slot.parked and not slot.retired for slot in self._slots)
 
     def running(self) -> list[int]:
         return [slot.number for slot in self._slots if slot.number is not None]
 
-    def launch(self, number: int, params: dict[str, Any]) -> None:
-        slot = next(slot for slot in self._slots if slot.number is None)
-        slot.number, slot.stopped, slot.placement, slot.launched_at = number, False, {}, time.monotonic()
-        slot.stream = slot.actor.run.options(num_returns="streaming").remote(number, params)
+    def launch(self, number: int, params: dict[str, Any], whole_gpu: bool = False) -> None:
+        idle = [slot for slot in self._slots if slot.number is None and not slot.parked and not slot.retired]
+        slot = next((slot for slot in idle if slot.placement), idle[0])  # a worker known to run first
+        whole = whole_gpu and 0 < self._gpus < 1
+        if whole != slot.whole:
+            self._ray.kill(slot.actor)
+            slot.actor, slot.whole = self._new_actor(whole), whole
+        slot.number, slot.params, slot.relaunches = number, params, 0
+        self._start(slot)
+        self._rebalance()
+
+    def _start(self, slot: _Slot) -> None:
+        slot.stopped, slot.placement, slot.launched_at = False, {}, time.monotonic()
+        slot.stream = slot.actor.run.options(num_returns="streaming").remote(slot.number, slot.params)
+
+    def _rebalance(self) -> None:
+        """Park idle slots while a whole-GPU trial waits for its GPU; unpark them (and give the
+        whole-GPU slot its share back) once no whole-GPU trial runs."""
+        if self._waiting_for_whole_gpu():
+            for slot in self._slots:
+                if slot.number is None and not slot.parked and not slot.retired:
+                    self._ray.kill(slot.actor)
+                    slot.parked = True
+            return
+        if any(slot.whole and slot.number is not None for slot in self._slots):
+            return
+        for slot in self._slots:
+            if slot.whole:
+                self._ray.kill(slot.actor)
+                slot.actor, slot.whole = self._new_actor(), False
+            if slot.parked:
+                slot.actor, slot.parked = self._new_actor(), False
 
     def stop(self, number: int) -> None:
         for slot in self._slots:
@@ -230,11 +282,15 @@ class RayPool:
         events: list[Event] = []
         for stream in ready:
             events += self._next(busy[stream])
+        self._rebalance()
         return events
 
     def _check_started(self, slots: Any) -> None:
         """A trial whose worker has not started within the timeout means the cluster cannot run it."""
+        others = sum(not slot.whole and slot.number is not None for slot in self._slots)
         for slot in slots:
+            if slot.whole and others:
+                slot.launched_at = time.monotonic()  # it waits for the packed trials to free a GPU
             waited = time.monotonic() - slot.launched_at
             if not slot.placement and waited > self._start_timeout:
                 raise SweepAborted(
@@ -251,7 +307,7 @@ class RayPool:
             slot.number = slot.stream = None
             return [Failed(number, "the trial's worker ended without a result", retryable=True)]
         except self._ray.exceptions.RayActorError as exc:
-            return [self._lost(slot, exc)]
+            return self._lost(slot, exc)
         event = event_from(number, item)
         if isinstance(event, Placed):
             slot.placement = event.placement
@@ -259,27 +315,81 @@ class RayPool:
             slot.number = slot.stream = None
         return [event]
 
-    def _lost(self, slot: _Slot, exc: Exception) -> Failed:
-        """The actor died (its process was killed, or its node was lost): replace it, fail the trial."""
+    def _lost(self, slot: _Slot, exc: Exception) -> list[Event]:
+        """The actor died (its process was killed, or its node was lost): replace it. A trial it
+        had not started yet goes to the new worker (a node that is dying but not yet known dead
+        takes new workers for a while); one it had started fails, to be retried."""
         number = slot.number
         if exc.actor_init_failed:  # the worker's set-up raised: every new worker would too
             raise SweepAborted(f"the trial workers cannot start: {_creation_error(exc)}") from None
+        if not slot.placement and slot.relaunches < _RELAUNCHES and not slot.stopped:
+            slot.actor, slot.relaunches = self._new_actor(slot.whole), slot.relaunches + 1
+            self._start(slot)
+            return []
         placement = slot.placement
-        if _NODE_DIED in str(exc):
+        if _NODE_DIED in str(exc) or (placement and self._node_gone(placement["node"])):
             what = f"its node was lost (Ray node {placement.get('node', '?')}, host {placement.get('host', '?')})"
+            if placement:
+                self._gone.add(placement["node"])
         elif placement:
             what = f"its process died (pid {placement['pid']} on host {placement['host']}, Ray node {placement['node']})"
         else:
             what = "its worker died before the trial started"
-        slot.actor, slot.number, slot.stream = self._new_actor(), None, None
-        return Failed(number, f"the worker running this trial was lost: {what}: {_first_line(exc)}", retryable=True)
+        slot.number, slot.stream = None, None
+        if sum(not s.retired for s in self._slots) > self._capacity():
+            slot.retired = True  # the cluster shrank: a new worker would wait for resources forever
+            _log.warning("a Ray node was lost; %d trials now run at once", sum(not s.retired for s in self._slots))
+        else:
+            slot.actor = self._new_actor(slot.whole)
+        return [Failed(number, f"the worker running this trial was lost: {what}: {_first_line(exc)}", retryable=True)]
+
+    def _capacity(self) -> int:
+        """How many workers the nodes not known lost can hold."""
+        import math
+
+        total = 0
+        for node in self._ray.nodes():
+            if not node["Alive"] or node["NodeID"] in self._gone:
+                continue
+            resources = node.get("Resources", {})
+            fits = math.floor(float(resources.get("CPU", 0)) / self._cpus + 1e-9) if self._cpus > 0 else len(self._slots)
+            if self._gpus > 0:
+                fits = min(fits, math.floor(float(resources.get("GPU", 0)) / self._gpus + 1e-9))
+            total += fits
+        return total
+
+    def _node_gone(self, node_id: str) -> bool:
+        """Whether a Ray node is dead: so marked, or its raylet no longer takes connections (Ray
+        marks a killed node dead only after its health checks time out)."""
+        import socket
+
+        for node in self._ray.nodes():
+            if node["NodeID"] == node_id:
+                if not node["Alive"]:
+                    return True
+                try:
+                    socket.create_connection((node["NodeManagerAddress"], int(node["NodeManagerPort"])), timeout=1.0).close()
+                except OSError:
+                    return True
+                return False
+        return True
 
     def final(self, number: int, params: dict[str, Any], interrupted: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
         """The best trial re-trained once and scored on the test split, in a worker of this pool
         (the trials' resources, the backend already imported); a lost worker is replaced once.
         None when ``interrupted()`` turns true meanwhile."""
-        slot = self._slots[0]
+        live = [slot for slot in self._slots if not slot.retired and not slot.parked]
+        slot = next((slot for slot in live if slot.placement), live[0])  # a worker known to run
         for attempt in (1, 2):
+            ready, deadline = slot.actor.ping.remote(), time.monotonic() + self._start_timeout
+            while not self._ray.wait([ready], timeout=0.5)[0]:
+                if interrupted():
+                    return None
+                if time.monotonic() > deadline:
+                    raise HpoError(
+                        f"re-training the best trial ({number}): no worker started within resources.worker_start_timeout="
+                        f"{self._start_timeout:g} s; the cluster may have lost its nodes: check `ray status`, then `hpo resume`"
+                    )
             ref = slot.actor.final.remote(number, params)
             while not self._ray.wait([ref], timeout=0.5)[0]:
                 if interrupted():
@@ -289,14 +399,15 @@ class RayPool:
             except self._ray.exceptions.RayActorError:
                 if attempt == 2:
                     raise HpoError(f"re-training the best trial ({number}) failed: its worker died twice") from None
-                slot.actor = self._new_actor()
+                slot.actor = self._new_actor(slot.whole)
             except self._ray.exceptions.RayTaskError as exc:
                 raise HpoError(f"re-training the best trial ({number}) failed: {_creation_error(exc)}") from None
         return None
 
     def close(self) -> None:
         for slot in self._slots:
-            self._ray.kill(slot.actor)
+            if not slot.parked and not slot.retired:
+                self._ray.kill(slot.actor)
         self._slots = []
 
 

@@ -17,7 +17,6 @@ import optuna
 from optuna.trial import TrialState
 
 from hpo import _constants
-from hpo._direction import best_of
 from hpo._errors import HpoError, SweepAborted, SweepInterrupted
 from hpo._references import local_module_path
 from hpo.config import Sweep, builtin_metrics, check_references
@@ -29,7 +28,7 @@ from hpo.executor._loop import LoopTimings, Pool, drive
 from hpo.executor._signals import sigint_deferred, signals_as_flag
 from hpo.space import CategoricalParam, FixedParam
 from hpo.storage import Heartbeat, Store
-from hpo.study import open_study, recover_stale_trials, startup_trials
+from hpo.study import best_trial, open_study, pareto_front, recover_stale_trials, startup_trials, watched_value
 
 _log = logging.getLogger(__name__)
 
@@ -46,21 +45,20 @@ class SweepOutcome:
     final_s: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # where the driver's time went
 
-    @property
-    def best_trial(self) -> optuna.trial.FrozenTrial | None:
-        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        return self.study.best_trial if complete else None
+    front: dict[int, dict[str, Any]] = field(default_factory=dict)  # with save_front: each front trial re-trained
+    best: optuna.trial.FrozenTrial | None = None
 
 
 def check_data(sweep: Sweep) -> Dataset:
     """Load the data in the driver (numpy only) so bad data stops the sweep before Ray starts."""
     data = load_dataset(sweep.config)
     config = sweep.config
-    if config.model.builder == "builtin" and config.objective.function is None and config.objective.metric not in builtin_metrics(data.task):
+    missing = [name for name in config.objective.metrics_used() if name not in builtin_metrics(data.task)]
+    if config.model.builder == "builtin" and config.objective.function is None and missing:
         raise DataError(
             f"{data.name} has a {data.task} target, for which the built-in trainer reports "
-            f"{', '.join(builtin_metrics(data.task))}, but objective.metric is {config.objective.metric!r}; "
-            "pick one of them (or set data.task if the target was read as the wrong kind)"
+            f"{', '.join(builtin_metrics(data.task))}, but the objective asks for {', '.join(map(repr, missing))}; "
+            "pick among them (or set data.task if the target was read as the wrong kind)"
         )
     if not data.is_image and "family" in sweep.space:
         family = sweep.space["family"]
@@ -105,13 +103,13 @@ def _open(sweep: Sweep, new_study: bool) -> tuple[Store, optuna.storages.BaseSto
     return store, storage, open_study(sweep, storage, new_study=new_study)
 
 
-def _announce_earlier_runs(study: optuna.Study, lifecycle: Lifecycle, recovered: list[int]) -> None:
+def _announce_earlier_runs(sweep: Sweep, study: optuna.Study, lifecycle: Lifecycle, recovered: list[int]) -> None:
     if recovered:
         lifecycle.emit("recovered", -1, trials=recovered)
     earlier = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
     if earlier:
-        best = best_of((t.value for t in earlier if t.state == TrialState.COMPLETE), lifecycle.rules.direction)
-        lifecycle.emit("resumed", -1, finished=len(earlier), best=best)
+        best = best_trial(study, sweep.config.objective)
+        lifecycle.emit("resumed", -1, finished=len(earlier), best=None if best is None else watched_value(best, sweep.config.objective))
 
 
 def _lifecycle(sweep: Sweep, study: optuna.Study, storage: optuna.storages.BaseStorage, listener: Listener | None) -> Lifecycle:
@@ -123,6 +121,10 @@ def _lifecycle(sweep: Sweep, study: optuna.Study, storage: optuna.storages.BaseS
         max_retries=config.budget.max_retries,
         max_consecutive_failures=config.budget.max_consecutive_failures,
         target=config.budget.target,
+        goals=tuple((g.metric, g.direction) for g in config.objective.targets) if config.objective.multi else (),
+        constraints=tuple(config.objective.parsed_constraints()),
+        gpus_per_trial=config.resources.gpus_per_trial,
+        max_oom_retries=config.budget.max_oom_retries,
     )
     return Lifecycle(study, storage, rules, listener)
 
@@ -140,13 +142,24 @@ def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str) -> 
     )
 
 
-def _final(sweep: Sweep, study: optuna.Study, pool: _ray.RayPool, interrupted: Callable[[], bool]) -> dict[str, Any] | None:
-    """The study's best trial re-trained in a worker and scored on the test split (None: no complete trial)."""
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        return None
-    best = study.best_trial
-    scored = pool.final(best.number, sweep.space.configuration(best.params), interrupted)
-    return None if scored is None else {"trial": best.number, **scored}
+def _final(
+    sweep: Sweep, study: optuna.Study, pool: _ray.RayPool, interrupted: Callable[[], bool], save_front: bool
+) -> dict[int, dict[str, Any]]:
+    """The study's best trial (and, with ``save_front``, every Pareto-front trial) re-trained in a
+    worker and scored on the test split, by trial number; empty when no feasible trial completed
+    or when interrupted."""
+    best = best_trial(study, sweep.config.objective)
+    if best is None:
+        return {}
+    trials = study.get_trials(deepcopy=False)
+    numbers = [best.number] + ([t.number for t in pareto_front(study) if t.number != best.number] if save_front else [])
+    scored: dict[int, dict[str, Any]] = {}
+    for number in numbers:
+        result = pool.final(number, sweep.space.configuration(trials[number].params), interrupted)
+        if result is None:
+            return {}
+        scored[number] = {"trial": number, **result}
+    return scored
 
 
 def _execute(
@@ -194,7 +207,7 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
         run_id = uuid.uuid4().hex[:12]
         lifecycle = _lifecycle(sweep, study, storage, listener)
         recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s)
-        _announce_earlier_runs(study, lifecycle, recovered)
+        _announce_earlier_runs(sweep, study, lifecycle, recovered)
         return _Prepared(data, store, study, lifecycle, _launcher(sweep, lifecycle, store, run_id), run_id)
     except BaseException:
         store.close()
@@ -222,8 +235,8 @@ def _start(sweep: Sweep, new_study: bool, listener: Listener | None) -> tuple[_P
 
 
 def _sweep_in_ray(
-    sweep: Sweep, run: _Prepared, interrupted: Callable[[], bool], evaluate: bool
-) -> tuple[float, dict[str, Any] | None, dict[str, float]]:
+    sweep: Sweep, run: _Prepared, interrupted: Callable[[], bool], evaluate: bool, save_front: bool
+) -> tuple[float, dict[int, dict[str, Any]], dict[str, float]]:
     """Run the trials on a pool of workers, then re-train the best; the sweep's time, the best's
     scores and where the time went."""
     timings = LoopTimings()
@@ -237,7 +250,7 @@ def _sweep_in_ray(
             sweep_end = time.perf_counter()
             lifecycle = run.lifecycle
             finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not stop_asked()
-            final = _final(sweep, run.study, pool, stop_asked) if evaluate and finished else None
+            final = _final(sweep, run.study, pool, stop_asked, save_front) if evaluate and finished else {}
             spent = {
                 "first_trial_started_s": timings.first_start_s or 0.0,
                 "asking_s": timings.asking_s, "handling_s": timings.handling_s, "waiting_s": timings.waiting_s,
@@ -253,6 +266,7 @@ def run_sweep(
     new_study: bool = False,
     listener: Listener | None = None,
     evaluate: bool = True,
+    save_front: bool = False,
 ) -> SweepOutcome:
     """Run ``sweep`` to its budget, then (``evaluate``) re-train its best trial in a worker and
     score it on the test split. Raise SweepAborted when it had to stop early (e.g. bad metric),
@@ -266,7 +280,7 @@ def run_sweep(
         run, started_ray = _start(sweep, new_study, listener)
         ray_up = time.perf_counter()
         try:
-            sweep_end, final, timings = _sweep_in_ray(sweep, run, interrupted, evaluate)
+            sweep_end, scored, timings = _sweep_in_ray(sweep, run, interrupted, evaluate, save_front)
         finally:
             if started_ray:
                 _ray.stop_ray()
@@ -284,4 +298,8 @@ def run_sweep(
         raise KeyboardInterrupt
     timings = {"ray_start_s": ray_up - started, **timings}
     wall = sweep_end - started
-    return SweepOutcome(run.study, run.store.masked, wall, dict(lifecycle.counts), final, time.perf_counter() - started - wall, timings)
+    best = best_trial(run.study, sweep.config.objective)
+    final = scored.get(best.number) if best is not None else None
+    return SweepOutcome(
+        run.study, run.store.masked, wall, dict(lifecycle.counts), final, time.perf_counter() - started - wall, timings, scored, best
+    )

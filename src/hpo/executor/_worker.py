@@ -41,6 +41,7 @@ class TrialWorker:
 
         if gpu_fraction > 0:
             limit_gpu_memory(min(gpu_fraction, 1.0))  # before the backend first touches a GPU
+        self._gpu_share = gpu_fraction
         self._config = SweepConfig.model_validate(sweep_config)
         self._data = data
         function = self._config.objective.function
@@ -70,7 +71,7 @@ class TrialWorker:
         stop = self._stops.setdefault(number, threading.Event())
         context = TrialContext(
             number=number, params=ReadParams(params), data=self._data, seed=self._config.train.seed,
-            epochs=self._config.train.epochs,
+            epochs=self._config.train.epochs, gpu_share=self._gpu_share,
             _sink=lambda epoch, metrics: events.put({"kind": "report", "epoch": epoch, "metrics": metrics}),
             _stop=stop,
         )
@@ -94,7 +95,8 @@ class TrialWorker:
         trial function returns no model). Runs in a worker so that the driver needs no GPU and
         never imports the backend.
         """
-        context = TrialContext(number=number, params=dict(params), data=self._data, seed=self._config.train.seed, epochs=self._config.train.epochs)
+        context = TrialContext(number=number, params=dict(params), data=self._data, seed=self._config.train.seed,
+                               epochs=self._config.train.epochs, gpu_share=self._gpu_share)
         if self._function is None:
             from hpo.engine import score_best
 
@@ -125,7 +127,7 @@ class TrialWorker:
         if self._function is None:
             from hpo.engine import train_trial
 
-            return train_trial(self._config, context).last
+            return train_trial(self._config, context).final
         returned = self._function(context)
         if isinstance(returned, TrialResult):
             return {k: float(v) for k, v in returned.metrics.items()}

@@ -3,6 +3,7 @@
 from hpo.results._best import best_summary, load_best, write_best
 from hpo.results._finalize import finalize, write_exports, write_resolved_sweep
 from hpo.results._frame import export_frame, trials_frame
+from hpo.results._pareto import front_summary, load_pareto, write_pareto
 from hpo.results._report import summarize, write_report
 from hpo.results._snapshot import fresh_snapshot, remember_snapshot
 
@@ -11,12 +12,15 @@ __all__ = [
     "export_frame",
     "finalize",
     "fresh_snapshot",
+    "front_summary",
+    "load_pareto",
     "load_best",
     "remember_snapshot",
     "summarize",
     "trials_frame",
     "write_best",
     "write_exports",
+    "write_pareto",
     "write_report",
     "write_resolved_sweep",
 ]

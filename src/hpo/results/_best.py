@@ -12,30 +12,42 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial
 
 from hpo import _constants
 from hpo.config import Sweep
+from hpo.study import best_trial, watched_value
 
 
-def best_summary(sweep: Sweep, study: optuna.Study, test_metrics: dict[str, float] | None) -> dict[str, Any]:
-    best = study.best_trial
-    return {
+def trial_summary(sweep: Sweep, study: optuna.Study, trial: FrozenTrial, test_metrics: dict[str, float] | None) -> dict[str, Any]:
+    """One finished trial as ``best.json`` (and each entry of ``pareto.json``) describe it."""
+    objective = sweep.config.objective
+    summary = {
         "sweep": sweep.name,
         "study": study.study_name,
-        "trial": best.number,
-        "objective": {"metric": sweep.config.objective.metric, "direction": sweep.config.objective.direction, "value": best.value},
-        "params": sweep.space.configuration(best.params),
-        "validation_metrics": best.user_attrs.get(_constants.ATTR_METRICS, {}),
+        "trial": trial.number,
+        "objective": {"metric": objective.metric, "direction": objective.direction, "value": watched_value(trial, objective)},
+        "params": sweep.space.configuration(trial.params),
+        "validation_metrics": trial.user_attrs.get(_constants.ATTR_METRICS, {}),
         "test_metrics": test_metrics or {},
-        "epochs": best.user_attrs.get(_constants.ATTR_EPOCHS),
+        "epochs": trial.user_attrs.get(_constants.ATTR_EPOCHS),
     }
+    if objective.multi:
+        summary["values"] = {g.metric: v for g, v in zip(objective.targets, trial.values)}
+    if trial.constraints:
+        summary["constraints"] = dict(trial.constraints)
+    return summary
+
+
+def best_summary(sweep: Sweep, study: optuna.Study, test_metrics: dict[str, float] | None) -> dict[str, Any] | None:
+    best = best_trial(study, sweep.config.objective)
+    return None if best is None else trial_summary(sweep, study, best, test_metrics)
 
 
 def write_best(sweep: Sweep, study: optuna.Study, final: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Write ``best.json`` (and ``best_model.keras`` when the worker sent a model) for the re-trained best trial."""
-    summary = best_summary(sweep, study, final.get("test_metrics"))
-    summary["trial"] = final["trial"]
+    trials = study.get_trials(deepcopy=False)
+    summary = trial_summary(sweep, study, trials[final["trial"]], final.get("test_metrics"))
     summary["retrained_validation_metrics"] = final.get("validation_metrics", {})
     model = folder / _constants.BEST_MODEL
     if final.get("model"):
@@ -51,9 +63,10 @@ def load_best(sweep: Sweep, study: optuna.Study) -> dict[str, Any] | None:
     """``best.json`` when it describes this study's current best trial; None when it is missing or
     stale (written for another study, e.g. before ``--new-study``, or for an earlier best trial)."""
     path = sweep.results_dir / _constants.BEST_JSON
-    if not path.exists() or not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    best = best_trial(study, sweep.config.objective)
+    if not path.exists() or best is None:
         return None
     summary = json.loads(path.read_text())
-    if summary.get("study") != study.study_name or summary.get("trial") != study.best_trial.number:
+    if summary.get("study") != study.study_name or summary.get("trial") != best.number:
         return None
     return summary

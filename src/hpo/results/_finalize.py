@@ -12,6 +12,7 @@ from hpo import _constants
 from hpo.config import Sweep
 from hpo.results._best import write_best
 from hpo.results._frame import export_frame, trials_frame
+from hpo.results._pareto import write_pareto
 from hpo.results._report import write_report
 from hpo.results._snapshot import remember_snapshot
 from hpo.storage import mask_url
@@ -32,18 +33,22 @@ def write_exports(sweep: Sweep, study: optuna.Study) -> None:
     """``trials.csv`` and ``trials.parquet``; the latter also serves read commands while the journal is unchanged."""
     folder = sweep.results_dir
     folder.mkdir(parents=True, exist_ok=True)
-    frame = trials_frame(study)
+    frame = trials_frame(study, sweep.config.objective)
     export_frame(frame, str(folder / _constants.TRIALS_CSV), "csv")
     export_frame(frame, str(folder / _constants.TRIALS_PARQUET), "parquet")
     remember_snapshot(sweep, study.study_name)
 
 
-def finalize(sweep: Sweep, study: optuna.Study, final: dict[str, Any] | None = None) -> dict[str, Any]:
+def finalize(
+    sweep: Sweep, study: optuna.Study, final: dict[str, Any] | None = None, scored: dict[int, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Exports, the resolved config, the best trial's model and test metrics (``final``, from the
-    worker that re-trained it) and the report."""
+    worker that re-trained it), the Pareto front of a multi-objective sweep (``scored``: its
+    re-trained trials) and the report."""
     folder = sweep.results_dir
     write_exports(sweep, study)
     write_resolved_sweep(sweep, folder)
     best = write_best(sweep, study, final, folder) if final is not None else None
+    front = write_pareto(sweep, study, folder, scored) if sweep.config.objective.multi else None
     report = write_report(sweep, study, folder)
-    return {"folder": str(folder), "report": str(report), "best": best}
+    return {"folder": str(folder), "report": str(report), "best": best, "front": front}

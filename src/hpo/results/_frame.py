@@ -7,16 +7,29 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from optuna.trial import TrialState
+
 from hpo import _constants
+from hpo.config import ObjectiveConfig
+from hpo.study import is_feasible
 
 _COLUMNS = ["number", "state", "value", "epochs", "duration_s", "fail_reason", "retry_of", "host", "pid", "node", "gpus", "datetime_start"]
 
 
-def trials_frame(study: optuna.Study) -> pd.DataFrame:
+def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) -> pd.DataFrame:
     """One row per trial: number, state, value, epochs reached, duration, fail reason, where it
-    ran (host, pid, Ray node, GPU ids), params (``params_*``) and last-epoch metrics (``metrics_*``)."""
+    ran (host, pid, Ray node, GPU ids), params (``params_*``) and last-epoch metrics (``metrics_*``).
+
+    With several goals, ``value`` is the goal pruning watches (``objective.metric``; the first
+    without ``objective``) and ``value_<goal>`` holds each; with constraints, ``feasible`` says
+    whether a finished trial met them all."""
     rows: list[dict[str, Any]] = []
-    for t in study.get_trials(deepcopy=False):
+    names = study.metric_names or [str(i) for i in range(len(study.directions))]
+    multi = len(study.directions) > 1
+    watched = names.index(objective.metric) if multi and objective is not None and objective.metric in names else 0
+    trials = study.get_trials(deepcopy=False)
+    constrained = any(t.constraints for t in trials)
+    for t in trials:
         duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
         epochs = t.user_attrs.get(_constants.ATTR_EPOCHS)
         if epochs is None and t.intermediate_values:
@@ -25,7 +38,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
         row: dict[str, Any] = {
             "number": t.number,
             "state": t.state.name,
-            "value": t.value,
+            "value": t.values[watched] if t.values else None,
             "epochs": epochs,
             "duration_s": duration,
             "fail_reason": t.user_attrs.get(_constants.ATTR_FAIL_REASON),
@@ -36,6 +49,10 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
             "gpus": ",".join(placement.get("gpus") or []) or None,
             "datetime_start": t.datetime_start,
         }
+        if multi:
+            row.update({f"value_{name}": (t.values[i] if t.values else None) for i, name in enumerate(names)})
+        if constrained:
+            row["feasible"] = is_feasible(t) if t.state == TrialState.COMPLETE else None
         row.update({f"params_{k}": v for k, v in t.params.items()})
         row.update({f"metrics_{k}": v for k, v in (t.user_attrs.get(_constants.ATTR_METRICS) or {}).items()})
         rows.append(row)

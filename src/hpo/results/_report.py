@@ -15,6 +15,7 @@ from hpo import _constants
 from hpo.config import Sweep
 from hpo.results._best import load_best
 from hpo.results._frame import trials_frame
+from hpo.study import is_feasible, pareto_front, watched_value
 
 _MAX_LEGEND_TRIALS = 15
 
@@ -36,29 +37,44 @@ def summarize(sweep: Sweep, study: optuna.Study) -> dict[str, Any]:
     }
 
 
-def _figures(study: optuna.Study) -> list[tuple[str, Any]]:
+def _target(sweep: Sweep) -> dict[str, Any]:
+    """What Optuna's plots show of a multi-objective study: the goal pruning watches."""
+    objective = sweep.config.objective
+    if not objective.multi:
+        return {}
+    return {"target": lambda t: watched_value(t, objective), "target_name": objective.metric}
+
+
+def _figures(sweep: Sweep, study: optuna.Study) -> list[tuple[str, Any]]:
     import optuna.visualization as vis
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    figures: list[tuple[str, Any]] = [("Optimization history", vis.plot_optimization_history(study))]
+    target = _target(sweep)
+    figures: list[tuple[str, Any]] = []
+    goals = sweep.config.objective.targets
+    if len(goals) in (2, 3) and complete:
+        names = [g.metric for g in goals]
+        figures.append((f"Pareto front: {' vs '.join(names)} (the best trials are those no other beats on every goal)",
+                        vis.plot_pareto_front(study, target_names=names)))
+    figures.append(("Optimization history", vis.plot_optimization_history(study, **target)))
     if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
         figures.append(("Intermediate values: learning curves, pruned trials end early", vis.plot_intermediate_values(study)))
     if len(complete) >= 2:
         try:
-            importances = optuna.importance.get_param_importances(study)
+            importances = optuna.importance.get_param_importances(study, target=target.get("target"))
         except (ValueError, RuntimeError) as exc:  # e.g. no parameter common to all complete trials
             importances = {}
             figures.append((f"Parameter importances: not available ({exc})", None))
         if importances:
             top = list(importances)[:8]
             title = "Parameter importances" + (" (few trials: a rough guide)" if len(complete) < 20 else "")
-            figures.append((title, vis.plot_param_importances(study)))
-            figures.append(("Parallel coordinates (most important parameters)", vis.plot_parallel_coordinate(study, params=top)))
-            figures.append(("Slice (most important parameters)", vis.plot_slice(study, params=top[:6])))
+            figures.append((title, vis.plot_param_importances(study, **target)))
+            figures.append(("Parallel coordinates (most important parameters)", vis.plot_parallel_coordinate(study, params=top, **target)))
+            figures.append(("Slice (most important parameters)", vis.plot_slice(study, params=top[:6], **target)))
     return figures
 
 
-def _pngs(study: optuna.Study, folder: Path) -> list[str]:
+def _pngs(sweep: Sweep, study: optuna.Study, folder: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,9 +82,13 @@ def _pngs(study: optuna.Study, folder: Path) -> list[str]:
     import optuna.visualization.matplotlib as vm
 
     made = []
-    plots = [("history.png", vm.plot_optimization_history), ("intermediate_values.png", vm.plot_intermediate_values)]
+    target = _target(sweep)
+    goals = [g.metric for g in sweep.config.objective.targets]
+    plots = [("history.png", lambda s: vm.plot_optimization_history(s, **target)), ("intermediate_values.png", vm.plot_intermediate_values)]
     if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) >= 2:
-        plots.append(("importances.png", vm.plot_param_importances))
+        plots.append(("importances.png", lambda s: vm.plot_param_importances(s, **target)))
+    if len(goals) in (2, 3):
+        plots.insert(0, ("pareto_front.png", lambda s: vm.plot_pareto_front(s, target_names=goals)))
     for name, plot in plots:
         try:
             ax = plot(study)
@@ -86,6 +106,26 @@ def _pngs(study: optuna.Study, folder: Path) -> list[str]:
     return made
 
 
+def _front_section(sweep: Sweep, study: optuna.Study) -> list[str]:
+    """With several goals or constraints: the Pareto front's trials and which trials are infeasible."""
+    objective = sweep.config.objective
+    if not objective.multi and not objective.constraints:
+        return []
+    names = [g.metric for g in objective.targets]
+    parts = []
+    if objective.multi:
+        parts.append(f"<h2>Pareto front ({len(pareto_front(study))} trials)</h2><table><tr><th>trial</th>"
+                     + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>")
+        for t in pareto_front(study):
+            parts.append(f"<tr><td>#{t.number}</td>" + "".join(f"<td>{v:.4g}</td>" for v in t.values) + "</tr>")
+        parts.append("</table>")
+    if objective.constraints:
+        infeasible = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if not is_feasible(t)]
+        parts.append(f"<h3>Constraints: {html.escape(', '.join(objective.constraints))}</h3><p>infeasible trials (never best): "
+                     + (", ".join(f"#{t.number}" for t in infeasible) or "none") + "</p>")
+    return parts
+
+
 def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
     """Write ``report.html`` and the PNGs into ``folder``; return the report's path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,8 +133,8 @@ def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # "Some regimes ... have less than 2 trials": said once on the page instead of per parameter.
         warnings.filterwarnings("ignore", message="Some regimes for parameter", category=UserWarning)
-        figures = _figures(study)
-        pngs = _pngs(study, folder)
+        figures = _figures(sweep, study)
+        pngs = _pngs(sweep, study, folder)
     summary = summarize(sweep, study)
     best = load_best(sweep, study)
     parts = [
@@ -109,6 +149,7 @@ def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
         f"({100 * summary['epochs_saved_share']:.0f}% of what the sweep would have trained without pruning)</td></tr>",
         f"<tr><th>total trial time</th><td>{summary['trial_time_s']:.0f} s</td></tr></table>",
     ]
+    parts += _front_section(sweep, study)
     if best is not None:
         parts.append(f"<h2>Best trial: #{best['trial']}, {html.escape(str(best['objective']['metric']))} = {best['objective']['value']:.4f}</h2>")
         parts.append("<h3>Test split (held out, used once)</h3><table>")

@@ -1,6 +1,7 @@
 """The sweep's Optuna study: samplers and pruners by name, opening and continuing studies, failing
 and retrying trials, recovering the trials of dead drivers."""
 
+from hpo.study._best import best_trial, is_feasible, pareto_front, watched_value
 from hpo.study._factories import make_pruner, make_sampler, startup_trials
 from hpo.study._grid import grid_exhausted, trial_cap
 from hpo.study._open import (
@@ -9,10 +10,15 @@ from hpo.study._open import (
     open_study,
     study_names,
 )
+from hpo.study._prune import EpochPruning
 from hpo.study._recovery import recover_stale_trials
 from hpo.study._retry import fail_trial
 
 __all__ = [
+    "EpochPruning",
+    "best_trial",
+    "is_feasible",
+    "pareto_front",
     "fail_trial",
     "grid_exhausted",
     "load_existing_study",
@@ -24,4 +30,5 @@ __all__ = [
     "startup_trials",
     "study_names",
     "trial_cap",
+    "watched_value",
 ]

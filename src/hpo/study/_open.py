@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import optuna
 
@@ -34,11 +35,12 @@ def _check_continuable(sweep: Sweep, study: optuna.Study, store: Store) -> None:
             "incomparable trials. Run with --new-study to start a new study beside it (nothing is deleted), "
             "or restore the previous space"
         )
-    wanted = sweep.config.objective.direction
-    if study.direction.name.lower() != wanted:
+    wanted = [g.direction for g in sweep.config.objective.targets]
+    stored_directions = [d.name.lower() for d in study.directions]
+    if stored_directions != wanted:
         raise UsageError(
-            f"study {study.study_name!r} optimizes {study.direction.name.lower()}, but the sweep file says "
-            f"{wanted}; use --new-study or restore objective.direction"
+            f"study {study.study_name!r} optimizes {stored_directions}, but the sweep file's objective says "
+            f"{wanted}; use --new-study or restore the objective"
         )
 
 
@@ -62,8 +64,11 @@ def open_study(
     while name in existing:
         name += "-new"
     study = optuna.create_study(
-        study_name=name, storage=storage, sampler=sampler, pruner=pruner, direction=config.objective.direction
+        study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=[g.direction for g in config.objective.targets]
     )
+    with warnings.catch_warnings():  # "experimental" since Optuna 3.2; hpo relies on it only for display
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([g.metric for g in config.objective.targets])  # the dashboard's axis titles
     study.set_user_attr(_constants.ATTR_SPACE_FINGERPRINT, sweep.space.fingerprint())
     study.set_user_attr(_constants.ATTR_SWEEP_NAME, sweep.name)
     for values in config.enqueue:

@@ -1,0 +1,39 @@
+"""Which trials are best: the feasible optimum of a single-objective study, the feasible Pareto
+front of a multi-objective one, and the trial hpo re-trains and saves as "the best" in either."""
+
+from __future__ import annotations
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo.config import ObjectiveConfig
+
+
+def is_feasible(trial: FrozenTrial) -> bool:
+    """Whether every constraint recorded on the trial holds (Optuna: a violation <= 0)."""
+    return all(value <= 0 for value in trial.constraints.values())
+
+
+def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
+    """The feasible COMPLETE trials no other feasible trial dominates, by number (the optimum's
+    ties in a single-objective study)."""
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return []
+    return sorted(study.best_trials, key=lambda t: t.number)
+
+
+def best_trial(study: optuna.Study, objective: ObjectiveConfig) -> FrozenTrial | None:
+    """The single best feasible trial; with several goals, the front trial best at the goal
+    pruning watches (``objective.metric``). None while no feasible trial completed."""
+    front = pareto_front(study)
+    if not front:
+        return None
+    if len(study.directions) == 1:
+        return study.best_trial
+    maximize = objective.direction == "maximize"
+    return (max if maximize else min)(front, key=lambda t: watched_value(t, objective))
+
+
+def watched_value(trial: FrozenTrial, objective: ObjectiveConfig) -> float:
+    """The trial's value of the goal pruning watches (its only value in a single-objective study)."""
+    return trial.values[[g.metric for g in objective.targets].index(objective.metric)]

@@ -1,0 +1,55 @@
+"""Every benchmark script runs end to end on a tiny setting and prints its table (the numbers
+themselves live in docs/benchmarks.md, never in assertions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+BENCH = REPO / "benchmarks"
+
+# (script and tiny arguments, a line its table must print)
+CASES = [
+    (["overhead.py", "--trials", "6"], "ms/trial"),
+    (["big_study.py", "--trials", "300"], "export"),
+    (["metrics_cost.py", "--repeats", "3"], "scikit-learn"),
+    (["engine_epochs.py", "--epochs", "2"], "epoch"),
+    (["worker_gc.py", "--trials", "2"], "cleanup"),
+    (["startup.py"], "first epoch"),
+    (["gpu_packing.py", "--packing", "1", "2", "--trials", "2", "--epochs", "1", "--samples", "300", "--size", "8"], "trials_per_hour"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), CASES, ids=[case[0][0] for case in CASES])
+def test_benchmark_script_runs_tiny(args, expected, tmp_path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, str(BENCH / args[0]), *args[1:]], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert expected in result.stdout, result.stdout[-3000:]
+
+
+def test_compare_runs_every_peer_tiny_and_writes_its_table(tmp_path) -> None:
+    out = tmp_path / "compare.json"
+    plot = tmp_path / "plot.png"
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "compare.py"), "--seeds", "0", "--trials", "2", "--epochs", "2",
+         "--peers", "optuna", "optuna-par", "ray-tune", "hpo", "--json", str(out), "--plot", str(plot)],
+        cwd=BENCH / "compare", capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = json.loads(out.read_text())["runs"]
+    assert set(runs) == {"optuna", "optuna-par", "ray-tune", "hpo"}
+    for peer, (run,) in runs.items():
+        assert len(run["trials"]) == 2, (peer, run["trials"])  # the same budget for every peer
+        assert f"| {peer} |" in result.stdout
+    assert "hpo's time, median over seeds" in result.stdout
+    assert plot.stat().st_size > 0
