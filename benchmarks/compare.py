@@ -337,6 +337,9 @@ def summarize(run: dict[str, Any], target: float, epochs: int) -> dict[str, Any]
         "best_params": best["params"],
         "to_target_s": min(hits) if hits else math.inf,
         "utilization": busy / (run["concurrency"] * run["sweep_s"]) if run["sweep_s"] else 0.0,
+        # a trial's time (start to end, with its model build and validation) per epoch it trained:
+        # the cost of an epoch inside each peer, at its own concurrency
+        "slot_s_per_epoch": busy / len(reported) if reported else math.nan,
     }
 
 
@@ -418,6 +421,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "best trial test acc": _cell(tests, ".3f"),
             f"first ≥ {args.target} after s": _cell([s["to_target_s"] for s in summaries], ".1f"),
             "slot utilization": _cell([100 * s["utilization"] for s in summaries], ".0f") + "%",
+            "trial s per epoch": _cell([s["slot_s_per_epoch"] for s in summaries], ".2f"),
         }
     columns = list(next(iter(rows.values())))
     print(f"\n{len(args.seeds)} seeds; median (min–max)\n")

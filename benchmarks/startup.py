@@ -46,7 +46,7 @@ _HPO = textwrap.dedent("""
     first = {}
     def listener(event, number, detail):
         first.setdefault(event, time.perf_counter() - start)
-    sweep = load_sweep(Path(__file__).resolve().parents[1] / "sweeps" / "digits_cnn.yaml").with_overrides(**{"budget.trials": 2, "train.epochs": 2, "results_dir": sys.argv[1]})
+    sweep = load_sweep("sweeps/digits_cnn.yaml").with_overrides(**{"budget.trials": 2, "train.epochs": 2, "results_dir": sys.argv[1]})
     outcome = run_sweep(sweep, listener=listener, new_study=True, evaluate=False)
     print(json.dumps({"first_trial_launched_s": first["started"], "first_epoch_reported_s": first["epoch"], **outcome.timings}))
 """)

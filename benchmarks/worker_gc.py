@@ -22,7 +22,7 @@ _CHILD = textwrap.dedent("""
     from hpo.data import load_dataset
     from hpo.engine import release_trial_state, train_trial
     freeze, trials = sys.argv[1] == "1", int(sys.argv[2])
-    sweep = load_sweep(Path(__file__).resolve().parents[1] / "sweeps" / "digits_cnn.yaml")
+    sweep = load_sweep("sweeps/digits_cnn.yaml")
     config = sweep.config.model_copy(update={"train": sweep.config.train.model_copy(update={"epochs": 3})})
     data = load_dataset(config)
     params = {**{p.name: p.value for p in sweep.space if p.kind == "fixed"}, **config.enqueue[0],

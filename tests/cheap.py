@@ -87,8 +87,8 @@ def oom_on_a_share(trial: TrialContext) -> dict[str, float]:
     if float(params["x"]) > 0.6 and trial.gpu_share < 1:
         time.sleep(0.2)
         raise RuntimeError("RESOURCE_EXHAUSTED: OOM when allocating tensor with shape[512,512,64]")
-    for epoch in range(1, 4):
-        time.sleep(float(params.get("sleep", 0.3)))
+    for epoch in range(1, int(params.get("epochs", 6)) + 1):
+        time.sleep(float(params.get("sleep", 0.3)) / 2)
         trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
     record = {"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "share": trial.gpu_share, "start": start, "end": time.time()}
     (Path(params["log_dir"]) / f"{os.getpid()}-{start}.json").write_text(json.dumps(record))

@@ -24,7 +24,7 @@ CASES = [
     (["engine_epochs.py", "--epochs", "2"], "epoch"),
     (["worker_gc.py", "--trials", "2"], "cleanup"),
     (["startup.py"], "first epoch"),
-    (["gpu_packing.py", "--packing", "1", "2", "--trials", "2", "--epochs", "1", "--samples", "300", "--size", "8"], "trials_per_hour"),
+    (["gpu_packing.py", "--packing", "1", "--trials", "1", "--epochs", "1", "--samples", "300", "--size", "8"], "trials_per_hour"),
 ]
 
 

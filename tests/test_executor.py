@@ -141,7 +141,7 @@ def test_a_trial_out_of_memory_on_a_gpu_share_is_retried_alone_on_a_whole_gpu(tm
     study = run_sweep(_fn(sweep, "oom_on_a_share"), evaluate=False).study
     _assert_states_consistent(study)
     ooms = [t for t in study.trials if t.state == TrialState.FAIL]
-    assert len(ooms) >= 2, [t.params for t in study.trials]  # x > 0.6 runs out of memory on half a GPU
+    assert ooms, [t.params for t in study.trials]  # x > 0.6 runs out of memory on half a GPU
     retries = {t.user_attrs.get("hpo:retry_of"): t for t in study.trials if "hpo:retry_of" in t.user_attrs}
     for t in ooms:
         reason = t.user_attrs["hpo:fail_reason"]

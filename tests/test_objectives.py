@@ -89,7 +89,7 @@ def test_regression_trains_and_reports_its_metrics() -> None:
     history: list = []
     params = {"depth": 1, "units_0": 32, "learning_rate": 0.05, "normalization": "standard", "loss": "huber", "huber_delta": 20.0}
     result = train_trial(config, TrialContext(0, params, data, 0, 3, _sink=lambda e, m: history.append(m)), keep_model=True)
-    assert [sorted(m) for m in history] == [["loss", "val_loss", "val_mae", "val_mse", "val_r2"]] * 3
+    assert [sorted(m) for m in history] == [["epoch_seconds", "loss", "params", "peak_memory_mb", "val_loss", "val_mae", "val_mse", "val_r2"]] * 3
     pred = result.model.predict(data.x_val, verbose=0).ravel()
     assert history[-1]["val_mse"] == pytest.approx(metrics.mean_squared_error(data.y_val, pred), rel=1e-4)
     assert history[-1]["val_r2"] == pytest.approx(metrics.r2_score(data.y_val, pred), rel=1e-4, abs=1e-4)

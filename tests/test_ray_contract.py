@@ -166,3 +166,16 @@ def test_ray_nodes_tell_liveness_and_the_raylet_address(ray_local) -> None:
     (node,) = ray_local.nodes()
     assert node["Alive"] is True and node["NodeID"] == ray_local.get_runtime_context().get_node_id()
     socket.create_connection((node["NodeManagerAddress"], int(node["NodeManagerPort"])), timeout=2).close()
+
+
+def test_the_two_deaths_hpo_tells_apart_are_worded_as_it_expects() -> None:
+    """RayPool reads these phrases in Ray's ActorDiedError: the process case is checked against a
+    real kill above; the node case is worded by Ray's GCS (a node cannot be lost here on purpose)."""
+    from pathlib import Path
+
+    import ray
+
+    from hpo.executor._ray import _NODE_DIED, _PROCESS_DIED
+
+    gcs = (Path(ray.__file__).parent / "core" / "src" / "ray" / "gcs" / "gcs_server").read_bytes()
+    assert _NODE_DIED.encode() in gcs and _PROCESS_DIED.encode() in gcs

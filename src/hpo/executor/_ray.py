@@ -104,6 +104,7 @@ def put(value: Any) -> Any:
 # What Ray says when an actor's node died (tests/test_ray_contract.py checks it), as opposed to its
 # process ("The actor is dead because its worker process has died").
 _NODE_DIED = "because its node has died"
+_PROCESS_DIED = "because its worker process has died"  # the process itself, perhaps by the trial's own code
 # How many new workers a trial gets when each dies before starting it, before the trial fails.
 _RELAUNCHES = 3
 
@@ -185,6 +186,7 @@ class _Slot:
     parked: bool = False  # its actor was removed to free a GPU for a whole-GPU trial
     retired: bool = False  # its worker's node was lost and the rest of the cluster has no room for it
     params: dict[str, Any] = field(default_factory=dict)
+    dead: bool = False  # its actor is gone (replaced, or the slot retired, by RayPool._refill)
     relaunches: int = 0  # times its trial was handed to a new worker because the last one died before starting it
 
 
@@ -213,6 +215,7 @@ class RayPool:
         self._whole_class = ray.remote(_PlacedWorker).options(num_cpus=cpus, num_gpus=max(1.0, gpus), max_concurrency=2)
         self._config, self._data, self._cpus, self._gpus = sweep_config, data, cpus, gpus
         self._gone: set[str] = set()  # Ray nodes found lost
+        self._short = False
         self._slots = [_Slot(self._new_actor()) for _ in range(size)]
 
     def _new_actor(self, whole: bool = False) -> Any:
@@ -281,7 +284,10 @@ class RayPool:
             ready += self._ray.wait(rest, num_returns=len(rest), timeout=0)[0]
         events: list[Event] = []
         for stream in ready:
-            events += self._next(busy[stream])
+            if busy[stream].stream is stream:  # not ended meanwhile (a lost node ends its other trials at once)
+                events += self._next(busy[stream])
+        if self._short:
+            self._refill()
         self._rebalance()
         return events
 
@@ -316,32 +322,60 @@ class RayPool:
         return [event]
 
     def _lost(self, slot: _Slot, exc: Exception) -> list[Event]:
-        """The actor died (its process was killed, or its node was lost): replace it. A trial it
-        had not started yet goes to the new worker (a node that is dying but not yet known dead
-        takes new workers for a while); one it had started fails, to be retried."""
+        """The actor died (its process was killed, or its node was lost): replace it and fail the
+        trial, to be retried. A trial whose worker never started (placed on a node that is dying
+        but not yet known dead) goes to a new worker instead. A lost node also ends the trials of
+        every other worker on it, and the slots the remaining nodes cannot hold are retired."""
         number = slot.number
         if exc.actor_init_failed:  # the worker's set-up raised: every new worker would too
             raise SweepAborted(f"the trial workers cannot start: {_creation_error(exc)}") from None
-        if not slot.placement and slot.relaunches < _RELAUNCHES and not slot.stopped:
+        placement = slot.placement
+        if not placement and _PROCESS_DIED not in str(exc) and slot.relaunches < _RELAUNCHES and not slot.stopped:
             slot.actor, slot.relaunches = self._new_actor(slot.whole), slot.relaunches + 1
             self._start(slot)
             return []
-        placement = slot.placement
         if _NODE_DIED in str(exc) or (placement and self._node_gone(placement["node"])):
             what = f"its node was lost (Ray node {placement.get('node', '?')}, host {placement.get('host', '?')})"
-            if placement:
-                self._gone.add(placement["node"])
         elif placement:
             what = f"its process died (pid {placement['pid']} on host {placement['host']}, Ray node {placement['node']})"
         else:
             what = "its worker died before the trial started"
-        slot.number, slot.stream = None, None
-        if sum(not s.retired for s in self._slots) > self._capacity():
-            slot.retired = True  # the cluster shrank: a new worker would wait for resources forever
-            _log.warning("a Ray node was lost; %d trials now run at once", sum(not s.retired for s in self._slots))
-        else:
-            slot.actor = self._new_actor(slot.whole)
-        return [Failed(number, f"the worker running this trial was lost: {what}: {_first_line(exc)}", retryable=True)]
+        events: list[Event] = [Failed(number, f"the worker running this trial was lost: {what}: {_first_line(exc)}", retryable=True)]
+        slot.number, slot.stream, slot.dead = None, None, True
+        if placement and what.startswith("its node was lost"):
+            self._gone.add(placement["node"])
+            events += self._node_lost(placement["node"], _first_line(exc))
+        self._refill()
+        return events
+
+    def _node_lost(self, node: str, why: str) -> list[Event]:
+        """Every other trial that ran on ``node`` fails now (its own death would come later)."""
+        events: list[Event] = []
+        for other in self._slots:
+            if other.placement.get("node") != node or other.retired:
+                continue
+            if other.number is not None:
+                host = other.placement.get("host", "?")
+                events.append(Failed(other.number, f"the worker running this trial was lost: its node was lost (Ray node {node}, host {host}): {why}", retryable=True))
+                other.number, other.stream = None, None
+            other.dead = True
+        return events
+
+    def _refill(self) -> None:
+        """Dead workers are replaced while the nodes not known lost have room; past that their
+        slots are retired (a new worker would wait for resources forever), then idle slots' too."""
+        excess = sum(not s.retired for s in self._slots) - self._capacity()
+        for slot in sorted(self._slots, key=lambda s: (not s.dead, s.number is not None)):
+            if slot.retired or (not slot.dead and (excess <= 0 or slot.number is not None)):
+                continue
+            if excess > 0:
+                if not slot.dead and not slot.parked:
+                    self._ray.kill(slot.actor)
+                slot.retired, excess = True, excess - 1
+                _log.warning("the Ray cluster lost capacity; %d trials now run at once", sum(not s.retired for s in self._slots))
+            else:
+                slot.actor, slot.dead = self._new_actor(slot.whole), False
+        self._short = excess > 0  # more slots than room: retire the next ones that fall idle
 
     def _capacity(self) -> int:
         """How many workers the nodes not known lost can hold."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import optuna
@@ -49,7 +50,13 @@ def _open_rdb(url: str) -> optuna.storages.BaseStorage:
     import sqlalchemy.exc
 
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except sqlalchemy.exc.IntegrityError:
+            # Two drivers creating Optuna's tables in a new database at once: one loses the race
+            # (PostgreSQL: duplicate pg_type entry); the tables exist now.
+            time.sleep(1.0)
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     except ImportError as exc:  # the database driver is an optional dependency
         raise HpoError(
             f"cannot open storage {mask_url(url)}: its database driver is not installed ({exc}); "

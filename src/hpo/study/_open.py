@@ -63,9 +63,14 @@ def open_study(
     name = sweep.study_name if not existing else f"{sweep.study_name}-{len(existing) + 1}"
     while name in existing:
         name += "-new"
-    study = optuna.create_study(
-        study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=[g.direction for g in config.objective.targets]
-    )
+    try:
+        study = optuna.create_study(
+            study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=[g.direction for g in config.objective.targets]
+        )
+    except optuna.exceptions.DuplicatedStudyError:  # another driver created it a moment ago: join it
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        _check_continuable(sweep, study, store)
+        return study
     with warnings.catch_warnings():  # "experimental" since Optuna 3.2; hpo relies on it only for display
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([g.metric for g in config.objective.targets])  # the dashboard's axis titles
