@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from hpo.cli._progress import Progress
+from hpo._progress import Progress
 
 
 def test_live_progress_table() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.cli._settings import resolve_sweep
+from hpo._settings import resolve_sweep
 from hpo.storage import mask_url, scrub
 from tests.conftest import MINIMAL_SWEEP, run_hpo
 

@@ -3,12 +3,14 @@
 Importing hpo is cheap: TensorFlow and Ray are imported only by the parts that train or execute.
 """
 
+from hpo._api import SweepResult, load, run
 from hpo._errors import (
     ConfigError,
     DataError,
     HpoError,
     Problem,
     SweepAborted,
+    SweepInterrupted,
     TrialFailed,
     UsageError,
 )
@@ -27,12 +29,16 @@ __all__ = [
     "Sweep",
     "SweepAborted",
     "SweepConfig",
+    "SweepInterrupted",
+    "SweepResult",
     "TrialContext",
     "TrialFailed",
     "TrialResult",
     "TrialStopped",
     "UsageError",
+    "load",
     "load_space_block",
     "load_sweep",
     "parse_space",
+    "run",
 ]

@@ -15,7 +15,7 @@ app = typer.Typer(
     name="hpo",
     help="Hyperparameter sweeps for Keras models: Optuna studies run in parallel by Ray Tune.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # hpo --install-completion: commands, sweep files, parameter names
     pretty_exceptions_enable=False,
 )
 app.command()(validate)

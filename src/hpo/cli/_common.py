@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -16,7 +17,13 @@ from hpo import _constants
 from hpo._errors import ConfigError, DataError, HpoError, UsageError
 
 # Arguments and options shared by several commands, defined once.
-SWEEP_ARG = typer.Argument(..., help="Sweep YAML file.")
+def complete_sweep(incomplete: str) -> list[str]:
+    """Sweep files for shell completion: YAML files here and in ``sweeps/`` that start with ``incomplete``."""
+    found = sorted({str(p) for pattern in ("*.yaml", "*.yml", "sweeps/*.yaml", "sweeps/*.yml") for p in Path().glob(pattern)})
+    return [path for path in found if path.startswith(incomplete)]
+
+
+SWEEP_ARG = typer.Argument(..., help="Sweep YAML file.", autocompletion=complete_sweep)
 STORAGE_OPT = typer.Option(None, "--storage", help="Optuna storage URL or journal path (env HPO_STORAGE).")
 RESULTS_OPT = typer.Option(None, "--results-dir", help="Results folder (env HPO_RESULTS_DIR).")
 FORMAT_OPT = typer.Option("text", "--format", help="text or json.")

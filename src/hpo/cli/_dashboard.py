@@ -19,7 +19,7 @@ from hpo.cli._common import (
     stderr,
     stdout,
 )
-from hpo.cli._settings import resolve_sweep
+from hpo._settings import resolve_sweep
 from hpo.storage import mask_url
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

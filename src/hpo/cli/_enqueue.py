@@ -17,7 +17,8 @@ from hpo.cli._common import (
     exits,
     stdout,
 )
-from hpo.cli._settings import resolve_sweep
+from hpo._settings import resolve_sweep
+from hpo.config import load_sweep
 
 
 def _parse(assignments: list[str]) -> dict[str, object]:
@@ -30,10 +31,20 @@ def _parse(assignments: list[str]) -> dict[str, object]:
     return values
 
 
+def _complete_params(ctx: typer.Context, incomplete: str) -> list[str]:
+    """``name=`` for each parameter of the sweep's space, for shell completion."""
+    try:
+        space = load_sweep(ctx.params["sweep"]).space
+    except Exception:  # noqa: BLE001 - completion offers nothing for a sweep it cannot read
+        return []
+    return [f"{p.name}=" for p in space if p.name.startswith(incomplete)]
+
+
 @exits
 def enqueue(
     sweep: Path = SWEEP_ARG,
-    params: list[str] = typer.Argument(..., help="name=value pairs, e.g. optimizer=adam learning_rate=0.003"),
+    params: list[str] = typer.Argument(..., help="name=value pairs, e.g. optimizer=adam learning_rate=0.003",
+                                       autocompletion=_complete_params),
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
     debug: bool = DEBUG_OPT,

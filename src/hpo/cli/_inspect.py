@@ -20,7 +20,7 @@ from hpo.cli._common import (
     print_json,
     stdout,
 )
-from hpo.cli._settings import resolve_sweep
+from hpo._settings import resolve_sweep
 
 
 def _open(sweep_path: Path, storage: str | None, results_dir: str | None):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from hpo import _constants
-from hpo._errors import SweepAborted, SweepInterrupted, UsageError
+from hpo._errors import SweepAborted, SweepInterrupted
 from hpo.cli._common import (
     DEBUG_OPT,
     RESULTS_OPT,
@@ -19,9 +19,12 @@ from hpo.cli._common import (
     stderr,
     stdout,
 )
-from hpo.cli._progress import Progress
-from hpo.cli._settings import resolve_sweep
+from hpo._progress import Progress
+from hpo._settings import resolve_sweep
 from hpo.config import Sweep
+
+if TYPE_CHECKING:
+    from hpo.executor import SweepOutcome
 
 
 def _budget(budget: Any) -> str:
@@ -48,14 +51,12 @@ def _continued(sweep: Sweep) -> Sweep:
 
 
 def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "best", **flags: object) -> int:
-    if save not in ("best", "front"):
-        raise UsageError(f"--save must be best or front, but got {save!r}")
+    from hpo._api import check_save, execute
+
     sweep = resolve_sweep(sweep_path, **flags)
-    if save == "front" and not sweep.config.objective.multi:
-        raise UsageError("--save front saves a multi-objective sweep's Pareto front, but this sweep has one objective; use --save best")
+    check_save(sweep, save)
     if resume:
         sweep = _continued(sweep)
-    from hpo.executor import run_sweep
 
     config = sweep.config
     out = stdout()
@@ -65,29 +66,32 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
         f"sampler {config.sampler.name}, pruner {config.pruner.name}",
         highlight=False,
     )
+    from hpo.study import watched_value
+
+    def finished(outcome: SweepOutcome) -> None:
+        progress.close()  # the sweep's table stays; what follows prints below it
+        counts, best = outcome.counts, outcome.best
+        out.print(
+            f"done in {outcome.wall_s:.0f}s: {counts['complete']} complete, {counts['pruned']} pruned, "
+            f"{counts['failed']} failed this run; study {outcome.study.study_name!r} in {outcome.storage}",
+            highlight=False,
+        )
+        if best is not None:
+            out.print(f"best trial {best.number}: {config.objective.metric} = {watched_value(best, config.objective):.4f}", highlight=False)
+
     with Progress(config.budget.trials, config.objective.direction, config.objective.metric) as progress:
         try:
-            outcome = run_sweep(sweep, new_study=new_study, listener=progress, save_front=save == "front")
+            result, results = execute(sweep, new_study=new_study, save=save, listener=progress, finished=finished)
         except SweepInterrupted as exc:
+            progress.close()
             stderr().print(str(exc), markup=False, highlight=False)
             return _constants.EXIT_INTERRUPTED
         except SweepAborted as exc:
+            progress.close()
             print_error(str(exc), prefix="sweep stopped:")
             stderr().print(f"The study keeps every finished trial; continue with: hpo resume {sweep_path}", highlight=False)
             return _constants.EXIT_RUNTIME
-    best = outcome.best
-    counts = outcome.counts
-    out.print(
-        f"done in {outcome.wall_s:.0f}s: {counts['complete']} complete, {counts['pruned']} pruned, "
-        f"{counts['failed']} failed this run; study {outcome.study.study_name!r} in {outcome.storage}",
-        highlight=False,
-    )
-    from hpo.results import finalize
-    from hpo.study import watched_value
-
-    if best is not None:
-        out.print(f"best trial {best.number}: {config.objective.metric} = {watched_value(best, config.objective):.4f}", highlight=False)
-    results = finalize(sweep, outcome.study, outcome.final, outcome.front)
+    outcome = result.outcome
     if results["front"] is not None:
         out.print(f"Pareto front: {len(results['front']['front'])} trials ({_constants.PARETO_JSON}; `hpo best` lists them)", highlight=False)
     summary = results["best"]

@@ -13,6 +13,11 @@ from rich.table import Table
 from hpo._direction import better
 
 
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (rich then renders the live table in the cell)."""
+    return Console().is_jupyter
+
+
 class Progress:
     """Listener for the executor's events (started, epoch, complete, pruned, failed, aborted)."""
 
@@ -25,7 +30,7 @@ class Progress:
         self.earlier = 0  # finished trials of earlier runs of the same study
         self.started = time.monotonic()
         self._stream = stream or sys.stdout
-        self._live_mode = self._stream.isatty() if live is None else live
+        self._live_mode = (self._stream.isatty() or _in_notebook()) if live is None else live
         self._live: Live | None = None
 
     def __enter__(self) -> Progress:
@@ -35,9 +40,14 @@ class Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the live table (it stays on screen); later events print nothing. Idempotent."""
         if self._live is not None:
             self._live.update(self._table())
-            self._live.__exit__(*exc)
+            self._live.__exit__(None, None, None)
+            self._live = None
 
     def __call__(self, event: str, number: int, detail: dict[str, Any]) -> None:
         if event == "unread":  # a warning, on a terminal as well

@@ -12,9 +12,10 @@ from hpo.config import Sweep, load_sweep
 _ENVIRONMENT = {"storage": "HPO_STORAGE", "results_dir": "HPO_RESULTS_DIR", "resources.address": "RAY_ADDRESS"}
 
 
-def resolve_sweep(path: Path, **flags: Any) -> Sweep:
-    """Load ``path`` and apply environment, then CLI flag overrides (dotted keys); validated again."""
-    sweep = load_sweep(path)
+def resolve_sweep(path: Path | str | Sweep, **flags: Any) -> Sweep:
+    """Load ``path`` (or take a ``Sweep`` built in code) and apply environment, then flag
+    overrides (dotted keys); validated again."""
+    sweep = path if isinstance(path, Sweep) else load_sweep(path)
     updates: dict[str, Any] = {}
     for key, variable in _ENVIRONMENT.items():
         if os.environ.get(variable):

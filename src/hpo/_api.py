@@ -1,0 +1,142 @@
+"""Sweeps from Python (a notebook, a script): ``hpo.run`` and ``hpo.load``, the same functions
+the CLI's ``run``/``resume`` and read commands are built on.
+
+    import hpo
+    result = hpo.run("sweeps/digits_cnn.yaml", trials=8)
+    result.best.params, result.trials.head(), result.folder
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpo.config import Sweep
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+    from hpo.executor import SweepOutcome
+
+# run()'s keyword arguments, as the CLI's flags name them, and the sweep keys they set.
+FLAGS = {
+    "trials": "budget.trials",
+    "timeout": "budget.timeout",
+    "concurrency": "resources.concurrency",
+    "gpus_per_trial": "resources.gpus_per_trial",
+    "storage": "storage",
+    "results_dir": "results_dir",
+    "seed": "sampler.seed",
+    "address": "resources.address",
+}
+
+
+@dataclass
+class SweepResult:
+    """A sweep's study and results folder, with its best trial, Pareto front and trials table."""
+
+    sweep: Sweep
+    study: optuna.Study
+    outcome: SweepOutcome | None = None  # what `run` did (None from `load`)
+
+    @property
+    def folder(self) -> Path:
+        return self.sweep.results_dir
+
+    @property
+    def best(self) -> optuna.trial.FrozenTrial | None:
+        """The best feasible trial (with several goals: the front's best at ``prune_on``)."""
+        from hpo.study import best_trial
+
+        return best_trial(self.study, self.sweep.config.objective)
+
+    @property
+    def front(self) -> list[optuna.trial.FrozenTrial]:
+        """The feasible Pareto front (a single-objective sweep's best and its ties)."""
+        from hpo.study import pareto_front
+
+        return pareto_front(self.study)
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """One row per trial, as `hpo status`/`hpo export` show them."""
+        from hpo.results import trials_frame
+
+        return trials_frame(self.study, self.sweep.config.objective)
+
+
+def resolve(sweep_or_path: Sweep | str | Path, overrides: dict[str, Any] | None = None, **flags: Any) -> Sweep:
+    """The sweep with environment (``HPO_*``, ``RAY_ADDRESS``), then ``flags`` and ``overrides``
+    (dotted keys) applied; a path is loaded and validated."""
+    from hpo._errors import UsageError
+    from hpo._settings import resolve_sweep
+
+    unknown = sorted(set(flags) - set(FLAGS))
+    if unknown:
+        raise UsageError(f"unknown setting {', '.join(unknown)}; use one of {', '.join(FLAGS)}, or overrides={{'key.path': value}}")
+    dotted = {FLAGS[k]: v for k, v in flags.items()}
+    dotted.update(overrides or {})
+    return resolve_sweep(sweep_or_path, **dotted)
+
+
+def check_save(sweep: Sweep, save: str) -> None:
+    """``save``: ``best`` (the best trial's model) or ``front`` (every Pareto-front trial's)."""
+    from hpo._errors import UsageError
+
+    if save not in ("best", "front"):
+        raise UsageError(f"--save must be best or front, but got {save!r}")
+    if save == "front" and not sweep.config.objective.multi:
+        raise UsageError("--save front saves a multi-objective sweep's Pareto front, but this sweep has one objective; use --save best")
+
+
+def execute(
+    sweep: Sweep, *, new_study: bool = False, save: str = "best", listener: Any = None,
+    finished: Callable[[SweepOutcome], None] | None = None,
+) -> tuple[SweepResult, dict[str, Any]]:
+    """Run ``sweep`` and write its results folder (``finished`` is told the outcome in between);
+    the result and what was written."""
+    from hpo.executor import run_sweep
+    from hpo.results import finalize
+
+    check_save(sweep, save)
+    outcome = run_sweep(sweep, new_study=new_study, listener=listener, save_front=save == "front")
+    if finished is not None:
+        finished(outcome)
+    written = finalize(sweep, outcome.study, outcome.final, outcome.front)
+    return SweepResult(sweep, outcome.study, outcome), written
+
+
+def run(
+    sweep_or_path: Sweep | str | Path,
+    *,
+    new_study: bool = False,
+    save: str = "best",
+    progress: bool = True,
+    overrides: dict[str, Any] | None = None,
+    **flags: Any,
+) -> SweepResult:
+    """Run a sweep (a YAML path or a ``Sweep`` built in code) to its budget, as `hpo run` does.
+
+    ``flags``: trials, timeout, concurrency, gpus_per_trial, storage, results_dir, seed, address;
+    ``overrides``: any other setting by dotted key. Progress shows as a live table (in a notebook
+    cell too) when ``progress``. Ctrl+C or a kernel interrupt raises ``SweepInterrupted`` with the
+    study consistent and resumable, as on the command line."""
+    from hpo._progress import Progress
+
+    sweep = resolve(sweep_or_path, overrides, **flags)
+    config = sweep.config
+    if not progress:
+        return execute(sweep, new_study=new_study, save=save)[0]
+    with Progress(config.budget.trials, config.objective.direction, config.objective.metric) as listener:
+        return execute(sweep, new_study=new_study, save=save, listener=listener)[0]
+
+
+def load(sweep_or_path: Sweep | str | Path, **flags: Any) -> SweepResult:
+    """An existing sweep's latest study, read-only (``storage``/``results_dir`` as in `run`)."""
+    from hpo.study import load_existing_study
+
+    sweep = resolve(sweep_or_path, **flags)
+    return SweepResult(sweep, load_existing_study(sweep))

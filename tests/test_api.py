@@ -1,0 +1,63 @@
+"""The Python API (`hpo.run`, `hpo.load`) and shell completion."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+import hpo
+
+
+def _sweep(tmp_path: Path) -> Path:
+    path = tmp_path / "api.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: api
+        data: {{source: digits}}
+        train: {{epochs: 4}}
+        objective: {{metric: val_accuracy, function: "tests.cheap:objective"}}
+        space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}, epochs: 4}}}}
+        sampler: {{name: random, seed: 0}}
+        budget: {{trials: 6}}
+        results_dir: {tmp_path / "results"}
+    """))
+    return path
+
+
+def test_unknown_settings_are_refused_before_anything_runs(tmp_path) -> None:
+    with pytest.raises(hpo.UsageError, match="unknown setting trails; use one of trials, timeout"):
+        hpo.run(_sweep(tmp_path), trails=3)
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_from_python_and_reads_back(tmp_path) -> None:
+    result = hpo.run(_sweep(tmp_path), trials=4, progress=False)
+    assert [t.state for t in result.study.trials].count(TrialState.RUNNING) == 0 and len(result.study.trials) == 4
+    assert result.folder == tmp_path / "results" / "api" and (result.folder / "report.html").exists()
+    assert result.best is not None and result.front == [result.best]
+    assert list(result.trials["number"]) == [0, 1, 2, 3] and result.outcome.counts["complete"] + result.outcome.counts["pruned"] == 4
+    again = hpo.load(_sweep(tmp_path))
+    assert again.best.number == result.best.number and again.outcome is None
+    # a Sweep built in code, overrides by dotted key: continues the same study to 6 trials
+    sweep = hpo.load_sweep(_sweep(tmp_path))
+    more = hpo.run(sweep, overrides={"budget.trials": 6}, progress=False)
+    assert len(more.study.trials) == 6 and more.study.study_name == "api"
+
+
+def test_completion_offers_commands_sweep_files_and_parameter_names(tmp_path) -> None:
+    (tmp_path / "sweeps").mkdir()
+    _sweep(tmp_path).rename(tmp_path / "sweeps" / "api.yaml")
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_HPO_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+        out = subprocess.run([str(Path(sys.executable).parent / "hpo")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        return out.stdout.split()
+
+    assert {"run", "resume", "status", "best"} <= set(complete("hpo "))
+    assert complete("hpo run sw") == ["sweeps/api.yaml"]
+    assert complete("hpo enqueue sweeps/api.yaml e") == ["epochs="]
