@@ -13,7 +13,7 @@ from hpo.cli._validate import validate
 
 app = typer.Typer(
     name="hpo",
-    help="Hyperparameter sweeps for Keras models: Optuna studies run in parallel by Ray Tune.",
+    help="Hyperparameter sweeps for Keras models: Optuna studies run in parallel by Ray.",
     no_args_is_help=True,
     add_completion=True,  # hpo --install-completion: commands, sweep files, parameter names
     pretty_exceptions_enable=False,

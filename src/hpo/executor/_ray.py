@@ -264,7 +264,7 @@ class RayPool:
             if slot.whole:
                 self._ray.kill(slot.actor)
                 slot.actor, slot.whole = self._new_actor(), False
-            if slot.parked:
+            if slot.parked and not slot.retired:
                 slot.actor, slot.parked = self._new_actor(), False
 
     def stop(self, number: int) -> None:
