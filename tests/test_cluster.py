@@ -19,6 +19,15 @@ from tests.conftest import REPO, journal_study
 pytestmark = pytest.mark.slow
 
 
+# A Ray started in this test process (hpo's local one) set this switch in os.environ; `ray start`
+# refuses to build a multi-node cluster under it, so the processes here get an environment without it.
+_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _environ(*drop: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in (_LOCAL_ONLY, *drop)}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -31,7 +40,7 @@ def ray_head(tmp_path):
     port = _free_port()
     # Ray >= 2.59 authenticates clients of a `ray start` cluster: one shared token for every node
     # and for the driver, as a real cluster would be set up.
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
+    env = {**_environ(), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
     subprocess.run([str(ray), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
                     "--num-gpus=1", "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env, timeout=120)
     yield f"127.0.0.1:{port}"
@@ -55,7 +64,7 @@ def test_run_joins_an_existing_cluster(ray_head, tmp_path) -> None:
     """))
     result = subprocess.run(
         [sys.executable, "-m", "hpo", "run", str(path), "--address", ray_head, "--gpus-per-trial", "0.5"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO), **AUTH},
+        cwd=REPO, capture_output=True, text=True, timeout=600, env={**_environ(), "PYTHONPATH": str(REPO), **AUTH},
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = journal_study(tmp_path / "results" / "c" / "study.journal", "c")
@@ -107,8 +116,7 @@ def three_nodes(tmp_path):
     no PYTHONPATH."""
     ray = str(Path(sys.executable).parent / "ray")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env = {**env, "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
+    env = {**_environ("PYTHONPATH"), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
     subprocess.run([ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
                     "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env, timeout=120)
     elsewhere = tmp_path / "elsewhere"
@@ -148,7 +156,7 @@ def three_nodes(tmp_path):
 
 def _run_driver(folder: Path, path: Path, address: str, *extra: str, wait: bool = True):
     command = [str(Path(sys.executable).parent / "hpo"), "run", str(path), "--address", address, *extra]
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **AUTH}
+    env = {**_environ("PYTHONPATH"), **AUTH}
     if wait:
         return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600, env=env)
     return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
