@@ -125,28 +125,34 @@ def three_nodes(tmp_path):
     isolated = subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True).returncode == 0
     workers = []
     address = f"127.0.0.1:{port}"
-    for i in range(2):  # one at a time: two raylets starting at once on one host race for their ports
-        start = f"{ray} start --address={address} --node-ip-address=127.0.0.1 --num-cpus=4 --num-gpus=2 --block --disable-usage-stats"
-        script = f"mount -t tmpfs none {tmp_path / 'driver'} && exec {start}" if isolated else f"exec {start}"
-        command = ["unshare", "-m", "--propagation", "private", "sh", "-c", script] if isolated else ["sh", "-c", script]
-        log = tmp_path / f"worker-{i}.log"
-        for attempt in range(3):  # `ray start` may exit at once while the head still settles: try again
-            with log.open("w") as out:
-                worker = subprocess.Popen(command, cwd=elsewhere, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and worker.poll() is None:
-                status = subprocess.run([ray, "status", "--address", address], capture_output=True, text=True, env=env, timeout=60)
-                if status.stdout.count(" node_") >= 2 + i and f"{2 * (i + 1)}.0 GPU" in status.stdout:
+    try:
+        for i in range(2):  # one at a time: two raylets starting at once on one host race for their ports
+            start = f"{ray} start --address={address} --node-ip-address=127.0.0.1 --num-cpus=4 --num-gpus=2 --block --disable-usage-stats"
+            script = f"mount -t tmpfs none {tmp_path / 'driver'} && exec {start}" if isolated else f"exec {start}"
+            command = ["unshare", "-m", "--propagation", "private", "sh", "-c", script] if isolated else ["sh", "-c", script]
+            log = tmp_path / f"worker-{i}.log"
+            for attempt in range(3):  # `ray start` may exit at once while the head still settles: try again
+                with log.open("w") as out:
+                    worker = subprocess.Popen(command, cwd=elsewhere, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and worker.poll() is None:
+                    status = subprocess.run([ray, "status", "--address", address], capture_output=True, text=True, env=env, timeout=60)
+                    if status.stdout.count(" node_") >= 2 + i and f"{2 * (i + 1)}.0 GPU" in status.stdout:
+                        break
+                    time.sleep(1)
+                if worker.poll() is None:
                     break
-                time.sleep(1)
-            if worker.poll() is None:
-                break
-            time.sleep(3)
-        else:
-            raise AssertionError(f"worker node {i} exited with {worker.returncode}: {log.read_text()[-2000:]}")
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"worker node {i} did not join: {status.stdout}")
-        workers.append(worker)
+                time.sleep(3)
+            else:
+                raise AssertionError(f"worker node {i} exited with {worker.returncode}: {log.read_text()[-2000:]}")
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"worker node {i} did not join: {status.stdout}")
+            workers.append(worker)
+    except BaseException:  # a set-up that fails leaves no cluster behind for the next tests
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGKILL)
+        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        raise
     yield {"address": address, "workers": workers, "isolated": isolated}
     for worker in workers:
         if worker.poll() is None:
