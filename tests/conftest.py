@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,13 @@ def run_hpo(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
         timeout=timeout,
         env=full_env,
     )
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (for servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def journal_study(path, name: str):

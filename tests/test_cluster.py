@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, journal_study
+from tests.conftest import REPO, free_port, journal_study
 
 pytestmark = pytest.mark.slow
 
@@ -28,16 +27,10 @@ def _environ(*drop: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in (_LOCAL_ONLY, *drop)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def ray_head(tmp_path):
     ray = Path(sys.executable).parent / "ray"
-    port = _free_port()
+    port = free_port()
     # Ray >= 2.59 authenticates clients of a `ray start` cluster: one shared token for every node
     # and for the driver, as a real cluster would be set up.
     env = {**_environ(), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
@@ -115,7 +108,7 @@ def three_nodes(tmp_path):
     (as on another host: they cannot read the user's code), from another working directory, with
     no PYTHONPATH."""
     ray = str(Path(sys.executable).parent / "ray")
-    port = _free_port()
+    port = free_port()
     env = {**_environ("PYTHONPATH"), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
     subprocess.run([ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
                     "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env, timeout=120)

@@ -15,7 +15,7 @@ import pytest
 
 from hpo.config import load_sweep
 from hpo.study import open_study
-from tests.conftest import MINIMAL_SWEEP, REPO
+from tests.conftest import MINIMAL_SWEEP, REPO, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +24,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _add_trials(sweep_path: Path, n: int) -> None:
@@ -48,7 +42,7 @@ def dashboard(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(MINIMAL_SWEEP.replace("name: t", "name: browsertest") + f"results_dir: {tmp_path / 'results'}\n")
     _add_trials(path, 3)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "hpo", "dashboard", str(path), "--port", str(port)], cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.monotonic() + 60
@@ -108,7 +102,7 @@ def test_widening_the_host_warns(tmp_path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(MINIMAL_SWEEP + f"results_dir: {tmp_path / 'results'}\n")
     _add_trials(path, 1)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "hpo", "dashboard", str(path), "--host", "0.0.0.0", "--port", str(port)],
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:

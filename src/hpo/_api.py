@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import optuna
     import pandas as pd
 
-    from hpo.executor import SweepOutcome
+    from hpo.executor import Listener, SweepOutcome
 
 # run()'s keyword arguments, as the CLI's flags name them, and the sweep keys they set.
 FLAGS = {
@@ -31,6 +31,8 @@ FLAGS = {
     "results_dir": "results_dir",
     "seed": "sampler.seed",
     "address": "resources.address",
+    "mlflow_uri": "tracking.mlflow.uri",
+    "tensorboard": "tracking.tensorboard",
 }
 
 
@@ -93,20 +95,36 @@ def check_save(sweep: Sweep, save: str) -> None:
 
 
 def execute(
-    sweep: Sweep, *, new_study: bool = False, save: str = "best", listener: Any = None,
+    sweep: Sweep, *, new_study: bool = False, save: str = "best", listener: Listener | None = None,
     finished: Callable[[SweepOutcome], None] | None = None,
 ) -> tuple[SweepResult, dict[str, Any]]:
     """Run ``sweep`` and write its results folder (``finished`` is told the outcome in between);
     the result and what was written."""
     from hpo.executor import run_sweep
     from hpo.results import finalize
+    from hpo.tracking import open_trackers, run_summary
 
     check_save(sweep, save)
-    outcome = run_sweep(sweep, new_study=new_study, listener=listener, save_front=save == "front")
-    if finished is not None:
-        finished(outcome)
-    written = finalize(sweep, outcome.study, outcome.final, outcome.front)
+    with open_trackers(sweep) as trackers:
+        heard = _both(listener, trackers) if trackers else listener
+        outcome = run_sweep(sweep, new_study=new_study, listener=heard, save_front=save == "front")
+        if finished is not None:
+            finished(outcome)
+        written = finalize(sweep, outcome.study, outcome.final, outcome.front)
+        trackers.finish(*run_summary(outcome.study, written))
     return SweepResult(sweep, outcome.study, outcome), written
+
+
+def _both(first: Listener | None, second: Listener) -> Listener:
+    """One listener that tells ``first`` (progress), then ``second`` (the trackers)."""
+    if first is None:
+        return second
+
+    def both(event: str, number: int, detail: dict[str, Any]) -> None:
+        first(event, number, detail)
+        second(event, number, detail)
+
+    return both
 
 
 def run(
@@ -120,7 +138,8 @@ def run(
 ) -> SweepResult:
     """Run a sweep (a YAML path or a ``Sweep`` built in code) to its budget, as `hpo run` does.
 
-    ``flags``: trials, timeout, concurrency, gpus_per_trial, storage, results_dir, seed, address;
+    ``flags``: trials, timeout, concurrency, gpus_per_trial, storage, results_dir, seed, address,
+    mlflow_uri (track in MLflow there), tensorboard (True: write TensorBoard logs);
     ``overrides``: any other setting by dotted key. Progress shows as a live table (in a notebook
     cell too) when ``progress``. Ctrl+C or a kernel interrupt raises ``SweepInterrupted`` with the
     study consistent and resumable, as on the command line."""

@@ -19,6 +19,7 @@ PARETO_JSON = "pareto.json"
 FRONT_DIR = "front"  # front/trial_<n>.keras with `hpo run --save front`
 RESOLVED_SWEEP = "sweep.resolved.yaml"
 REPORT_HTML = "report.html"
+TENSORBOARD_DIR = "tensorboard"  # tracking.tensorboard: per-trial event files and the HParams records
 
 # Study / trial attributes written by hpo.
 ATTR_SPACE_FINGERPRINT = "hpo:space_fingerprint"
@@ -35,7 +36,10 @@ ATTR_OOM_ATTEMPT = "hpo:oom_attempt"
 ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
 
 # Settings a run's flags may override that `hpo resume` carries over to the resumed run.
-RUN_OVERRIDE_KEYS = ("budget.trials", "budget.timeout", "resources.concurrency", "resources.gpus_per_trial", "sampler.seed")
+RUN_OVERRIDE_KEYS = (
+    "budget.trials", "budget.timeout", "resources.concurrency", "resources.gpus_per_trial", "sampler.seed",
+    "tracking.mlflow.uri", "tracking.tensorboard",
+)
 
 # Samplers and pruners a sweep may name, and the Optuna class each one builds.
 SAMPLERS = {

@@ -53,6 +53,8 @@ class Progress:
         if event == "unread":  # a warning, on a terminal as well
             print(f"warning: the trial's code never read the space parameters {', '.join(detail['names'])} (a typo in the sweep file?)", file=sys.stderr, flush=True)
             return
+        if event == "opened":  # the study's name: trackers use it, the table does not
+            return
         if event == "epoch":
             if self._live is not None:
                 self._live.update(self._table())

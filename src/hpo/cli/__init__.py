@@ -9,6 +9,7 @@ from hpo.cli._enqueue import enqueue
 from hpo.cli._inspect import best, export, report, status
 from hpo.cli._run import resume, run
 from hpo.cli._space import space
+from hpo.cli._tensorboard import tensorboard
 from hpo.cli._validate import validate
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command()(export)
 app.command()(report)
 app.command()(enqueue)
 app.command()(dashboard)
+app.command()(tensorboard)
 
 
 def main() -> None:

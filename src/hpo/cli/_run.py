@@ -22,6 +22,7 @@ from hpo.cli._common import (
 from hpo._progress import Progress
 from hpo._settings import resolve_sweep
 from hpo.config import Sweep
+from hpo.storage import mask_url
 
 if TYPE_CHECKING:
     from hpo.executor import SweepOutcome
@@ -102,6 +103,12 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
     out.print(f"results: {results['folder']}/ ({', '.join(written)})", highlight=False)
     out.print(f"report:    {results['report']}", highlight=False)
     out.print(f"dashboard: hpo dashboard {sweep_path}", highlight=False)
+    if config.tracking.tensorboard:
+        out.print(f"tensorboard: hpo tensorboard {sweep_path}", highlight=False)
+    if config.tracking.mlflow is not None:
+        from hpo.tracking import tracking_uri
+
+        out.print(f"mlflow: {mask_url(tracking_uri(sweep))}, experiment {config.tracking.mlflow.experiment or sweep.name!r}", highlight=False)
     return _constants.EXIT_OK
 
 
@@ -118,6 +125,8 @@ def run(
     seed: int | None = typer.Option(None, "--seed", help="Sampler seed."),
     new_study: bool = typer.Option(False, "--new-study", help="Start a new study beside an existing one (e.g. after changing the space)."),
     save: str = typer.Option("best", "--save", help="best: re-train and save the best trial; front: every Pareto-front trial (multi-objective)."),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="Track every trial in MLflow at this URI (tracking.mlflow.uri)."),
+    tensorboard: bool | None = typer.Option(None, "--tensorboard", help="Write TensorBoard logs (tracking.tensorboard); view with hpo tensorboard."),
     debug: bool = DEBUG_OPT,
 ) -> int:
     """Run a sweep: Optuna samples and prunes, Ray runs the trials in parallel."""
@@ -127,6 +136,7 @@ def run(
             "budget.trials": trials, "budget.timeout": timeout, "resources.concurrency": concurrency,
             "resources.gpus_per_trial": gpus_per_trial, "storage": storage, "results_dir": results_dir,
             "sampler.seed": seed, "resources.address": address,
+            "tracking.mlflow.uri": mlflow_uri, "tracking.tensorboard": tensorboard,
         },
     )
 

@@ -52,8 +52,12 @@ class Sweep:
         updates = {k: v for k, v in updates.items() if v is not None}
         data = self.config.model_dump()
         for dotted, value in updates.items():
-            section, _, key = dotted.rpartition(".")
-            target = data[section] if section else data
+            *sections, key = dotted.split(".")
+            target = data
+            for section in sections:
+                if target.get(section) is None:  # an unset optional section (tracking.mlflow) starts empty
+                    target[section] = {}
+                target = target[section]
             target[key] = value
         doc = YamlDocument(f"{self.path} (with command-line overrides)", data)
         config = _validate_config(doc)

@@ -11,6 +11,7 @@ from hpo import _constants
 from hpo.config._base import Strict as _Strict
 from hpo.config._base import is_reference
 from hpo.config._objective import ObjectiveConfig
+from hpo.config._tracking import TrackingConfig
 
 BUILTIN_DATASETS = _constants.BUILTIN_DATASETS
 FILE_DATASETS = _constants.FILE_DATASETS
@@ -155,6 +156,7 @@ class SweepConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     storage: str | None = None
     study_name: str | None = None
     results_dir: str = _constants.DEFAULT_RESULTS_DIR

@@ -23,8 +23,8 @@ from hpo._trial import finite
 from hpo.config import Constraint
 from hpo.study import EpochPruning, fail_trial
 
-# (event, trial number or -1, detail); events: started, epoch, complete, pruned, failed, aborted,
-# resumed, recovered.
+# (event, trial number or -1, detail); events: opened (the study), started, epoch, complete,
+# pruned, failed, unread, aborted, resumed, recovered.
 Listener = Callable[[str, int, dict[str, Any]], None]
 
 
@@ -132,14 +132,14 @@ class Lifecycle:
             return False
         trained = epoch >= self.rules.max_epochs  # then it completes, whatever the pruner thinks
         prune = self._pruning.report(number, epoch, float(value), decide=not trained)
-        self.emit("epoch", number, epoch=epoch, value=float(value))
+        self.emit("epoch", number, epoch=epoch, value=float(value), metrics=live.metrics)
         if trained:
             return True
         if prune:
             self._tell(number, TrialState.PRUNED)
             self.counts["pruned"] += 1
             self.consecutive_failures = 0
-            self.emit("pruned", number, epochs=epoch)
+            self.emit("pruned", number, epochs=epoch, metrics=live.metrics)
             return False
         return True
 
@@ -169,7 +169,7 @@ class Lifecycle:
         self.consecutive_failures = 0
         if feasible and self.rules.target is not None and reaches(value, self.rules.target, self.rules.direction):
             self.target_reached = True
-        self.emit("complete", number, value=value, epochs=live.epochs, feasible=feasible)
+        self.emit("complete", number, value=value, epochs=live.epochs, feasible=feasible, metrics=final)
 
     def _constrain(self, live: _Live) -> bool:
         """Record each constraint's violation (Optuna's convention: <= 0 is satisfied) from the
@@ -239,13 +239,13 @@ class Lifecycle:
         return live
 
     def _fail(self, number: int, reason: str, retryable: bool, counted: bool = True, whole_gpu: bool = False) -> None:
-        self._tell(number, TrialState.FAIL)
+        live = self._tell(number, TrialState.FAIL)
         fail_trial(
             self.study, self._storage, number, reason,
             retryable=retryable and self.abort_reason is None, max_retries=self.rules.max_retries, whole_gpu=whole_gpu,
         )
         self.counts["failed"] += 1
-        self.emit("failed", number, reason=reason)
+        self.emit("failed", number, reason=reason, epochs=live.epochs)
         if not counted:
             return
         self.consecutive_failures += 1

@@ -206,6 +206,7 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
         study.set_user_attr(_constants.ATTR_RUN_OVERRIDES, sweep.run_overrides())
         run_id = uuid.uuid4().hex[:12]
         lifecycle = _lifecycle(sweep, study, storage, listener)
+        lifecycle.emit("opened", -1, study=study.study_name, storage=store.masked)
         recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s)
         _announce_earlier_runs(sweep, study, lifecycle, recovered)
         return _Prepared(data, store, study, lifecycle, _launcher(sweep, lifecycle, store, run_id), run_id)
