@@ -71,7 +71,23 @@ def make_study(folder: Path, trials: int) -> Path:
     journal = folder / "results" / "big" / "study.journal"
     journal.parent.mkdir(parents=True, exist_ok=True)
     optuna.storages.journal.JournalFileBackend(str(journal)).append_logs(memory.logs)
+    _as_a_running_driver_leaves_it(journal, study.study_name)
     return path
+
+
+def _as_a_running_driver_leaves_it(journal: Path, name: str) -> None:
+    """Optuna hands hpo's journal a snapshot every 100 trials a driver creates: a live study has
+    one at most 99 trials old. Create trials (failed ones) up to the next hundred."""
+    import optuna
+
+    from hpo.storage import open_storage
+
+    study = optuna.load_study(study_name=name, storage=open_storage(str(journal), append=True))
+    while True:
+        trial = study.ask()
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        if trial._trial_id % 100 == 0:
+            return
 
 
 def finish(path: Path) -> None:

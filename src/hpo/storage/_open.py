@@ -8,6 +8,7 @@ from pathlib import Path
 import optuna
 
 from hpo._errors import HpoError
+from hpo.storage._snapshot import SnapshotJournalBackend
 from hpo.storage._url import mask_url, scrub, storage_kind
 
 
@@ -34,7 +35,7 @@ def _open_journal(path: Path, append: bool) -> optuna.storages.BaseStorage:
         check_journal_tail(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        return optuna.storages.JournalStorage(SnapshotJournalBackend(str(path)))
     except (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
         raise HpoError(
             f"cannot create or write the study journal {path}: {exc.strerror}; choose a writable --results-dir or --storage"
