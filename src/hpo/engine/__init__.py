@@ -3,6 +3,7 @@
 Importing this package imports Keras (and its backend); the CLI does so only in commands that train.
 """
 
+from hpo.engine._checkpoint import Checkpoint
 from hpo.engine._metrics import compute_metrics, regression_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer, learning_rate_schedule
@@ -16,6 +17,7 @@ from hpo.engine._train import (
 )
 
 __all__ = [
+    "Checkpoint",
     "TrainedModel",
     "build_model",
     "build_optimizer",

@@ -17,6 +17,7 @@ from hpo._errors import TrialFailed, TrialOutOfMemory
 from hpo._trial import TrialContext, TrialStopped
 from hpo.config import SweepConfig
 from hpo.data import Dataset, load_dataset
+from hpo.engine._checkpoint import Checkpoint, capture, restore
 from hpo.engine._efficiency import CostMeter, latency
 from hpo.engine._metrics import compute_metrics, regression_metrics
 from hpo.engine._models import build_model
@@ -36,6 +37,7 @@ class TrainedModel:
     model: keras.Model | None = None
     normalization: str = "none"
     measured: dict[str, float] = field(default_factory=dict)  # after training: inference latency
+    checkpoint: Checkpoint | None = None  # set when training paused before its last epoch
 
     @property
     def epochs(self) -> int:
@@ -139,8 +141,34 @@ class _EpochReporter(keras.callbacks.Callback):
         self._context.report(epoch + 1, metrics)
 
 
-def train_trial(config: SweepConfig, context: TrialContext, keep_model: bool = False) -> TrainedModel:
+def _fit_by_epoch(
+    model: keras.Model, data: Dataset, batch_size: int, epochs: int, seed: int, callbacks: list[keras.callbacks.Callback],
+    verbose: int, result: TrainedModel, start: Checkpoint | None, pause_after: int | None,
+) -> Checkpoint | None:
+    """Train one epoch per ``fit`` with each epoch's data order drawn from (seed, epoch), so that
+    training continued from a checkpoint follows the same curve as training that never paused;
+    the checkpoint after ``pause_after`` when that comes before the last epoch."""
+    first = 0
+    if start is not None:
+        restore(model, start)
+        result.history, first = list(start.history), start.epoch
+    last = epochs if pause_after is None else min(pause_after, epochs)
+    for epoch in range(first, last):
+        order = np.random.default_rng((seed, epoch)).permutation(len(data.y_train))
+        model.fit(data.x_train[order], data.y_train[order], batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
+                  shuffle=False, callbacks=callbacks, verbose=verbose)
+    return capture(model, last, result.history) if last < epochs else None
+
+
+def train_trial(
+    config: SweepConfig, context: TrialContext, keep_model: bool = False, *,
+    resumable: bool = False, start: Checkpoint | None = None, pause_after: int | None = None,
+) -> TrainedModel:
     """Train ``context.params`` on ``context.data`` (the sweep's data when None), reporting each epoch.
+
+    ``resumable``: train so that the trial can pause and continue with the same curve; it then
+    continues from ``start`` (a checkpoint) when given, and pauses after epoch ``pause_after``
+    (``result.checkpoint`` holds its state).
 
     Raises TrialFailed for a configuration that cannot train (NaN loss, CNN on tabular data, ...),
     TrialOutOfMemory when it does not fit, TrialStopped when the sweep stopped it.
@@ -162,16 +190,16 @@ def train_trial(config: SweepConfig, context: TrialContext, keep_model: bool = F
             )
         model = with_normalization(model, data, normalization)
         costs = CostMeter()
-        model.fit(
-            data.x_train,
-            data.y_train,
-            batch_size=batch_size,
-            epochs=config.train.epochs,
-            callbacks=[costs, _EpochReporter(context, data, result, costs)],
-            verbose=2 if config.train.verbose else 0,
-            shuffle=True,
-        )
-        if _LATENCY_METRICS & set(config.objective.metrics_used()):
+        callbacks = [costs, _EpochReporter(context, data, result, costs)]
+        verbose = 2 if config.train.verbose else 0
+        if resumable:
+            result.checkpoint = _fit_by_epoch(
+                model, data, batch_size, config.train.epochs, context.seed, callbacks, verbose, result, start, pause_after
+            )
+        else:
+            model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=config.train.epochs, callbacks=callbacks,
+                      verbose=verbose, shuffle=True)
+        if result.checkpoint is None and _LATENCY_METRICS & set(config.objective.metrics_used()):
             result.measured = latency(model, data.x_val)
         if keep_model:
             result.model = model

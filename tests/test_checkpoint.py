@@ -1,0 +1,77 @@
+"""Resumable training: a trial paused after an epoch and continued from its checkpoint (as bytes,
+after the process's Keras state was cleared) follows exactly the curve of training that never
+paused, with random layers, batch statistics, momentum and a decaying learning rate in play."""
+
+from __future__ import annotations
+
+import pytest
+
+from hpo._trial import TrialContext
+from hpo.config import SweepConfig
+from hpo.data import load_dataset
+
+pytestmark = pytest.mark.slow
+
+EPOCHS = 5
+
+
+def _setting(family: str) -> tuple[SweepConfig, dict]:
+    source = {"source": "digits"} if family == "cnn" else {"source": "synthetic", "options": {"samples": 400, "features": 10, "classes": 3}}
+    config = SweepConfig.model_validate({"name": "resume", "data": source, "train": {"epochs": EPOCHS, "seed": 7}, "objective": {"metric": "val_accuracy"}})
+    params = {
+        "family": family, "depth": 2, "units_0": 24, "units_1": 12, "dropout_0": 0.3, "dropout_1": 0.2, "batch_norm": True,
+        "conv_blocks": 1, "filters_0": 8, "conv_dropout": 0.2, "augment": family == "cnn",
+        "optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.9, "lr_schedule": "exponential", "decay_rate": 0.8,
+        "batch_size": 32,
+    }
+    return config, params
+
+
+def _train(config: SweepConfig, params: dict, data, **kwargs):
+    from hpo.engine import release_trial_state, train_trial
+
+    reported: list[tuple[int, dict]] = []
+    context = TrialContext(number=0, params=dict(params), data=data, seed=config.train.seed, epochs=config.train.epochs,
+                           _sink=lambda epoch, metrics: reported.append((epoch, metrics)))
+    result = train_trial(config, context, resumable=True, **kwargs)
+    release_trial_state()  # the continuation must not lean on anything left in this process
+    return result, reported
+
+
+def _curve(reported: list[tuple[int, dict]]) -> list[float]:
+    return [value for epoch, m in reported for value in (epoch, m["loss"], m["val_loss"], m["val_accuracy"])]
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+@pytest.mark.parametrize("pauses", [(2,), (1, 3)])
+def test_continuing_from_a_checkpoint_follows_the_curve_of_training_without_a_pause(family, pauses) -> None:
+    from hpo.engine import Checkpoint
+
+    config, params = _setting(family)
+    data = load_dataset(config)
+    whole, whole_reported = _train(config, params, data)
+    assert whole.checkpoint is None and len(whole.history) == EPOCHS
+
+    reported: list[tuple[int, dict]] = []
+    start = None
+    for stop in (*pauses, None):
+        part, part_reported = _train(config, params, data, start=start, pause_after=stop)
+        reported += part_reported
+        if stop is not None:
+            assert part.checkpoint is not None and part.checkpoint.epoch == stop
+            start = Checkpoint.from_bytes(part.checkpoint.to_bytes())  # as it travels and is stored
+        else:
+            assert part.checkpoint is None
+    assert [e for e, _ in reported] == list(range(1, EPOCHS + 1))  # no gap, no repeat
+    assert _curve(reported) == pytest.approx(_curve(whole_reported), rel=1e-5, abs=1e-6)
+    assert [h["val_accuracy"] for h in part.history] == pytest.approx([h["val_accuracy"] for h in whole.history], rel=1e-5)
+
+
+def test_a_checkpoint_of_another_model_is_refused_with_the_reason() -> None:
+    from hpo._errors import TrialFailed
+
+    config, params = _setting("mlp")
+    data = load_dataset(config)
+    paused, _ = _train(config, params, data, pause_after=1)
+    with pytest.raises(TrialFailed, match="the checkpoint holds .* model variables but this configuration builds"):
+        _train(config, {**params, "depth": 1}, data, start=paused.checkpoint)
