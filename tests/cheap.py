@@ -101,3 +101,14 @@ def two_goals(trial: TrialContext) -> dict[str, float]:
     objective(trial)
     x = float(trial.params["x"])
     return {"val_accuracy": _curve(trial.params, int(trial.params.get("epochs", 6))), "cost": 100 * x * x}
+
+
+def pausing(trial: TrialContext) -> None:
+    """The promotion hooks of a trial function: continue after the epoch in ``trial.checkpoint``,
+    pause with ``trial.pause(state)`` once ``trial.pause_after`` is reported."""
+    state = trial.checkpoint or {"epoch": 0}
+    for epoch in range(state["epoch"] + 1, trial.epochs + 1):
+        time.sleep(float(trial.params.get("sleep", 0.0)))
+        trial.report(epoch, {"val_accuracy": _curve(trial.params, epoch)})
+        if epoch == trial.pause_after:
+            trial.pause({"epoch": epoch})

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from hpo.executor import FINISHED, HOLD, Launch, Launcher, Lifecycle, Rules
 from hpo.executor._loop import drive
-from hpo.executor._ray import Ended, Failed, Placed, Reported
+from hpo.executor._ray import Ended, Failed, Paused, Placed, Reported
 from hpo.space import parse_space
 
 SPACE = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
@@ -278,10 +278,11 @@ class ScriptedPool:
     def running(self) -> list[int]:
         return list(self.queues)
 
-    def launch(self, number: int, params: dict, whole_gpu: bool = False) -> None:
+    def launch(self, number: int, params: dict, whole_gpu: bool = False, start: bytes | None = None, pause_after: int | None = None) -> None:
         if whole_gpu:
             self.whole.append(number)
-        self.queues[number] = [Placed(number, {"host": "here"}), *self.script(number, params, whole_gpu)]
+        extra = (start, pause_after) if start is not None or pause_after is not None else ()
+        self.queues[number] = [Placed(number, {"host": "here"}), *self.script(number, params, whole_gpu, *extra)]
 
     def stop(self, number: int) -> None:
         if number not in self.stopped:
@@ -292,7 +293,7 @@ class ScriptedPool:
         for number in list(self.queues):
             event = self.queues[number].pop(0)
             events.append(event)
-            if isinstance(event, (Ended, Failed)):
+            if isinstance(event, (Ended, Paused, Failed)):
                 del self.queues[number]
         return events
 

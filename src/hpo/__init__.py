@@ -14,7 +14,7 @@ from hpo._errors import (
     TrialFailed,
     UsageError,
 )
-from hpo._trial import TrialContext, TrialResult, TrialStopped
+from hpo._trial import TrialContext, TrialPaused, TrialResult, TrialStopped
 from hpo.config import Sweep, SweepConfig, load_sweep
 from hpo.space import SearchSpace, load_space_block, parse_space
 
@@ -34,6 +34,7 @@ __all__ = [
     "TrialContext",
     "TrialFailed",
     "TrialResult",
+    "TrialPaused",
     "TrialStopped",
     "UsageError",
     "load",

@@ -17,6 +17,7 @@ BEST_JSON = "best.json"
 BEST_MODEL = "best_model.keras"
 PARETO_JSON = "pareto.json"
 FRONT_DIR = "front"  # front/trial_<n>.keras with `hpo run --save front`
+CHECKPOINTS_DIR = "checkpoints"  # checkpoints/trial_<n>.ckpt: paused trials (pruner asha / async_hyperband)
 RESOLVED_SWEEP = "sweep.resolved.yaml"
 REPORT_HTML = "report.html"
 TENSORBOARD_DIR = "tensorboard"  # tracking.tensorboard: per-trial event files and the HParams records
@@ -33,6 +34,7 @@ ATTR_METRICS = "hpo:val_metrics"  # the last epoch's reported metrics (name kept
 ATTR_PLACEMENT = "hpo:placement"
 ATTR_WHOLE_GPU = "hpo:whole_gpu"  # a retry that runs on a whole GPU after running out of memory on a share
 ATTR_OOM_ATTEMPT = "hpo:oom_attempt"
+ATTR_PAUSED = "hpo:paused"  # the epoch a trial paused after (it stays RUNNING in the study); null once it continues
 ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
 
 # Settings a run's flags may override that `hpo resume` carries over to the resumed run.
@@ -63,7 +65,12 @@ PRUNERS = {
     "wilcoxon": "WilcoxonPruner",
     "threshold": "ThresholdPruner",
     "none": "NopPruner",
+    # Promotion schedulers (hpo.study.Promotion): trials pause at rungs and the best continue from
+    # their checkpoints; Optuna's pruner under them never stops a trial.
+    "asha": "NopPruner",
+    "async_hyperband": "NopPruner",
 }
+PROMOTION_SCHEDULERS = ("asha", "async_hyperband")
 # Those hpo can apply to one metric of a multi-objective study (hyperband and wilcoxon read the
 # study's single best trial or direction in ways a multi-objective study cannot give them).
 MULTI_OBJECTIVE_PRUNERS = ("median", "percentile", "successive_halving", "patient", "threshold", "none")

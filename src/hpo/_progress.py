@@ -62,10 +62,13 @@ class Progress:
         if event == "resumed":  # the study already holds finished trials from earlier runs
             self.earlier = int(detail["finished"])
             self.best = detail.get("best")
-        elif event == "started":
+        elif event in ("started", "continued"):
             self.counts["running"] += 1
-        elif event in ("complete", "pruned", "failed"):
+        elif event == "paused":  # promotion: waits, RUNNING in the study, until promoted or the end
             self.counts["running"] -= 1
+        elif event in ("complete", "pruned", "failed"):
+            if not detail.get("was_paused"):  # a paused trial ending at the sweep's end was not running
+                self.counts["running"] -= 1
             self.counts[event] += 1
             value = detail.get("value")
             feasible = detail.get("feasible", True)  # an infeasible trial is never the best
@@ -92,6 +95,8 @@ class Progress:
     def _line(self, event: str, number: int, detail: dict[str, Any]) -> None:
         what = {
             "started": "started",
+            "continued": f"promoted: continues after epoch {detail.get('epoch')}",
+            "paused": f"paused after epoch {detail.get('epoch')}",
             "complete": f"complete {self.metric}={detail.get('value', float('nan')):.4f} after {detail.get('epochs')} epochs",
             "pruned": f"pruned at epoch {detail.get('epochs')}",
             "failed": f"failed: {detail.get('reason')}",

@@ -10,7 +10,7 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from hpo._errors import HpoError, TrialFailed
 from hpo.data import Dataset
@@ -19,6 +19,16 @@ from hpo.data import Dataset
 class TrialStopped(HpoError):
     """Raised by ``TrialContext.report`` once the sweep stopped this trial (pruned, or the sweep
     is ending). Let it propagate: the driver has already recorded the trial's end state."""
+
+
+class TrialPaused(HpoError):
+    """Raised by ``TrialContext.pause``: the trial stops here and continues later from ``state``
+    (with a promotion scheduler, once it is among the best of its rung)."""
+
+    def __init__(self, epoch: int, state: Any) -> None:
+        super().__init__(f"paused after epoch {epoch}")
+        self.epoch = epoch
+        self.state = state
 
 
 class ReadParams(dict):
@@ -81,6 +91,10 @@ class TrialContext:
     seed: int
     epochs: int
     gpu_share: float = 0.0  # the fraction of one GPU this trial has (0: none; 1 or more: whole GPUs)
+    # With a promotion scheduler (pruner asha / async_hyperband): the epoch after which this run of
+    # the trial pauses, and what the trial passed to pause() the last time (None on a fresh start).
+    pause_after: int | None = None
+    checkpoint: Any = None
     _sink: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None
     _stop: threading.Event = field(default_factory=threading.Event)
     _last_epoch: int = 0
@@ -98,8 +112,18 @@ class TrialContext:
                 f"report(epoch, metrics) needs 1-based epochs that increase, but got epoch={epoch!r} "
                 f"after epoch {self._last_epoch}"
             )
+        if self.pause_after is not None and epoch > self.pause_after:
+            raise TrialFailed(
+                f"this sweep pauses trials at rungs (a promotion scheduler), so after reporting epoch {self.pause_after} "
+                f"the trial must call trial.pause(state), but it reported epoch {epoch}; see the README's promotion section"
+            )
         self._last_epoch = epoch
         self._sink(epoch, _numbers(metrics, epoch))
+
+    def pause(self, state: Any) -> NoReturn:
+        """Stop after the last reported epoch; ``state`` (picklable: weights, optimizer state, the
+        epoch) comes back as ``checkpoint`` when the trial continues. Raises TrialPaused."""
+        raise TrialPaused(self._last_epoch, state)
 
 
 def finite(value: Any) -> bool:

@@ -227,11 +227,12 @@ def model_bytes(model: keras.Model) -> bytes:
         return path.read_bytes()
 
 
-def score_best(config: SweepConfig, context: TrialContext) -> dict[str, Any]:
-    """Re-train the best configuration once and score it on the held-out test split (its only use)."""
+def score_best(config: SweepConfig, context: TrialContext, resumable: bool = False) -> dict[str, Any]:
+    """Re-train the best configuration once and score it on the held-out test split (its only use);
+    ``resumable`` trains as a sweep with a promotion scheduler did, so the model is the trial's."""
     data = context.data if context.data is not None else load_dataset(config)
     context = dataclasses.replace(context, data=data)
-    result = train_trial(config, context, keep_model=True)
+    result = train_trial(config, context, keep_model=True, resumable=resumable)
     try:
         return {
             "validation_metrics": result.final,

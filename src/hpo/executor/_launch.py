@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ContextManager
 
 import optuna
@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 from hpo import _constants
 from hpo.executor._lifecycle import Lifecycle
 from hpo.space import SearchSpace
-from hpo.study import grid_exhausted, trial_cap
+from hpo.study import Promotion, grid_exhausted, trial_cap
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Launch:
     number: int
     params: dict[str, Any]
     whole_gpu: bool = False  # a retry after running out of memory on a GPU share
+    start: bytes | None = field(default=None, repr=False)  # a promoted trial's checkpoint
+    pause_after: int | None = None  # promotion: the rung this run of the trial stops at
 
 
 class _Signal:
@@ -66,6 +68,7 @@ class Launcher:
         run_id: str = "",
         lock: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
         clock: Callable[[], float] = time.monotonic,
+        promotion: Promotion | None = None,
     ) -> None:
         self._lifecycle = lifecycle
         self._space = space
@@ -77,6 +80,7 @@ class Launcher:
         self._lock = lock
         self._clock = clock
         self._past_startup = startup_trials == 0  # once enough trials finished, for good
+        self._promotion = promotion
 
     def out_of_time(self) -> bool:
         return self._deadline is not None and self._clock() >= self._deadline
@@ -84,7 +88,7 @@ class Launcher:
     def _holds_for_startup(self, trials: list[optuna.trial.FrozenTrial]) -> bool:
         """Whether the sampler's start-up trials are all out but not yet finished (then the next
         trial would be sampled at random, blind to them)."""
-        if self._past_startup:
+        if self._past_startup or self._promotion is not None:  # paused trials hold results the sampler cannot see yet
             return False
         finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
         self._past_startup = finished >= self._startup_trials
@@ -100,6 +104,8 @@ class Launcher:
         running = bool(lifecycle.live)
         with self._lock():
             trials = study.get_trials(deepcopy=False)  # one read; the exact counts only where they decide
+            if self._promotion is not None and (promoted := self._promotion.promotion(trials)) is not None:
+                return self._continue(*promoted)
             if grid_exhausted(study) and not _waiting(trials):
                 return HOLD if running else FINISHED
             budget = trial_cap(study, self._budget)
@@ -114,4 +120,19 @@ class Launcher:
         params = self._space.sample(trial)
         whole_gpu = queued and bool(trial.user_attrs.get(_constants.ATTR_WHOLE_GPU))
         lifecycle.start(trial, params)
-        return Launch(trial.number, params, whole_gpu)
+        pause_after = None if self._promotion is None else self._promotion.first_pause(trial.number)
+        return Launch(trial.number, params, whole_gpu, pause_after=pause_after)
+
+    def _continue(self, frozen: optuna.trial.FrozenTrial, to_epoch: int) -> Launch | _Signal:
+        """Promote a paused trial: it continues from its checkpoint to ``to_epoch`` (the lock is held)."""
+        lifecycle = self._lifecycle
+        trial = optuna.Trial(lifecycle.study, frozen._trial_id)
+        trial.set_user_attr(_constants.ATTR_RUN, self._run_id)
+        params = self._space.configuration(frozen.params)
+        lifecycle.resume(trial, params, frozen)
+        checkpoint = lifecycle.checkpoints.load(frozen.number) if lifecycle.checkpoints is not None else None
+        if checkpoint is None:
+            lifecycle.fail(frozen.number, f"its checkpoint is missing, so it cannot continue after epoch {frozen.user_attrs.get(_constants.ATTR_PAUSED)}", retryable=False)
+            return HOLD
+        last = to_epoch >= lifecycle.rules.max_epochs
+        return Launch(frozen.number, params, start=checkpoint, pause_after=None if last else to_epoch)

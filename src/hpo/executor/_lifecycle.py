@@ -1,6 +1,8 @@
 """The life of this run's trials between ``ask`` and ``tell``: one state machine, every count.
 
     asked -> running -> reported epochs -> pruned | complete | failed(reason, retryable) -> told
+                                 or -> paused (promotion: RUNNING in the study, its checkpoint
+                                       kept) -> continued -> running ... | pruned when the sweep ends
 
 The executor translates what the workers do into the events below; the lifecycle alone decides
 and writes each trial's end state. Once a trial is told it is no longer live, so whatever a worker
@@ -21,10 +23,11 @@ from hpo import _constants
 from hpo._direction import reaches
 from hpo._trial import finite
 from hpo.config import Constraint
-from hpo.study import EpochPruning, fail_trial
+from hpo.executor._checkpoints import CheckpointStore
+from hpo.study import EpochPruning, fail_trial, paused_at
 
 # (event, trial number or -1, detail); events: opened (the study), started, epoch, complete,
-# pruned, failed, unread, aborted, resumed, recovered.
+# pruned, failed, paused, continued, unread, aborted, resumed, recovered.
 Listener = Callable[[str, int, dict[str, Any]], None]
 
 
@@ -67,8 +70,10 @@ class Lifecycle:
         storage: optuna.storages.BaseStorage,
         rules: Rules,
         listener: Listener | None = None,
+        checkpoints: CheckpointStore | None = None,
     ) -> None:
         self.study = study
+        self.checkpoints = checkpoints
         self.rules = rules
         self._storage = storage
         self._listener = listener
@@ -104,6 +109,49 @@ class Lifecycle:
         """A trial was asked and handed to a worker."""
         self._live[trial.number] = _Live(trial)
         self.emit("started", trial.number, params=params)
+
+    def resume(self, trial: optuna.Trial, params: dict[str, Any], frozen: optuna.trial.FrozenTrial) -> None:
+        """A paused trial was promoted and handed to a worker: it continues from its checkpoint.
+        Call with the storage's budget lock held (the claim keeps another driver off it)."""
+        trial.set_user_attr(_constants.ATTR_PAUSED, None)
+        epochs = int(frozen.user_attrs.get(_constants.ATTR_EPOCHS, 0))
+        self._live[trial.number] = _Live(trial, epochs, dict(frozen.user_attrs.get(_constants.ATTR_METRICS) or {}))
+        self.emit("continued", trial.number, params=params, epoch=epochs)
+
+    def pause(self, number: int, epoch: int, checkpoint: bytes) -> None:
+        """The trial trained to its rung and saved its state: it frees its worker and waits,
+        RUNNING in the study, until it is promoted or the sweep ends."""
+        live = self._live.get(number)
+        if live is None:
+            return
+        if self.checkpoints is None:
+            self._fail(number, "the trial called trial.pause(), but this sweep has no promotion scheduler (pruner asha or "
+                       "async_hyperband); pause only when trial.pause_after is set", retryable=False)
+            return
+        del self._live[number]
+        self._pruning.forget(number)
+        self.checkpoints.save(number, checkpoint)
+        live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.epochs)
+        live.trial.set_user_attr(_constants.ATTR_METRICS, live.metrics)
+        live.trial.set_user_attr(_constants.ATTR_PAUSED, epoch)
+        self.consecutive_failures = 0
+        self.emit("paused", number, epoch=epoch, metrics=live.metrics)
+
+    def end_paused(self) -> list[int]:
+        """The sweep is over: every trial still paused was never promoted and ends PRUNED with its curve."""
+        ended = []
+        for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if paused_at(frozen) is None:
+                continue
+            self._storage.set_trial_user_attr(frozen._trial_id, _constants.ATTR_PAUSED, None)
+            self.study.tell(frozen.number, state=TrialState.PRUNED)
+            if self.checkpoints is not None:
+                self.checkpoints.drop(frozen.number)
+            self.counts["pruned"] += 1
+            ended.append(frozen.number)
+            attrs = frozen.user_attrs
+            self.emit("pruned", frozen.number, epochs=attrs.get(_constants.ATTR_EPOCHS), metrics=attrs.get(_constants.ATTR_METRICS), was_paused=True)
+        return ended
 
     def placed(self, number: int, placement: dict[str, Any]) -> None:
         """Where the trial runs (node, host, pid, GPU ids), kept as a trial attribute."""
@@ -229,6 +277,8 @@ class Lifecycle:
     def _tell(self, number: int, state: TrialState, values: list[float] | None = None) -> _Live:
         live = self._live.pop(number)
         self._pruning.forget(number)
+        if self.checkpoints is not None:
+            self.checkpoints.drop(number)
         live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.epochs)
         if live.metrics:
             live.trial.set_user_attr(_constants.ATTR_METRICS, live.metrics)

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from hpo.executor._launch import FINISHED, HOLD, Launcher
 from hpo.executor._lifecycle import Lifecycle
-from hpo.executor._ray import Ended, Event, Failed, Placed, Reported
+from hpo.executor._ray import Ended, Event, Failed, Paused, Placed, Reported
 
 POLL_S = 0.5
 
@@ -33,7 +33,9 @@ class Pool(Protocol):
 
     def running(self) -> list[int]: ...
 
-    def launch(self, number: int, params: dict[str, Any], whole_gpu: bool = False) -> None: ...
+    def launch(
+        self, number: int, params: dict[str, Any], whole_gpu: bool = False, start: bytes | None = None, pause_after: int | None = None
+    ) -> None: ...
 
     def stop(self, number: int) -> None: ...
 
@@ -49,6 +51,8 @@ def dispatch(lifecycle: Lifecycle, event: Event) -> None:
     elif isinstance(event, Ended):
         lifecycle.unread(event.unread)
         lifecycle.end(event.number, event.metrics)
+    elif isinstance(event, Paused):
+        lifecycle.pause(event.number, event.epoch, event.checkpoint)
     elif isinstance(event, Failed):
         lifecycle.fail(event.number, event.reason, event.retryable, event.oom)
 
@@ -72,7 +76,7 @@ def drive(
                 finished = True
             if step is FINISHED or step is HOLD:
                 break
-            pool.launch(step.number, step.params, step.whole_gpu)
+            pool.launch(step.number, step.params, step.whole_gpu, step.start, step.pause_after)
         if finished and not pool.running():
             return
         polled = time.perf_counter()

@@ -133,6 +133,13 @@ class Ended:
 
 
 @dataclass(frozen=True)
+class Paused:
+    number: int
+    epoch: int
+    checkpoint: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Failed:
     number: int
     reason: str
@@ -140,7 +147,7 @@ class Failed:
     oom: bool = False
 
 
-Event = Placed | Reported | Ended | Failed
+Event = Placed | Reported | Ended | Paused | Failed
 
 
 def event_from(number: int, item: dict[str, Any]) -> Event:
@@ -154,6 +161,8 @@ def event_from(number: int, item: dict[str, Any]) -> Event:
         return Ended(number, item["metrics"], tuple(item.get("unread", ())))
     if kind == "stopped":
         return Ended(number, None)
+    if kind == "paused":
+        return Paused(number, int(item["epoch"]), item["checkpoint"])
     return Failed(number, item["reason"], bool(item["retryable"]), bool(item.get("oom", False)))
 
 
@@ -186,6 +195,8 @@ class _Slot:
     parked: bool = False  # its actor was removed to free a GPU for a whole-GPU trial
     retired: bool = False  # its worker's node was lost and the rest of the cluster has no room for it
     params: dict[str, Any] = field(default_factory=dict)
+    start: bytes | None = None  # the checkpoint its trial continues from (promotion)
+    pause_after: int | None = None
     dead: bool = False  # its actor is gone (replaced, or the slot retired, by RayPool._refill)
     relaunches: int = 0  # times its trial was handed to a new worker because the last one died before starting it
 
@@ -234,7 +245,9 @@ class RayPool:
     def running(self) -> list[int]:
         return [slot.number for slot in self._slots if slot.number is not None]
 
-    def launch(self, number: int, params: dict[str, Any], whole_gpu: bool = False) -> None:
+    def launch(
+        self, number: int, params: dict[str, Any], whole_gpu: bool = False, start: bytes | None = None, pause_after: int | None = None
+    ) -> None:
         idle = [slot for slot in self._slots if slot.number is None and not slot.parked and not slot.retired]
         slot = next((slot for slot in idle if slot.placement), idle[0])  # a worker known to run first
         whole = whole_gpu and 0 < self._gpus < 1
@@ -242,12 +255,13 @@ class RayPool:
             self._ray.kill(slot.actor)
             slot.actor, slot.whole = self._new_actor(whole), whole
         slot.number, slot.params, slot.relaunches = number, params, 0
+        slot.start, slot.pause_after = start, pause_after
         self._start(slot)
         self._rebalance()
 
     def _start(self, slot: _Slot) -> None:
         slot.stopped, slot.placement, slot.launched_at = False, {}, time.monotonic()
-        slot.stream = slot.actor.run.options(num_returns="streaming").remote(slot.number, slot.params)
+        slot.stream = slot.actor.run.options(num_returns="streaming").remote(slot.number, slot.params, slot.start, slot.pause_after)
 
     def _rebalance(self) -> None:
         """Park idle slots while a whole-GPU trial waits for its GPU; unpark them (and give the
@@ -317,8 +331,8 @@ class RayPool:
         event = event_from(number, item)
         if isinstance(event, Placed):
             slot.placement = event.placement
-        if isinstance(event, (Ended, Failed)):
-            slot.number = slot.stream = None
+        if isinstance(event, (Ended, Paused, Failed)):
+            slot.number = slot.stream = slot.start = None
         return [event]
 
     def _lost(self, slot: _Slot, exc: Exception) -> list[Event]:

@@ -22,13 +22,14 @@ from hpo._references import local_module_path
 from hpo.config import Sweep, builtin_metrics, check_references
 from hpo.data import DataError, Dataset, load_dataset
 from hpo.executor import _ray
+from hpo.executor._checkpoints import CheckpointStore
 from hpo.executor._launch import Launcher
 from hpo.executor._lifecycle import Lifecycle, Listener, Rules
 from hpo.executor._loop import LoopTimings, Pool, drive
 from hpo.executor._signals import sigint_deferred, signals_as_flag
 from hpo.space import CategoricalParam, FixedParam
 from hpo.storage import Heartbeat, Store
-from hpo.study import best_trial, open_study, pareto_front, recover_stale_trials, startup_trials, watched_value
+from hpo.study import Promotion, best_trial, open_study, pareto_front, recover_stale_trials, startup_trials, watched_value
 
 _log = logging.getLogger(__name__)
 
@@ -126,7 +127,18 @@ def _lifecycle(sweep: Sweep, study: optuna.Study, storage: optuna.storages.BaseS
         gpus_per_trial=config.resources.gpus_per_trial,
         max_oom_retries=config.budget.max_oom_retries,
     )
-    return Lifecycle(study, storage, rules, listener)
+    checkpoints = None
+    if config.pruner.name in _constants.PROMOTION_SCHEDULERS:
+        keep = bool(config.pruner.args.get("keep_checkpoints", False))
+        checkpoints = CheckpointStore(sweep.results_dir / _constants.CHECKPOINTS_DIR, keep)
+    return Lifecycle(study, storage, rules, listener, checkpoints)
+
+
+def _promotion(sweep: Sweep) -> Promotion | None:
+    config = sweep.config
+    if config.pruner.name not in _constants.PROMOTION_SCHEDULERS:
+        return None
+    return Promotion.from_config(config.pruner.name, config.pruner.args, config.train.epochs, config.objective.direction)
 
 
 def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str) -> Launcher:
@@ -139,6 +151,7 @@ def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str) -> 
         timeout=config.budget.timeout,
         run_id=run_id,
         lock=lambda: store.lock("budget"),
+        promotion=_promotion(sweep),
     )
 
 
@@ -251,6 +264,8 @@ def _sweep_in_ray(
             sweep_end = time.perf_counter()
             lifecycle = run.lifecycle
             finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not stop_asked()
+            if finished:
+                lifecycle.end_paused()  # promotion: what was never promoted ends PRUNED
             final = _final(sweep, run.study, pool, stop_asked, save_front) if evaluate and finished else {}
             spent = {
                 "first_trial_started_s": timings.first_start_s or 0.0,

@@ -1,8 +1,8 @@
 """The trial worker: one per slot, long-lived, running one trial at a time in its own process.
 
 It streams what the trial does as plain dicts, in order: ``start`` (where it runs), ``report``
-per epoch, then one of ``end`` (final metrics), ``stopped`` (the sweep stopped it) or ``fail``
-(reason, retryable). Training runs in a thread and never waits for the driver: reports are queued
+per epoch, then one of ``end`` (final metrics), ``paused`` (its checkpoint, with a promotion
+scheduler), ``stopped`` (the sweep stopped it) or ``fail`` (reason, retryable). Training runs in a thread and never waits for the driver: reports are queued
 and the driver's stop arrives through ``stop()``, which the trial sees at its next batch or report.
 Nothing here imports Ray; the executor's Ray adapter runs this class as an actor.
 """
@@ -10,6 +10,7 @@ Nothing here imports Ray; the executor's Ray adapter runs this class as an actor
 from __future__ import annotations
 
 import os
+import pickle
 import queue
 import socket
 import threading
@@ -17,13 +18,14 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
+from hpo import _constants
 from hpo._errors import TrialFailed, TrialOutOfMemory
-from hpo._trial import ReadParams, TrialContext, TrialResult, TrialStopped
+from hpo._trial import ReadParams, TrialContext, TrialPaused, TrialResult, TrialStopped
 from hpo.config import SweepConfig
 from hpo.data import Dataset
 from hpo.gpu import is_out_of_memory, limit_gpu_memory
 
-_END_KINDS = ("end", "stopped", "fail")
+_END_KINDS = ("end", "paused", "stopped", "fail")
 
 
 def _describe(exc: BaseException) -> str:
@@ -43,6 +45,7 @@ class TrialWorker:
             limit_gpu_memory(min(gpu_fraction, 1.0))  # before the backend first touches a GPU
         self._gpu_share = gpu_fraction
         self._config = SweepConfig.model_validate(sweep_config)
+        self._resumable = self._config.pruner.name in _constants.PROMOTION_SCHEDULERS
         self._data = data
         function = self._config.objective.function
         self._function = resolve_reference(function, "objective function") if function else None
@@ -65,16 +68,19 @@ class TrialWorker:
         if event is not None:
             event.set()
 
-    def run(self, number: int, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Train one configuration, yielding its events as they happen."""
+    def run(self, number: int, params: dict[str, Any], start: bytes | None = None, pause_after: int | None = None) -> Iterator[dict[str, Any]]:
+        """Train one configuration, yielding its events as they happen; continue from ``start``
+        (a checkpoint this worker class packed) and pause after epoch ``pause_after`` when given."""
         events: queue.Queue[dict[str, Any]] = queue.Queue()
         stop = self._stops.setdefault(number, threading.Event())
         context = TrialContext(
             number=number, params=ReadParams(params), data=self._data, seed=self._config.train.seed,
             epochs=self._config.train.epochs, gpu_share=self._gpu_share,
+            pause_after=pause_after, checkpoint=None if start is None else self._unpack(start),
             _sink=lambda epoch, metrics: events.put({"kind": "report", "epoch": epoch, "metrics": metrics}),
             _stop=stop,
         )
+
         thread = threading.Thread(target=self._train, args=(context, events), name=f"hpo-trial-{number}", daemon=True)
         yield {"kind": "start", "placement": self._placement}
         thread.start()
@@ -100,7 +106,7 @@ class TrialWorker:
         if self._function is None:
             from hpo.engine import score_best
 
-            return score_best(self._config, context)
+            return score_best(self._config, context, resumable=self._resumable)
         returned = self._function(context)
         metrics = dict(returned.metrics if isinstance(returned, TrialResult) else returned or {})
         model = returned.model if isinstance(returned, TrialResult) else None
@@ -115,6 +121,8 @@ class TrialWorker:
             metrics = self._objective(context)
         except TrialStopped:
             events.put({"kind": "stopped"})
+        except TrialPaused as paused:
+            events.put({"kind": "paused", "epoch": paused.epoch, "checkpoint": self._pack(paused.state)})
         except TrialFailed as exc:  # the configuration's fault: never retried as it is
             events.put({"kind": "fail", "reason": str(exc), "retryable": False, "oom": isinstance(exc, TrialOutOfMemory)})
         except Exception as exc:  # the trial's code failed: record it, keep the worker
@@ -127,7 +135,10 @@ class TrialWorker:
         if self._function is None:
             from hpo.engine import train_trial
 
-            return train_trial(self._config, context).final
+            result = train_trial(self._config, context, resumable=self._resumable, start=context.checkpoint, pause_after=context.pause_after)
+            if result.checkpoint is not None:
+                raise TrialPaused(result.checkpoint.epoch, result.checkpoint)
+            return result.final
         returned = self._function(context)
         if isinstance(returned, TrialResult):
             return {k: float(v) for k, v in returned.metrics.items()}
@@ -139,3 +150,17 @@ class TrialWorker:
             f"objective function {self._config.objective.function!r} must return a dict of metrics, a TrialResult "
             f"or None, but returned {type(returned).__name__}"
         )
+
+    # -- checkpoints: the built-in trainer's as a pickle-free archive, a trial function's pickled --
+
+    def _pack(self, state: Any) -> bytes:
+        if self._function is None:
+            return state.to_bytes()
+        return pickle.dumps(state)
+
+    def _unpack(self, data: bytes) -> Any:
+        if self._function is None:
+            from hpo.engine import Checkpoint
+
+            return Checkpoint.from_bytes(data)
+        return pickle.loads(data)  # noqa: S301 - written by this sweep's own driver, from its own trial

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from hpo import _constants
 from hpo.config import ObjectiveConfig
-from hpo.study import is_feasible
+from hpo.study import is_feasible, paused_at
 
 _COLUMNS = ["number", "state", "value", "epochs", "duration_s", "fail_reason", "retry_of", "host", "pid", "node", "gpus", "datetime_start"]
 
@@ -37,7 +37,7 @@ def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) 
         placement = t.user_attrs.get(_constants.ATTR_PLACEMENT) or {}
         row: dict[str, Any] = {
             "number": t.number,
-            "state": t.state.name,
+            "state": "PAUSED" if paused_at(t) is not None else t.state.name,  # RUNNING in Optuna, waiting for promotion
             "value": t.values[watched] if t.values else None,
             "epochs": epochs,
             "duration_s": duration,

@@ -10,15 +10,18 @@ from hpo.study._open import (
     open_study,
     study_names,
 )
+from hpo.study._promotion import Promotion, paused_at
 from hpo.study._prune import EpochPruning
 from hpo.study._recovery import recover_stale_trials
 from hpo.study._retry import fail_trial
 
 __all__ = [
     "EpochPruning",
+    "Promotion",
     "best_trial",
     "is_feasible",
     "pareto_front",
+    "paused_at",
     "fail_trial",
     "grid_exhausted",
     "load_existing_study",

@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 
 from hpo import _constants
+from hpo.study._promotion import Promotion
 from hpo._text import did_you_mean
 from hpo.space import SearchSpace
 from hpo.study._grid import AskTellGridSampler, grid_values
@@ -49,13 +50,16 @@ def make_pruner(name: str, args: dict[str, Any], epochs: int) -> optuna.pruners.
     """A pruner by its sweep name; ``patient`` wraps ``args.wrapped`` ({name, args}), default median."""
     cls = pruner_class(name)
     args = dict(args)
+    if name in _constants.PROMOTION_SCHEDULERS:  # the rungs decide, not Optuna's pruner
+        Promotion.from_config(name, args, epochs, "maximize")
+        return cls()
     positional: tuple[Any, ...] = ()
     if name == "patient":
         wrapped = args.pop("wrapped", {"name": "median"})
-        if not isinstance(wrapped, dict) or wrapped.get("name") not in _constants.PRUNERS:
+        if not isinstance(wrapped, dict) or wrapped.get("name") not in _constants.PRUNERS or wrapped["name"] in _constants.PROMOTION_SCHEDULERS:
             raise ValueError(
                 f"`wrapped` must be {{name: <pruner>, args: {{...}}}} with a pruner name from "
-                f"{', '.join(_constants.PRUNERS)}, but got {wrapped!r}"
+                f"{', '.join(n for n in _constants.PRUNERS if n not in _constants.PROMOTION_SCHEDULERS)}, but got {wrapped!r}"
             )
         _check_args(cls, args, ("wrapped_pruner",))
         positional = (make_pruner(wrapped["name"], dict(wrapped.get("args", {})), epochs),)

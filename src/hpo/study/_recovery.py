@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 
 from hpo import _constants
 from hpo.storage import Store, driver_alive, driver_records
+from hpo.study._promotion import paused_at
 from hpo.study._retry import fail_trial
 
 
@@ -27,8 +28,8 @@ def recover_stale_trials(
         recovered = []
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             run = trial.user_attrs.get(_constants.ATTR_RUN)
-            if driver_alive(drivers.get(run), now, stale_after_s):
-                continue
+            if paused_at(trial) is not None or driver_alive(drivers.get(run), now, stale_after_s):
+                continue  # a paused trial waits for promotion, whichever driver paused it
             fail_trial(
                 study, storage, trial.number,
                 f"its driver (run {run}) stopped before the trial ended; recovered by a later run",

@@ -1,0 +1,88 @@
+"""Multi-fidelity with promotion: asynchronous successive halving (ASHA, Li et al. 2018) and its
+Hyperband form, deciding from the study alone.
+
+Trials train to a rung (``min_epochs``, then ``min_epochs * reduction_factor``, ... up to
+``train.epochs``), pause there with a checkpoint, and free their worker. Whenever a worker is free,
+the best paused trial in the top ``1 / reduction_factor`` of its rung continues to the next rung
+(from the highest rung down); if none qualifies, the sampler proposes a new trial. A paused trial
+stays RUNNING in the study (Optuna has no paused state and a told trial can never continue) with
+``hpo:paused`` set to its epoch; one never promoted ends PRUNED with its curve. ``async_hyperband``
+spreads new trials over brackets that start at ``min_epochs * reduction_factor**s``.
+
+Everything is read from the trials' intermediate values, so a later run (``hpo resume``) or
+another driver decides the same way without any state of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo import _constants
+
+_ARGS = {"min_epochs", "reduction_factor", "brackets", "keep_checkpoints"}
+
+
+def paused_at(trial: FrozenTrial) -> int | None:
+    """The epoch a RUNNING trial is paused after, or None when it is not paused."""
+    epoch = trial.user_attrs.get(_constants.ATTR_PAUSED)
+    return int(epoch) if trial.state == TrialState.RUNNING and epoch else None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The rungs of each bracket (ascending epochs, the last is ``train.epochs``) and the rule."""
+
+    brackets: tuple[tuple[int, ...], ...]
+    reduction_factor: int
+    maximize: bool
+    keep_checkpoints: bool = False
+
+    @classmethod
+    def from_config(cls, name: str, args: dict[str, Any], epochs: int, direction: str) -> Promotion:
+        """ValueError stating the rule and the bad value when ``args`` cannot make rungs."""
+        unknown = sorted(set(args) - _ARGS)
+        if unknown:
+            raise ValueError(f"{name} takes {', '.join(sorted(_ARGS))}, but got unknown {', '.join(unknown)}")
+        low, eta = args.get("min_epochs", 1), args.get("reduction_factor", 3)
+        if not (isinstance(low, int) and isinstance(eta, int) and low >= 1 and eta >= 2):
+            raise ValueError(f"`min_epochs >= 1` and `reduction_factor >= 2` must hold as whole numbers, but got (min_epochs={low!r}, reduction_factor={eta!r})")
+        if low * eta > epochs:
+            raise ValueError(
+                f"`min_epochs * reduction_factor <= train.epochs` must hold for a second rung, but got "
+                f"({low} * {eta} > {epochs}); lower min_epochs or reduction_factor, or raise train.epochs"
+            )
+        most = int(math.floor(math.log(epochs / low, eta) + 1e-9)) + 1  # brackets whose first rung is below the top
+        count = args.get("brackets", most if name == "async_hyperband" else 1)
+        if not (isinstance(count, int) and 1 <= count <= most):
+            raise ValueError(f"`1 <= brackets <= {most}` must hold for min_epochs={low}, reduction_factor={eta}, epochs={epochs}, but got {count!r}")
+        brackets = []
+        for s in range(count):
+            rungs = [low * eta ** (s + k) for k in range(most) if low * eta ** (s + k) < epochs]
+            brackets.append((*rungs, epochs))
+        return cls(tuple(brackets), eta, direction == "maximize", bool(args.get("keep_checkpoints", False)))
+
+    def rungs(self, number: int) -> tuple[int, ...]:
+        """The rungs of trial ``number``'s bracket (new trials take brackets in turn)."""
+        return self.brackets[number % len(self.brackets)]
+
+    def first_pause(self, number: int) -> int:
+        return self.rungs(number)[0]
+
+    def promotion(self, trials: Sequence[FrozenTrial]) -> tuple[FrozenTrial, int] | None:
+        """The paused trial to continue next and the epoch it trains to; None when none qualifies."""
+        counted = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)]
+        for index, rungs in enumerate(self.brackets):
+            members = [t for t in counted if t.number % len(self.brackets) == index]
+            for k in range(len(rungs) - 2, -1, -1):  # the highest rung first: finish what is most advanced
+                epoch = rungs[k]
+                reached = [t for t in members if epoch in t.intermediate_values]
+                reached.sort(key=lambda t: t.intermediate_values[epoch], reverse=self.maximize)
+                for trial in reached[: len(reached) // self.reduction_factor]:
+                    if paused_at(trial) == epoch:
+                        return trial, rungs[k + 1]
+        return None

@@ -1,0 +1,152 @@
+"""Multi-fidelity with promotion (pruner asha / async_hyperband): the rungs, ASHA's decision, and
+the driver's loop pausing trials at rungs and continuing the best from their checkpoints, with
+the study truthful throughout (no Ray here: a scripted pool; tests/test_promotion_sweep.py runs it
+for real)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo.executor import Launcher, Lifecycle, Rules
+from hpo.executor._checkpoints import CheckpointStore
+from hpo.executor._loop import drive
+from hpo.executor._ray import Ended, Paused, Reported
+from hpo.space import parse_space
+from hpo.study import Promotion, paused_at, recover_stale_trials
+from tests.test_lifecycle import ScriptedPool, storage  # noqa: F401 - the storage fixture
+
+SPACE = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+EPOCHS = 8
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "epochs", "brackets"),
+    [
+        ("asha", {}, 9, ((1, 3, 9),)),
+        ("asha", {"min_epochs": 1, "reduction_factor": 3}, 12, ((1, 3, 9, 12),)),
+        ("asha", {"min_epochs": 2, "reduction_factor": 2}, 8, ((2, 4, 8),)),
+        ("async_hyperband", {"reduction_factor": 3}, 9, ((1, 3, 9), (3, 9), (9,))),
+        ("async_hyperband", {"reduction_factor": 3, "brackets": 2}, 27, ((1, 3, 9, 27), (3, 9, 27))),
+    ],
+)
+def test_rungs_grow_by_the_reduction_factor_up_to_the_epochs(name, args, epochs, brackets) -> None:
+    assert Promotion.from_config(name, args, epochs, "maximize").brackets == brackets
+
+
+@pytest.mark.parametrize(
+    ("args", "epochs", "message"),
+    [
+        ({"min_epochs": 4, "reduction_factor": 3}, 10, r"`min_epochs \* reduction_factor <= train.epochs` must hold .* \(4 \* 3 > 10\)"),
+        ({"reduction_factor": 1}, 10, r"`min_epochs >= 1` and `reduction_factor >= 2` must hold .* reduction_factor=1"),
+        ({"min_epochs": 0.5}, 10, r"min_epochs=0.5"),
+        ({"brackets": 5}, 9, r"`1 <= brackets <= 3` must hold .* but got 5"),
+        ({"eta": 3}, 9, r"asha takes brackets, keep_checkpoints, min_epochs, reduction_factor, but got unknown eta"),
+    ],
+)
+def test_rungs_that_cannot_be_built_are_refused_with_the_rule(args, epochs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        Promotion.from_config("asha", args, epochs, "maximize")
+
+
+def _frozen(number: int, curve: dict[int, float], paused: int | None, state: TrialState = TrialState.RUNNING) -> FrozenTrial:
+    return FrozenTrial(number=number, trial_id=number, state=state, value=None, values=None, datetime_start=None, datetime_complete=None,
+                       params={}, distributions={}, user_attrs={"hpo:paused": paused}, system_attrs={}, intermediate_values=curve)
+
+
+def test_the_best_paused_trial_in_the_top_of_the_highest_rung_is_promoted_first() -> None:
+    promotion = Promotion.from_config("asha", {"min_epochs": 1, "reduction_factor": 2}, 4, "maximize")  # rungs 1, 2, 4
+    trials = [
+        _frozen(0, {1: 0.9, 2: 0.95}, paused=2),  # top half of rung 2 (with trial 1): promoted to 4 before any rung-1 trial
+        _frozen(1, {1: 0.8, 2: 0.7}, paused=2),
+        _frozen(2, {1: 0.85}, paused=1),
+        _frozen(3, {1: 0.1}, paused=1),
+    ]
+    chosen, to_epoch = promotion.promotion(trials)
+    assert (chosen.number, to_epoch) == (0, 4)
+    # without it, rung 1's top half is {0, 2}: 0 is past rung 1, so 2 goes on to epoch 2
+    chosen, to_epoch = promotion.promotion([trials[1], trials[2], trials[3], _frozen(0, {1: 0.9, 2: 0.95, 4: 0.97}, None, TrialState.COMPLETE)])
+    assert (chosen.number, to_epoch) == (2, 2)
+    assert promotion.promotion([trials[3]]) is None  # one trial at a rung: its top half is empty
+    minimize = Promotion.from_config("asha", {"min_epochs": 1, "reduction_factor": 2}, 4, "minimize")
+    assert minimize.promotion([trials[2], trials[3]])[0].number == 3
+
+
+def _lifecycle(storage, tmp_path: Path, events: list | None = None) -> Lifecycle:
+    study = optuna.create_study(storage=storage, direction="maximize", sampler=optuna.samplers.RandomSampler(seed=1))
+    listener = (lambda event, number, detail: events.append((event, number))) if events is not None else None
+    rules = Rules(metric="val_accuracy", direction="maximize", max_epochs=EPOCHS)
+    return Lifecycle(study, storage, rules, listener, CheckpointStore(tmp_path / "checkpoints"))
+
+
+def _launcher(lc: Lifecycle, budget: int) -> Launcher:
+    promotion = Promotion.from_config("asha", {"min_epochs": 1, "reduction_factor": 2}, EPOCHS, "maximize")  # rungs 1, 2, 4, 8
+    return Launcher(lc, SPACE, budget=budget, promotion=promotion)
+
+
+class _Trainer:
+    """Scripted training with a checkpoint that records the epoch it was taken after: reports the
+    epochs after the checkpoint up to the pause (or the end), then pauses (or ends)."""
+
+    def __init__(self) -> None:
+        self.starts: dict[int, list[int]] = {}
+
+    def __call__(self, number: int, params: dict, whole_gpu: bool, start: bytes | None = None, pause_after: int | None = None) -> list:
+        first = 0 if start is None else int(start.decode().split("=")[1])
+        self.starts.setdefault(number, []).append(first)
+        last = pause_after or EPOCHS
+        reports = [Reported(number, e, {"val_accuracy": params["x"] * e / EPOCHS}) for e in range(first + 1, last + 1)]
+        return [*reports, Paused(number, last, f"epoch={last}".encode()) if pause_after else Ended(number, None)]
+
+
+def _contiguous(trial: FrozenTrial) -> bool:
+    return sorted(trial.intermediate_values) == list(range(1, max(trial.intermediate_values) + 1))
+
+
+def test_trials_pause_at_rungs_and_the_best_continue_from_their_checkpoints(storage, tmp_path) -> None:
+    events: list = []
+    lc = _lifecycle(storage, tmp_path, events)
+    trainer = _Trainer()
+    drive(_launcher(lc, budget=12), lc, ScriptedPool(2, trainer), poll_s=0)
+    lc.end_paused()  # as the run does when the sweep ends normally
+    trials = lc.study.get_trials(deepcopy=False)
+    assert len(trials) == 12 and {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert complete and all(max(t.intermediate_values) == EPOCHS for t in complete)  # COMPLETE means trained to the end
+    assert all(_contiguous(t) for t in trials)  # a continued curve has no gap and no repeat
+    promoted = [n for n, starts in trainer.starts.items() if len(starts) > 1]
+    assert promoted and all(trainer.starts[n] == sorted(set(trainer.starts[n])) for n in promoted)
+    for number in promoted:  # each continuation started from the checkpoint of the rung it paused at
+        assert trainer.starts[number][1:] == [r for r in (1, 2, 4) if r < max(trials[number].intermediate_values)][: len(trainer.starts[number]) - 1]
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert pruned and all(max(t.intermediate_values) in (1, 2, 4) for t in pruned)  # ended at a rung, never promoted
+    best = max(trials, key=lambda t: t.params["x"])
+    assert best.state == TrialState.COMPLETE  # the best configuration went all the way
+    assert not any(paused_at(t) for t in trials) and not list((tmp_path / "checkpoints").glob("*"))
+    assert ("paused", promoted[0]) in events and ("continued", promoted[0]) in events
+
+
+def test_paused_trials_survive_the_driver_and_a_later_run_continues_them(storage, tmp_path) -> None:
+    lc = _lifecycle(storage, tmp_path)
+    trainer = _Trainer()
+    pool = ScriptedPool(2, trainer)
+    polls = iter(range(14))
+    drive(_launcher(lc, budget=6), lc, pool, poll_s=0, interrupted=lambda: next(polls, None) is None)
+    lc.interrupt()  # what Ctrl+C (or a crash, then recovery) does to the running ones
+    paused = [t.number for t in lc.study.get_trials(deepcopy=False) if paused_at(t)]
+    assert paused and all((tmp_path / "checkpoints" / f"trial_{n}.ckpt").exists() for n in paused)
+
+    from hpo.storage import Store
+
+    store = Store(str(tmp_path / "other.journal"))  # recovery fails dead drivers' RUNNING trials, never paused ones
+    assert not set(recover_stale_trials(lc.study, storage, store, max_retries=0, stale_after_s=1)) & set(paused)
+    later = Lifecycle(lc.study, storage, lc.rules, None, CheckpointStore(tmp_path / "checkpoints"))
+    drive(_launcher(later, budget=6), later, ScriptedPool(2, trainer), poll_s=0)
+    later.end_paused()
+    trials = later.study.get_trials(deepcopy=False)
+    assert all(t.state != TrialState.RUNNING for t in trials)
+    continued = [n for n in paused if len(trainer.starts[n]) > 1]
+    assert continued and all(_contiguous(trials[n]) for n in continued)
