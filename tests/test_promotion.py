@@ -16,7 +16,7 @@ from hpo.executor._checkpoints import CheckpointStore
 from hpo.executor._loop import drive
 from hpo.executor._ray import Ended, Paused, Reported
 from hpo.space import parse_space
-from hpo.study import Promotion, paused_at, recover_stale_trials
+from hpo.study import PausedAwareSampler, Promotion, paused_at, recover_stale_trials
 from tests.test_lifecycle import ScriptedPool, storage  # noqa: F401 - the storage fixture
 
 SPACE = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
@@ -150,3 +150,23 @@ def test_paused_trials_survive_the_driver_and_a_later_run_continues_them(storage
     assert all(t.state != TrialState.RUNNING for t in trials)
     continued = [n for n in paused if len(trainer.starts[n]) > 1]
     assert continued and all(_contiguous(trials[n]) for n in continued)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_sampler_learns_from_paused_trials_at_their_rung(seed) -> None:
+    def sample(sampler: optuna.samplers.BaseSampler) -> list[float]:
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        for x in [0.05 + 0.9 * i / 19 for i in range(20)]:  # twenty trials paused at rung 1, none ended
+            study.enqueue_trial({"x": x})
+            trial = study.ask()
+            trial.suggest_float("x", 0.0, 1.0)
+            trial.report(x, 1)  # the higher x, the better at rung 1
+            trial.set_user_attr("hpo:paused", 1)
+        return [study.ask().suggest_float("x", 0.0, 1.0) for _ in range(12)]
+
+    def tpe() -> optuna.samplers.TPESampler:
+        return optuna.samplers.TPESampler(n_startup_trials=4, seed=seed)
+
+    blind, aware = sample(tpe()), sample(PausedAwareSampler(tpe()))
+    assert sum(x > 0.7 for x in aware) >= 9  # TPE concentrates where rung 1 was best
+    assert sum(aware) / len(aware) > sum(blind) / len(blind) + 0.15  # a sampler blind to paused trials samples at random

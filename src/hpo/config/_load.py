@@ -248,7 +248,9 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
     try:
         make_pruner(config.pruner.name, config.pruner.args, config.train.epochs)
     except (ValueError, TypeError) as exc:
-        problems.append(doc.problem(("pruner", "args"), str(exc), "see the pruner's Optuna documentation"))
+        promotion = config.pruner.name in _constants.PROMOTION_SCHEDULERS
+        fix = "see the README's section on promotion" if promotion else "see the pruner's Optuna documentation"
+        problems.append(doc.problem(("pruner", "args"), str(exc), fix))
     for i, values in enumerate(config.enqueue):
         for reason in space.check_warm_start(values):
             problems.append(doc.problem(("enqueue", i), f"warm-start configuration does not fit the space: {reason}", "edit or remove it"))

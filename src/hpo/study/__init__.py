@@ -10,13 +10,14 @@ from hpo.study._open import (
     open_study,
     study_names,
 )
-from hpo.study._promotion import Promotion, paused_at
+from hpo.study._promotion import PausedAwareSampler, Promotion, paused_at
 from hpo.study._prune import EpochPruning
 from hpo.study._recovery import recover_stale_trials
 from hpo.study._retry import fail_trial
 
 __all__ = [
     "EpochPruning",
+    "PausedAwareSampler",
     "Promotion",
     "best_trial",
     "is_feasible",

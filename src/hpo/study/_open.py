@@ -12,6 +12,8 @@ from hpo._errors import UsageError
 from hpo.config import Sweep
 from hpo.storage import Store
 from hpo.study._factories import make_pruner, make_sampler
+from hpo.study._grid import AskTellGridSampler
+from hpo.study._promotion import PausedAwareSampler
 
 
 def study_names(storage: optuna.storages.BaseStorage, base: str) -> list[str]:
@@ -55,6 +57,8 @@ def open_study(
     config = sweep.config
     sampler = make_sampler(config.sampler.name, config.sampler.args, config.sampler.seed, sweep.space)
     pruner = make_pruner(config.pruner.name, config.pruner.args, config.train.epochs)
+    if config.pruner.name in _constants.PROMOTION_SCHEDULERS and not isinstance(sampler, AskTellGridSampler):
+        sampler = PausedAwareSampler(sampler)
     existing = study_names(storage, sweep.study_name)
     if existing and not new_study:
         study = optuna.load_study(study_name=existing[-1], storage=storage, sampler=sampler, pruner=pruner)

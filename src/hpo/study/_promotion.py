@@ -15,11 +15,13 @@ another driver decides the same way without any state of its own.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo import _constants
@@ -86,3 +88,58 @@ class Promotion:
                     if paused_at(trial) == epoch:
                         return trial, rungs[k + 1]
         return None
+
+
+class _PausedAsPruned:
+    """A view of the study in which each paused trial is PRUNED at its rung: how the sampler must
+    see it (TPE ranks a pruned trial by how far it got and its value there), though the trial
+    itself stays RUNNING so that it can continue."""
+
+    def __init__(self, study: Any) -> None:
+        self._study = study
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def _get_trials(self, deepcopy: bool = True, states: Any = None, use_cache: bool = False) -> list[FrozenTrial]:
+        shown = []
+        for trial in self._study._get_trials(deepcopy=deepcopy, states=None, use_cache=use_cache):
+            if paused_at(trial) is not None:
+                trial = copy.copy(trial)
+                trial.state = TrialState.PRUNED
+            if states is None or trial.state in states:
+                shown.append(trial)
+        return shown
+
+    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[FrozenTrial]:
+        return self._get_trials(deepcopy=deepcopy, states=states)
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        return self._get_trials()
+
+
+class PausedAwareSampler(optuna.samplers.BaseSampler):
+    """The sweep's sampler, learning from paused trials' results at their rungs (without this it
+    would see only the trials that ended, most of them at the end of the sweep)."""
+
+    def __init__(self, sampler: optuna.samplers.BaseSampler) -> None:
+        self.sampler = sampler
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
+        return self.sampler.infer_relative_search_space(_PausedAsPruned(study), trial)
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, Any]) -> dict[str, Any]:
+        return self.sampler.sample_relative(_PausedAsPruned(study), trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: Any) -> Any:
+        return self.sampler.sample_independent(_PausedAsPruned(study), trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.sampler.before_trial(study, trial)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+        self.sampler.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.sampler.reseed_rng()
