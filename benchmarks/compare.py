@@ -10,6 +10,9 @@ peer draws from the same distributions) and whose model is a user builder, it ru
   ray-tune      Ray Tune with its stock ``OptunaSearch`` (same sampler and seed) and ``ASHAScheduler``
   hpo           ``hpo run`` (the Python API the CLI runs: the sweep, then exports, best model, report)
   hpo-noprune   the same with ``pruner: none``: what pruning saves (not run unless asked for)
+  hpo-asha      the same with ``pruner: asha`` (promotion: trials pause at rungs 1, 3, 9, ... and
+                the best continue from checkpoints) and ``--asha-trials`` trials, about the epoch
+                budget the stop-only pruner spends (not run unless asked for)
 
 each in a fresh process, for several seeds, and prints a table (median and range over seeds) of
 sweep wall time, process wall time, epochs trained, the best validation value, the best trial's
@@ -37,7 +40,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SWEEP = HERE / "compare" / "digits_cnn9.yaml"
-PEERS = ("optuna", "optuna-par", "ray-tune", "hpo", "hpo-noprune")
+PEERS = ("optuna", "optuna-par", "ray-tune", "hpo", "hpo-noprune", "hpo-asha")
 
 
 # -- what every peer shares: the sweep's space, data, model and training ------------------------
@@ -83,13 +86,20 @@ class _Log:
         return time.perf_counter() - self.start
 
     def begin(self, number: int, params: dict[str, Any]) -> None:
-        self.trials[number] = {"number": number, "params": params, "start": self.now(), "epochs": []}
+        """A trial starts, or (promotion) continues: its time on a worker counts again."""
+        now = self.now()
+        trial = self.trials.setdefault(number, {"number": number, "params": params, "start": now, "epochs": [], "busy": 0.0})
+        trial["since"] = now
 
     def epoch(self, number: int, epoch: int, value: float) -> None:
         self.trials[number]["epochs"].append((self.now(), epoch, value))
 
     def end(self, number: int, state: str) -> None:
-        self.trials[number].update(end=self.now(), state=state)
+        """A trial ends, or (promotion) pauses and frees its worker."""
+        trial, now = self.trials[number], self.now()
+        if trial.get("since") is not None:
+            trial["busy"] += now - trial.pop("since")
+        trial.update(end=now, state=state)
 
 
 def _epoch_logger(log: _Log, number: int) -> Any:
@@ -273,8 +283,10 @@ def run_hpo(sweep: Any) -> dict[str, Any]:
     running: dict[int, dict[str, Any]] = {}
 
     def listener(event: str, number: int, detail: dict[str, Any]) -> None:
-        if event == "started":
+        if event in ("started", "continued"):
             log.begin(number, detail["params"])
+        elif event == "paused":
+            log.end(number, "PAUSED")
         elif event == "epoch":
             log.epoch(number, detail["epoch"], detail["value"])
         elif event in ("complete", "pruned", "failed"):
@@ -294,7 +306,7 @@ def run_hpo(sweep: Any) -> dict[str, Any]:
     }
 
 
-def child(peer: str, path: Path, seed: int, trials: int | None, epochs: int | None, results_dir: str) -> dict[str, Any]:
+def child(peer: str, path: Path, seed: int, trials: int | None, epochs: int | None, results_dir: str, asha_trials: int | None = None) -> dict[str, Any]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -303,6 +315,10 @@ def child(peer: str, path: Path, seed: int, trials: int | None, epochs: int | No
         return run_hpo(sweep)
     if peer == "hpo-noprune":
         return run_hpo(sweep.with_overrides(**{"pruner.name": "none", "pruner.args": {}}))
+    if peer == "hpo-asha":
+        budget = asha_trials or 3 * sweep.config.budget.trials
+        eta = 3 if sweep.config.train.epochs >= 3 else 2  # tiny runs: a second rung still fits
+        return run_hpo(sweep.with_overrides(**{"pruner.name": "asha", "pruner.args": {"min_epochs": 1, "reduction_factor": eta}, "budget.trials": budget}))
     if peer == "optuna-par":
         return run_optuna_parallel(sweep, path, seed, epochs)
     data = _data(sweep)
@@ -329,7 +345,7 @@ def summarize(run: dict[str, Any], target: float, epochs: int) -> dict[str, Any]
     hits = [t for t, _, v in reported if v >= target]
     complete = [trial for trial in trials if trial["epochs"] and trial["epochs"][-1][1] == epochs]
     best = max(complete or trials, key=lambda trial: trial["epochs"][-1][2] if trial["epochs"] else -1)
-    busy = sum(trial["end"] - trial["start"] for trial in trials if "end" in trial)
+    busy = sum(trial.get("busy", trial.get("end", 0) - trial["start"]) for trial in trials if "end" in trial)
     return {
         "sweep_s": run["sweep_s"],
         "epochs": len(reported),
@@ -384,6 +400,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--trials", type=int, default=None, help="override the sweep's budget (tiny runs)")
     parser.add_argument("--epochs", type=int, default=None, help="override the sweep's epochs (tiny runs)")
     parser.add_argument("--target", type=float, default=0.975)
+    parser.add_argument("--asha-trials", type=int, default=None, help="hpo-asha's trial budget (default: 3x the sweep's)")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--child", choices=PEERS, default=None, help=argparse.SUPPRESS)
@@ -391,7 +408,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.child:
         with tempfile.TemporaryDirectory() as tmp:
-            args.out.write_text(json.dumps(child(args.child, args.sweep, args.seeds[0], args.trials, args.epochs, tmp), default=str))
+            result = child(args.child, args.sweep, args.seeds[0], args.trials, args.epochs, tmp, args.asha_trials)
+            args.out.write_text(json.dumps(result, default=str))
         return {}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE / "compare"), str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
     results: dict[str, list[dict[str, Any]]] = {peer: [] for peer in args.peers}
@@ -400,7 +418,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "run.json"
                 command = [sys.executable, __file__, "--child", peer, "--sweep", str(args.sweep), "--seeds", str(seed), "--out", str(out)]
-                command += [f"--{k}={v}" for k, v in (("trials", args.trials), ("epochs", args.epochs)) if v is not None]
+                command += [f"--{k}={v}" for k, v in (("trials", args.trials), ("epochs", args.epochs), ("asha-trials", args.asha_trials)) if v is not None]
                 start = time.perf_counter()
                 subprocess.run(command, check=True, env=env, cwd=HERE / "compare", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 run = json.loads(out.read_text())

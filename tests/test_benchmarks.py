@@ -42,12 +42,12 @@ def test_compare_runs_every_peer_tiny_and_writes_its_table(tmp_path) -> None:
     plot = tmp_path / "plot.png"
     result = subprocess.run(
         [sys.executable, str(BENCH / "compare.py"), "--seeds", "0", "--trials", "2", "--epochs", "2",
-         "--peers", "optuna", "optuna-par", "ray-tune", "hpo", "--json", str(out), "--plot", str(plot)],
+         "--peers", "optuna", "optuna-par", "ray-tune", "hpo", "hpo-asha", "--asha-trials", "2", "--json", str(out), "--plot", str(plot)],
         cwd=BENCH / "compare", capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runs = json.loads(out.read_text())["runs"]
-    assert set(runs) == {"optuna", "optuna-par", "ray-tune", "hpo"}
+    assert set(runs) == {"optuna", "optuna-par", "ray-tune", "hpo", "hpo-asha"}
     for peer, (run,) in runs.items():
         assert len(run["trials"]) == 2, (peer, run["trials"])  # the same budget for every peer
         assert f"| {peer} |" in result.stdout
