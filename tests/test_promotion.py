@@ -135,8 +135,10 @@ def test_paused_trials_survive_the_driver_and_a_later_run_continues_them(storage
     pool = ScriptedPool(2, trainer)
     polls = iter(range(14))
     drive(_launcher(lc, budget=6), lc, pool, poll_s=0, interrupted=lambda: next(polls, None) is None)
-    lc.interrupt()  # what Ctrl+C (or a crash, then recovery) does to the running ones
+    promoted_running = [n for n in lc.live if len(trainer.starts[n]) > 1]
+    lc.interrupt()  # Ctrl+C: a trial running from its checkpoint goes back to paused there
     paused = [t.number for t in lc.study.get_trials(deepcopy=False) if paused_at(t)]
+    assert set(promoted_running) <= set(paused)
     assert paused and all((tmp_path / "checkpoints" / f"trial_{n}.ckpt").exists() for n in paused)
 
     from hpo.storage import Store

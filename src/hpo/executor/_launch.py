@@ -88,7 +88,7 @@ class Launcher:
     def _holds_for_startup(self, trials: list[optuna.trial.FrozenTrial]) -> bool:
         """Whether the sampler's start-up trials are all out but not yet finished (then the next
         trial would be sampled at random, blind to them)."""
-        if self._past_startup or self._promotion is not None:  # paused trials hold results the sampler cannot see yet
+        if self._past_startup or self._promotion is not None:  # promotion: trials pause rather than finish
             return False
         finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
         self._past_startup = finished >= self._startup_trials
@@ -126,13 +126,14 @@ class Launcher:
     def _continue(self, frozen: optuna.trial.FrozenTrial, to_epoch: int) -> Launch | _Signal:
         """Promote a paused trial: it continues from its checkpoint to ``to_epoch`` (the lock is held)."""
         lifecycle = self._lifecycle
+        paused = frozen.user_attrs.get(_constants.ATTR_PAUSED)  # read before the claim clears it
         trial = optuna.Trial(lifecycle.study, frozen._trial_id)
         trial.set_user_attr(_constants.ATTR_RUN, self._run_id)
         params = self._space.configuration(frozen.params)
         lifecycle.resume(trial, params, frozen)
         checkpoint = lifecycle.checkpoints.load(frozen.number) if lifecycle.checkpoints is not None else None
         if checkpoint is None:
-            lifecycle.fail(frozen.number, f"its checkpoint is missing, so it cannot continue after epoch {frozen.user_attrs.get(_constants.ATTR_PAUSED)}", retryable=False)
+            lifecycle.fail(frozen.number, f"its checkpoint is missing, so it cannot continue after epoch {paused}", retryable=False)
             return HOLD
         last = to_epoch >= lifecycle.rules.max_epochs
         return Launch(frozen.number, params, start=checkpoint, pause_after=None if last else to_epoch)

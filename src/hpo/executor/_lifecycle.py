@@ -59,6 +59,7 @@ class _Live:
     trial: optuna.Trial
     epochs: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
+    paused_after: int | None = None  # promoted: the epoch of the checkpoint it continues from
 
 
 class Lifecycle:
@@ -113,9 +114,11 @@ class Lifecycle:
     def resume(self, trial: optuna.Trial, params: dict[str, Any], frozen: optuna.trial.FrozenTrial) -> None:
         """A paused trial was promoted and handed to a worker: it continues from its checkpoint.
         Call with the storage's budget lock held (the claim keeps another driver off it)."""
-        trial.set_user_attr(_constants.ATTR_PAUSED, None)
+        paused = paused_at(frozen)  # before the claim below: ``frozen`` may be the storage's own copy
         epochs = int(frozen.user_attrs.get(_constants.ATTR_EPOCHS, 0))
-        self._live[trial.number] = _Live(trial, epochs, dict(frozen.user_attrs.get(_constants.ATTR_METRICS) or {}))
+        metrics = dict(frozen.user_attrs.get(_constants.ATTR_METRICS) or {})
+        trial.set_user_attr(_constants.ATTR_PAUSED, None)
+        self._live[trial.number] = _Live(trial, epochs, metrics, paused)
         self.emit("continued", trial.number, params=params, epoch=epochs)
 
     def pause(self, number: int, epoch: int, checkpoint: bytes) -> None:
@@ -267,9 +270,18 @@ class Lifecycle:
             self._fail(number, f"stopped because the sweep was aborted: {reason}", retryable=False, counted=False)
 
     def interrupt(self) -> None:
-        """Ctrl+C: every live trial fails, re-queued within ``max_retries``; nothing stays RUNNING."""
+        """Ctrl+C: every live trial fails, re-queued within ``max_retries``; nothing stays RUNNING
+        but a promoted trial, which goes back to paused at its checkpoint (a later run continues it)."""
         self.interrupted = True
         for number in self.live:
+            live = self._live[number]
+            if live.paused_after is not None and self.checkpoints is not None and self.checkpoints.load(number) is not None:
+                del self._live[number]
+                self._pruning.forget(number)
+                live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.paused_after)
+                live.trial.set_user_attr(_constants.ATTR_PAUSED, live.paused_after)
+                self.emit("paused", number, epoch=live.paused_after, metrics=live.metrics)
+                continue
             self._fail(number, "the sweep was interrupted before this trial ended", retryable=True, counted=False)
 
     # -- telling the study --------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 It streams what the trial does as plain dicts, in order: ``start`` (where it runs), ``report``
 per epoch, then one of ``end`` (final metrics), ``paused`` (its checkpoint, with a promotion
-scheduler), ``stopped`` (the sweep stopped it) or ``fail`` (reason, retryable). Training runs in a thread and never waits for the driver: reports are queued
-and the driver's stop arrives through ``stop()``, which the trial sees at its next batch or report.
+scheduler), ``stopped`` (the sweep stopped it) or ``fail`` (reason, retryable). Training runs in
+a thread and never waits for the driver: reports are queued and the driver's stop arrives through
+``stop()``, which the trial sees at its next batch or report.
 Nothing here imports Ray; the executor's Ray adapter runs this class as an actor.
 """
 
