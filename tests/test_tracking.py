@@ -185,13 +185,16 @@ def test_the_sweep_run_ends_with_the_sweeps_outcome_and_a_broken_tracker_is_swit
             trackers("started", 0, {"params": {"x": 1}})
             for epoch in (1, 2):
                 trackers("epoch", 0, {"epoch": epoch, "value": 0.5, "metrics": {"val_accuracy": 0.5, "bad": float("nan")}})
+                if epoch == 1:  # promotion: paused at a rung, then continued
+                    trackers("paused", 0, {"epoch": 1, "metrics": {}})
+                    trackers("continued", 0, {"params": {"x": 1}, "epoch": 1})
             trackers("pruned", 0, {"epochs": 2, "metrics": {"val_accuracy": 0.5}})
             if ending:
                 raise ending
             trackers.finish({"trials_pruned": 1.0}, [])
-    assert [m for m, _ in healthy.heard] == ["opened", "started", "epoch", "epoch", "ended", "finished", "close"]
+    assert [m for m, _ in healthy.heard] == ["opened", "started", "epoch", "paused", "continued", "epoch", "ended", "finished", "close"]
     assert healthy.heard[2][1][2] == {"val_accuracy": 0.5}  # non-finite metrics are not sent
-    assert healthy.heard[4][1][:3] == (0, "PRUNED", 2) and healthy.heard[5][1][0] == status
+    assert healthy.heard[6][1][:3] == (0, "PRUNED", 2) and healthy.heard[7][1][0] == status
     assert [m for m, _ in broken.heard] == ["opened", "started", "epoch", "close"]  # off after its error, still closed
     assert "Recorder tracking failed (OSError: disk full); it is off for the rest of this run" in caplog.text
 

@@ -73,6 +73,12 @@ class MlflowTracker:
     def started(self, number: int, params: dict[str, Any], at: float) -> None:
         self._queue.put((self._start, (number, params, at)))
 
+    def paused(self, number: int, epoch: int, at: float) -> None:
+        self._queue.put((self._pause, (number,)))
+
+    def continued(self, number: int, params: dict[str, Any], at: float) -> None:
+        self._queue.put((self._continue, (number, params, at)))
+
     def epoch(self, number: int, epoch: int, metrics: dict[str, float], at: float) -> None:
         self._queue.put((self._epoch, (number, epoch, metrics, at)))
 
@@ -153,6 +159,24 @@ class MlflowTracker:
         run = self._client.create_run(self._experiment, start_time=_ms(at), tags=tags, run_name=f"trial {number}")
         self._runs[number] = run.info.run_id
         self._log(run.info.run_id, params=params)
+
+    def _pause(self, number: int) -> None:
+        if number in self._runs:
+            self._client.set_tag(self._runs[number], TAG_STATE, "PAUSED")
+
+    def _continue(self, number: int, params: dict[str, Any], at: float) -> None:
+        """A promoted trial's run: the one this run started, or one an earlier run left paused."""
+        if number not in self._runs:
+            found = self._client.search_runs(
+                [self._experiment], max_results=1,
+                filter_string=f"tags.`mlflow.parentRunId` = '{self._parent}' and tags.`{TAG_TRIAL}` = '{number}'",
+            )
+            if not found:
+                self._start(number, params, at)
+                return
+            self._runs[number] = found[0].info.run_id
+            self._client.update_run(self._runs[number], status="RUNNING")
+        self._client.set_tag(self._runs[number], TAG_STATE, "RUNNING")
 
     def _epoch(self, number: int, epoch: int, metrics: dict[str, float], at: float) -> None:
         if number in self._runs:

@@ -69,6 +69,14 @@ class TensorBoardTracker:
         self._files[number] = EventFile(self._folder / f"trial_{number:04d}")
         self._params[number], self._started[number] = params, at
 
+    def paused(self, number: int, epoch: int, at: float) -> None:
+        """Nothing to write: the curve simply stops until the trial continues."""
+
+    def continued(self, number: int, params: dict[str, Any], at: float) -> None:
+        """A promoted trial: its curve goes on in its folder (a new event file when a later run continues it)."""
+        if number not in self._files:
+            self.started(number, params, at)
+
     def epoch(self, number: int, epoch: int, metrics: dict[str, float], at: float) -> None:
         if number in self._files:
             self._files[number].scalars(metrics, epoch, at)

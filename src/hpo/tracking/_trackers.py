@@ -36,6 +36,10 @@ class Tracker(Protocol):
 
     def started(self, number: int, params: dict[str, Any], at: float) -> None: ...
 
+    def paused(self, number: int, epoch: int, at: float) -> None: ...
+
+    def continued(self, number: int, params: dict[str, Any], at: float) -> None: ...
+
     def epoch(self, number: int, epoch: int, metrics: dict[str, float], at: float) -> None: ...
 
     def ended(self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float) -> None: ...
@@ -75,6 +79,10 @@ class Trackers:
             self._each("opened", detail["study"], detail["storage"])
         elif event == "started":
             self._each("started", number, detail["params"], at)
+        elif event == "paused":
+            self._each("paused", number, detail["epoch"], at)
+        elif event == "continued":  # promotion: a paused trial continues, perhaps in a later run
+            self._each("continued", number, detail["params"], at)
         elif event == "epoch":
             self._each("epoch", number, detail["epoch"], finite_metrics(detail["metrics"]), at)
         elif event in _ENDS:
