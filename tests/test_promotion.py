@@ -82,8 +82,9 @@ def _lifecycle(storage, tmp_path: Path, events: list | None = None) -> Lifecycle
     return Lifecycle(study, storage, rules, listener, CheckpointStore(tmp_path / "checkpoints"))
 
 
-def _launcher(lc: Lifecycle, budget: int) -> Launcher:
-    promotion = Promotion.from_config("asha", {"min_epochs": 1, "reduction_factor": 2}, EPOCHS, "maximize")  # rungs 1, 2, 4, 8
+def _launcher(lc: Lifecycle, budget: int, name: str = "asha") -> Launcher:
+    # asha: rungs 1, 2, 4, 8; async_hyperband: brackets (1, 2, 4, 8), (2, 4, 8), (4, 8), (8,)
+    promotion = Promotion.from_config(name, {"min_epochs": 1, "reduction_factor": 2}, EPOCHS, "maximize")
     return Launcher(lc, SPACE, budget=budget, promotion=promotion)
 
 
@@ -106,11 +107,12 @@ def _contiguous(trial: FrozenTrial) -> bool:
     return sorted(trial.intermediate_values) == list(range(1, max(trial.intermediate_values) + 1))
 
 
-def test_trials_pause_at_rungs_and_the_best_continue_from_their_checkpoints(storage, tmp_path) -> None:
+@pytest.mark.parametrize("name", ["asha", "async_hyperband"])
+def test_trials_pause_at_rungs_and_the_best_continue_from_their_checkpoints(storage, tmp_path, name) -> None:
     events: list = []
     lc = _lifecycle(storage, tmp_path, events)
     trainer = _Trainer()
-    drive(_launcher(lc, budget=12), lc, ScriptedPool(2, trainer), poll_s=0)
+    drive(_launcher(lc, budget=12, name=name), lc, ScriptedPool(2, trainer), poll_s=0)
     lc.end_paused()  # as the run does when the sweep ends normally
     trials = lc.study.get_trials(deepcopy=False)
     assert len(trials) == 12 and {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
@@ -119,12 +121,14 @@ def test_trials_pause_at_rungs_and_the_best_continue_from_their_checkpoints(stor
     assert all(_contiguous(t) for t in trials)  # a continued curve has no gap and no repeat
     promoted = [n for n, starts in trainer.starts.items() if len(starts) > 1]
     assert promoted and all(trainer.starts[n] == sorted(set(trainer.starts[n])) for n in promoted)
+    rungs = {n: _launcher(lc, 1, name)._promotion.rungs(n)[:-1] for n in range(12)}  # each trial's bracket's pauses
     for number in promoted:  # each continuation started from the checkpoint of the rung it paused at
-        assert trainer.starts[number][1:] == [r for r in (1, 2, 4) if r < max(trials[number].intermediate_values)][: len(trainer.starts[number]) - 1]
+        assert trainer.starts[number][1:] == list(rungs[number][: len(trainer.starts[number]) - 1])
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
-    assert pruned and all(max(t.intermediate_values) in (1, 2, 4) for t in pruned)  # ended at a rung, never promoted
+    assert pruned and all(max(t.intermediate_values) in rungs[t.number] for t in pruned)  # ended at a rung, never promoted
     best = max(trials, key=lambda t: t.params["x"])
-    assert best.state == TrialState.COMPLETE  # the best configuration went all the way
+    if name == "asha":  # (in 4 brackets of 3 trials a rung may hold too few trials to promote any)
+        assert best.state == TrialState.COMPLETE  # the best configuration went all the way
     assert not any(paused_at(t) for t in trials) and not list((tmp_path / "checkpoints").glob("*"))
     assert ("paused", promoted[0]) in events and ("continued", promoted[0]) in events
 

@@ -72,8 +72,10 @@ class Promotion:
         """The rungs of trial ``number``'s bracket (new trials take brackets in turn)."""
         return self.brackets[number % len(self.brackets)]
 
-    def first_pause(self, number: int) -> int:
-        return self.rungs(number)[0]
+    def first_pause(self, number: int) -> int | None:
+        """Where a new trial pauses first; None in a bracket that trains to the end at once."""
+        rungs = self.rungs(number)
+        return rungs[0] if len(rungs) > 1 else None
 
     def promotion(self, trials: Sequence[FrozenTrial]) -> tuple[FrozenTrial, int] | None:
         """The paused trial to continue next and the epoch it trains to; None when none qualifies."""
