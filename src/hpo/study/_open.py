@@ -20,10 +20,10 @@ def study_names(storage: optuna.storages.BaseStorage, base: str) -> list[str]:
     """``base`` and its ``base-2``, ``base-3`` … successors that exist, oldest first."""
     pattern = re.compile(rf"^{re.escape(base)}(?:-(\d+))?$")
     found = []
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        match = pattern.match(summary.study_name)
+    for study in storage.get_all_studies():  # names only: study summaries would copy every trial
+        match = pattern.match(study.study_name)
         if match:
-            found.append((int(match.group(1) or 1), summary.study_name))
+            found.append((int(match.group(1) or 1), study.study_name))
     return [name for _, name in sorted(found)]
 
 
