@@ -53,9 +53,12 @@ def _open_rdb(url: str) -> optuna.storages.BaseStorage:
     try:
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-        except sqlalchemy.exc.IntegrityError:
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
             # Two drivers creating Optuna's tables in a new database at once: one loses the race
-            # (PostgreSQL: duplicate pg_type entry); the tables exist now.
+            # (PostgreSQL: a duplicate pg_type entry, or `type "studydirection" already exists`);
+            # the tables exist now.
+            if isinstance(exc, sqlalchemy.exc.ProgrammingError) and "already exists" not in str(exc):
+                raise
             time.sleep(1.0)
             return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     except ImportError as exc:  # the database driver is an optional dependency
