@@ -9,6 +9,8 @@ import typer
 
 from hpo import _constants
 from hpo._errors import SweepAborted, SweepInterrupted
+from hpo._progress import Progress
+from hpo._settings import resolve_sweep
 from hpo.cli._common import (
     DEBUG_OPT,
     RESULTS_OPT,
@@ -19,8 +21,6 @@ from hpo.cli._common import (
     stderr,
     stdout,
 )
-from hpo._progress import Progress
-from hpo._settings import resolve_sweep
 from hpo.config import Sweep
 from hpo.storage import mask_url
 

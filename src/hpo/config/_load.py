@@ -10,8 +10,8 @@ from typing import Any
 import pydantic
 
 from hpo import _constants
-from hpo._errors import ConfigError, HpoError, Problem
 from hpo._builtin_params import known_names, reads
+from hpo._errors import ConfigError, HpoError, Problem
 from hpo._text import did_you_mean
 from hpo._yaml import KeyPath, YamlDocument, read_yaml
 from hpo.config._base import is_reference

@@ -29,7 +29,15 @@ from hpo.executor._loop import LoopTimings, Pool, drive
 from hpo.executor._signals import sigint_deferred, signals_as_flag
 from hpo.space import CategoricalParam, FixedParam
 from hpo.storage import Heartbeat, Store
-from hpo.study import Promotion, best_trial, open_study, pareto_front, recover_stale_trials, startup_trials, watched_value
+from hpo.study import (
+    Promotion,
+    best_trial,
+    open_study,
+    pareto_front,
+    recover_stale_trials,
+    startup_trials,
+    watched_value,
+)
 
 _log = logging.getLogger(__name__)
 

@@ -164,4 +164,4 @@ class TrialWorker:
             from hpo.engine import Checkpoint
 
             return Checkpoint.from_bytes(data)
-        return pickle.loads(data)  # noqa: S301 - written by this sweep's own driver, from its own trial
+        return pickle.loads(data)

@@ -6,7 +6,6 @@ from typing import Any
 
 import optuna
 import pandas as pd
-
 from optuna.trial import TrialState
 
 from hpo import _constants

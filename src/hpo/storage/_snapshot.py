@@ -18,7 +18,9 @@ from pathlib import Path
 
 import optuna
 from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._base import BaseJournalSnapshot  # Optuna's hook; not re-exported (its Redis backend uses it)
+from optuna.storages.journal._base import (
+    BaseJournalSnapshot,  # Optuna's hook; not re-exported (its Redis backend uses it)
+)
 
 SUFFIX = ".snapshot"
 

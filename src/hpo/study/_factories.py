@@ -9,10 +9,10 @@ from typing import Any
 import optuna
 
 from hpo import _constants
-from hpo.study._promotion import Promotion
 from hpo._text import did_you_mean
 from hpo.space import SearchSpace
 from hpo.study._grid import AskTellGridSampler, grid_values
+from hpo.study._promotion import Promotion
 
 
 def sampler_class(name: str) -> type:

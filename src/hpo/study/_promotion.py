@@ -58,7 +58,7 @@ class Promotion:
                 f"`min_epochs * reduction_factor <= train.epochs` must hold for a second rung, but got "
                 f"({low} * {eta} > {epochs}); lower min_epochs or reduction_factor, or raise train.epochs"
             )
-        most = int(math.floor(math.log(epochs / low, eta) + 1e-9)) + 1  # brackets whose first rung is below the top
+        most = math.floor(math.log(epochs / low, eta) + 1e-9) + 1  # brackets whose first rung is below the top
         count = args.get("brackets", most if name == "async_hyperband" else 1)
         if not (isinstance(count, int) and 1 <= count <= most):
             raise ValueError(f"`1 <= brackets <= {most}` must hold for min_epochs={low}, reduction_factor={eta}, epochs={epochs}, but got {count!r}")
