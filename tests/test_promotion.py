@@ -176,3 +176,15 @@ def test_the_sampler_learns_from_paused_trials_at_their_rung(seed) -> None:
     blind, aware = sample(tpe()), sample(PausedAwareSampler(tpe()))
     assert sum(x > 0.7 for x in aware) >= 9  # TPE concentrates where rung 1 was best
     assert sum(aware) / len(aware) > sum(blind) / len(blind) + 0.15  # a sampler blind to paused trials samples at random
+
+
+def test_keep_checkpoints_leaves_each_trials_last_checkpoint(tmp_path) -> None:
+    storage = optuna.storages.InMemoryStorage()
+    lc = _lifecycle(storage, tmp_path)
+    lc.checkpoints = CheckpointStore(tmp_path / "checkpoints", keep=True)
+    drive(_launcher(lc, budget=6), lc, ScriptedPool(2, _Trainer()), poll_s=0)
+    lc.end_paused()
+    kept = {int(p.stem.split("_")[1]): p.read_bytes() for p in (tmp_path / "checkpoints").glob("trial_*.ckpt")}
+    paused = {t.number: max(t.intermediate_values) for t in lc.study.trials if t.state == TrialState.PRUNED}
+    assert paused and set(paused) <= set(kept)
+    assert all(kept[n] == f"epoch={epoch}".encode() for n, epoch in paused.items())  # the checkpoint of the rung it ended at
