@@ -16,12 +16,9 @@ from optuna.trial import TrialState
 from hpo.study import paused_at
 from tests.conftest import journal_study, run_hpo
 from tests.test_faults import _env, _hpo, _wait_for
+from tests.test_promotion import _contiguous
 
 pytestmark = pytest.mark.slow
-
-
-def _contiguous(trial) -> bool:
-    return sorted(trial.intermediate_values) == list(range(1, max(trial.intermediate_values) + 1))
 
 
 def _study(tmp_path: Path, name: str):

@@ -10,7 +10,6 @@ import typer
 from hpo import _constants
 from hpo._errors import SweepAborted, SweepInterrupted
 from hpo._progress import Progress
-from hpo._settings import resolve_sweep
 from hpo.cli._common import (
     DEBUG_OPT,
     RESULTS_OPT,
@@ -52,9 +51,10 @@ def _continued(sweep: Sweep) -> Sweep:
 
 
 def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "best", **flags: object) -> int:
-    from hpo._api import check_save, execute
+    """``flags``: the command's options, named as ``hpo.run`` names them (``hpo._api.FLAGS``)."""
+    from hpo._api import check_save, execute, resolve
 
-    sweep = resolve_sweep(sweep_path, **flags)
+    sweep = resolve(sweep_path, **flags)
     check_save(sweep, save)
     if resume:
         sweep = _continued(sweep)
@@ -131,13 +131,8 @@ def run(
 ) -> int:
     """Run a sweep: Optuna samples and prunes, Ray runs the trials in parallel."""
     return _run(
-        sweep, new_study, save=save,
-        **{
-            "budget.trials": trials, "budget.timeout": timeout, "resources.concurrency": concurrency,
-            "resources.gpus_per_trial": gpus_per_trial, "storage": storage, "results_dir": results_dir,
-            "sampler.seed": seed, "resources.address": address,
-            "tracking.mlflow.uri": mlflow_uri, "tracking.tensorboard": tensorboard,
-        },
+        sweep, new_study, save=save, trials=trials, timeout=timeout, concurrency=concurrency, gpus_per_trial=gpus_per_trial,
+        storage=storage, results_dir=results_dir, seed=seed, address=address, mlflow_uri=mlflow_uri, tensorboard=tensorboard,
     )
 
 
@@ -150,4 +145,4 @@ def resume(
     debug: bool = DEBUG_OPT,
 ) -> int:
     """Continue a sweep's study to its budget (the same as `hpo run` on an existing study)."""
-    return _run(sweep, False, resume=True, storage=storage, results_dir=results_dir, **{"resources.address": address})
+    return _run(sweep, False, resume=True, storage=storage, results_dir=results_dir, address=address)

@@ -121,7 +121,9 @@ def _announce_earlier_runs(sweep: Sweep, study: optuna.Study, lifecycle: Lifecyc
         lifecycle.emit("resumed", -1, finished=len(earlier), best=None if best is None else watched_value(best, sweep.config.objective))
 
 
-def _lifecycle(sweep: Sweep, study: optuna.Study, storage: optuna.storages.BaseStorage, listener: Listener | None) -> Lifecycle:
+def _lifecycle(
+    sweep: Sweep, study: optuna.Study, storage: optuna.storages.BaseStorage, listener: Listener | None, promotion: Promotion | None
+) -> Lifecycle:
     config = sweep.config
     rules = Rules(
         metric=config.objective.metric,
@@ -136,9 +138,8 @@ def _lifecycle(sweep: Sweep, study: optuna.Study, storage: optuna.storages.BaseS
         max_oom_retries=config.budget.max_oom_retries,
     )
     checkpoints = None
-    if config.pruner.name in _constants.PROMOTION_SCHEDULERS:
-        keep = bool(config.pruner.args.get("keep_checkpoints", False))
-        checkpoints = CheckpointStore(sweep.results_dir / _constants.CHECKPOINTS_DIR, keep)
+    if promotion is not None:
+        checkpoints = CheckpointStore(sweep.results_dir / _constants.CHECKPOINTS_DIR, promotion.keep_checkpoints)
     return Lifecycle(study, storage, rules, listener, checkpoints)
 
 
@@ -149,7 +150,7 @@ def _promotion(sweep: Sweep) -> Promotion | None:
     return Promotion.from_config(config.pruner.name, config.pruner.args, config.train.epochs, config.objective.direction)
 
 
-def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str) -> Launcher:
+def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str, promotion: Promotion | None) -> Launcher:
     config = sweep.config
     return Launcher(
         lifecycle,
@@ -159,7 +160,7 @@ def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str) -> 
         timeout=config.budget.timeout,
         run_id=run_id,
         lock=lambda: store.lock("budget"),
-        promotion=_promotion(sweep),
+        promotion=promotion,
     )
 
 
@@ -226,11 +227,12 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
     try:
         study.set_user_attr(_constants.ATTR_RUN_OVERRIDES, sweep.run_overrides())
         run_id = uuid.uuid4().hex[:12]
-        lifecycle = _lifecycle(sweep, study, storage, listener)
+        promotion = _promotion(sweep)
+        lifecycle = _lifecycle(sweep, study, storage, listener, promotion)
         lifecycle.emit("opened", -1, study=study.study_name, storage=store.masked)
         recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s)
         _announce_earlier_runs(sweep, study, lifecycle, recovered)
-        return _Prepared(data, store, study, lifecycle, _launcher(sweep, lifecycle, store, run_id), run_id)
+        return _Prepared(data, store, study, lifecycle, _launcher(sweep, lifecycle, store, run_id, promotion), run_id)
     except BaseException:
         store.close()
         raise

@@ -68,9 +68,13 @@ class Promotion:
             brackets.append((*rungs, epochs))
         return cls(tuple(brackets), eta, direction == "maximize", bool(args.get("keep_checkpoints", False)))
 
+    def _bracket(self, number: int) -> int:
+        """Trial ``number``'s bracket: new trials take brackets in turn."""
+        return number % len(self.brackets)
+
     def rungs(self, number: int) -> tuple[int, ...]:
-        """The rungs of trial ``number``'s bracket (new trials take brackets in turn)."""
-        return self.brackets[number % len(self.brackets)]
+        """The rungs of trial ``number``'s bracket."""
+        return self.brackets[self._bracket(number)]
 
     def first_pause(self, number: int) -> int | None:
         """Where a new trial pauses first; None in a bracket that trains to the end at once."""
@@ -81,7 +85,7 @@ class Promotion:
         """The paused trial to continue next and the epoch it trains to; None when none qualifies."""
         counted = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)]
         for index, rungs in enumerate(self.brackets):
-            members = [t for t in counted if t.number % len(self.brackets) == index]
+            members = [t for t in counted if self._bracket(t.number) == index]
             for k in range(len(rungs) - 2, -1, -1):  # the highest rung first: finish what is most advanced
                 epoch = rungs[k]
                 reached = [t for t in members if epoch in t.intermediate_values]

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from hpo.config import MlflowConfig, Sweep
-from hpo.tracking._trackers import finite_metrics
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +38,12 @@ def tracking_uri(sweep: Sweep) -> str:
     config = sweep.config.tracking.mlflow
     if config is not None and config.uri:
         return config.uri
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{sweep.results_dir.parent.resolve() / _DB}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{_local_root(sweep) / _DB}"
+
+
+def _local_root(sweep: Sweep) -> Path:
+    """The results folder that holds the default local store (every sweep's experiment in one)."""
+    return sweep.results_dir.parent.resolve()
 
 
 def _ms(at: float) -> int:
@@ -120,7 +124,7 @@ class MlflowTracker:
         self._client = client = MlflowClient(self.uri)
         experiment = client.get_experiment_by_name(self._experiment_name)
         if experiment is None:
-            location = (self._sweep.results_dir.parent.resolve() / _ARTIFACTS).as_uri() if self._local else None
+            location = (_local_root(self._sweep) / _ARTIFACTS).as_uri() if self._local else None
             self._experiment = client.create_experiment(self._experiment_name, artifact_location=location)
         else:
             self._experiment = experiment.experiment_id
@@ -198,7 +202,7 @@ class MlflowTracker:
     def _finish(self, status: str, metrics: dict[str, float], artifacts: list[Path]) -> None:
         if not self._parent:
             return
-        self._log(self._parent, metrics=finite_metrics(metrics), at=time.time())  # a resumed run's values are the latest
+        self._log(self._parent, metrics=metrics, at=time.time())  # a resumed run's values are the latest
         for path in artifacts:
             self._client.log_artifact(self._parent, str(path))
         self._client.set_terminated(self._parent, status=status)

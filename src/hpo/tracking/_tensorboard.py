@@ -9,6 +9,7 @@ HParams tab compares trials, under ``results/<sweep>/tensorboard/<study>/``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,15 @@ def _domain(distribution: optuna.distributions.BaseDistribution) -> Any:
     return summary_v2.Discrete([str(c) for c in choices] if _as_strings(distribution) else list(choices))
 
 
+@dataclass
+class _Trial:
+    """A running trial: its event file, and what its HParams record will say when it ends."""
+
+    events: EventFile
+    params: dict[str, Any]
+    started: float
+
+
 class TensorBoardTracker:
     name = "TensorBoard"
 
@@ -57,40 +67,37 @@ class TensorBoardTracker:
         self._distributions = sweep.space.distributions()
         self._metrics = list(sweep.config.objective.metrics_used())  # the first columns; more as they appear
         self._folder = self.root
-        self._files: dict[int, EventFile] = {}
-        self._params: dict[int, dict[str, Any]] = {}
-        self._started: dict[int, float] = {}
+        self._trials: dict[int, _Trial] = {}
 
     def opened(self, study: str, storage: str) -> None:
         self._folder = self.root / study
         self._write_experiment()
 
     def started(self, number: int, params: dict[str, Any], at: float) -> None:
-        self._files[number] = EventFile(self._folder / f"trial_{number:04d}")
-        self._params[number], self._started[number] = params, at
+        self._trials[number] = _Trial(EventFile(self._folder / f"trial_{number:04d}"), params, at)
 
     def paused(self, number: int, epoch: int, at: float) -> None:
         """Nothing to write: the curve simply stops until the trial continues."""
 
     def continued(self, number: int, params: dict[str, Any], at: float) -> None:
         """A promoted trial: its curve goes on in its folder (a new event file when a later run continues it)."""
-        if number not in self._files:
+        if number not in self._trials:
             self.started(number, params, at)
 
     def epoch(self, number: int, epoch: int, metrics: dict[str, float], at: float) -> None:
-        if number in self._files:
-            self._files[number].scalars(metrics, epoch, at)
+        if number in self._trials:
+            self._trials[number].events.scalars(metrics, epoch, at)
             if any(name not in self._metrics for name in metrics):
                 self._metrics += [name for name in metrics if name not in self._metrics]
                 self._write_experiment()
 
     def ended(self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float) -> None:
-        events = self._files.pop(number, None)
-        if events is None:
+        trial = self._trials.pop(number, None)
+        if trial is None:
             return
-        hparams = {**{k: self._value(k, v) for k, v in self._params.pop(number).items()}, STATE: state}
-        start = self._started.pop(number)
-        events.summary(summary_v2.hparams_pb(hparams, trial_id=f"trial_{number}", start_time_secs=start), epochs, at)
+        events = trial.events
+        hparams = {**{k: self._value(k, v) for k, v in trial.params.items()}, STATE: state}
+        events.summary(summary_v2.hparams_pb(hparams, trial_id=f"trial_{number}", start_time_secs=trial.started), epochs, at)
         end = plugin_data_pb2.SessionEndInfo(status=_STATUS[state], end_time_secs=at)
         events.summary(_plugin_summary(metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)), epochs, at)
         events.close()
@@ -99,9 +106,9 @@ class TensorBoardTracker:
         """Nothing to add: every trial is already on disk."""
 
     def close(self) -> None:
-        for events in self._files.values():
-            events.close()
-        self._files.clear()
+        for trial in self._trials.values():
+            trial.events.close()
+        self._trials.clear()
 
     def _value(self, name: str, value: Any) -> bool | float | str:
         """A parameter's value as the HParams tab takes it (numbers, booleans, text)."""

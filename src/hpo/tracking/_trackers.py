@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import math
 import time
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +18,7 @@ from optuna.trial import TrialState
 
 from hpo import _constants
 from hpo._errors import ConfigError, Problem, SweepInterrupted
+from hpo._trial import finite
 from hpo.config import Sweep
 
 _log = logging.getLogger(__name__)
@@ -49,13 +49,9 @@ class Tracker(Protocol):
     def close(self) -> None: ...
 
 
-def finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """The metrics a tracker can plot: numbers that are finite."""
-    out = {}
-    for name, value in metrics.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            out[name] = float(value)
-    return out
+    return {name: float(value) for name, value in metrics.items() if finite(value)}
 
 
 class Trackers:
@@ -84,15 +80,15 @@ class Trackers:
         elif event == "continued":  # promotion: a paused trial continues, perhaps in a later run
             self._each("continued", number, detail["params"], at)
         elif event == "epoch":
-            self._each("epoch", number, detail["epoch"], finite_metrics(detail["metrics"]), at)
+            self._each("epoch", number, detail["epoch"], _finite_metrics(detail["metrics"]), at)
         elif event in _ENDS:
-            metrics = finite_metrics(detail.get("metrics") or {})
+            metrics = _finite_metrics(detail.get("metrics") or {})
             self._each("ended", number, _ENDS[event], int(detail.get("epochs") or 0), metrics, detail.get("reason"), at)
 
     def finish(self, metrics: dict[str, float], artifacts: list[Path]) -> None:
         """The sweep ended normally: its summary metrics and result files go to each tracker."""
         self._finished = True
-        self._each("finished", "FINISHED", metrics, [path for path in artifacts if path.exists()])
+        self._each("finished", "FINISHED", _finite_metrics(metrics), [path for path in artifacts if path.exists()])
 
     def __enter__(self) -> Self:
         return self
@@ -130,7 +126,7 @@ def run_summary(study: optuna.Study, written: dict[str, Any]) -> tuple[dict[str,
     folder = Path(written["folder"])
     names = (_constants.BEST_MODEL, _constants.BEST_JSON, _constants.PARETO_JSON, _constants.REPORT_HTML,
              _constants.TRIALS_CSV, _constants.RESOLVED_SWEEP)
-    return finite_metrics(metrics), [folder / name for name in names]
+    return metrics, [folder / name for name in names]
 
 
 def _require(sweep: Sweep, package: str, key: str) -> None:
