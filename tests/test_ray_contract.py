@@ -159,6 +159,25 @@ def test_a_local_ray_started_by_hpo_listens_on_loopback_only(tmp_path) -> None:
         assert re.match(r"^(127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]|\[::1\]):\d+$", local), line
 
 
+def test_trial_workers_start_without_a_runtime_env_and_with_quiet_tensorflow(ray_local) -> None:
+    """Any runtime_env, env_vars alone included, makes Ray set one up for each worker (about a
+    second of every worker's start, benchmarks/startup.py): hpo's worker sets its own environment."""
+    from hpo.executor._ray import _PlacedWorker
+
+    class Probe(_PlacedWorker):
+        def environment(self) -> tuple[str | None, dict]:
+            import ray
+
+            return os.environ.get("TF_CPP_MIN_LOG_LEVEL"), dict(ray.get_runtime_context().runtime_env)
+
+    config = {"name": "probe", "objective": {"function": "tests.cheap:objective"}}
+    actor = ray_local.remote(Probe).options(num_cpus=0.5).remote(config, None, 0.0)
+    level, runtime_env = ray_local.get(actor.environment.remote(), timeout=120)
+    assert level == "2"
+    assert runtime_env == {}
+    ray_local.kill(actor)
+
+
 def test_ray_nodes_tell_liveness_and_the_raylet_address(ray_local) -> None:
     """What RayPool._node_gone reads to tell a lost node from a dead worker process."""
     import socket

@@ -24,7 +24,9 @@ _log = logging.getLogger(__name__)
 # Ray on Linux rewrites 127.0.0.1 to the machine's network address; a local Ray started by hpo
 # keeps every service on loopback instead. Ray reads this when it is first imported.
 _LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-# What every worker process gets: quiet TensorFlow.
+# What every worker process sets before its backend's import: quiet TensorFlow. Set by the worker
+# itself, not through a runtime_env's env_vars: a runtime_env makes Ray create an environment for
+# each worker, which delays every worker's start by about a second (benchmarks/startup.py).
 _WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -64,7 +66,7 @@ def start_ray(
         include_dashboard=False,
         logging_level=logging.ERROR,
         log_to_driver=False,
-        runtime_env={"env_vars": dict(_WORKER_ENV), **({"py_modules": list(modules)} if modules else {})},
+        runtime_env={"py_modules": list(modules)} if modules else None,
     )
     return True
 
@@ -175,6 +177,8 @@ class _PlacedWorker(TrialWorker):
     def __init__(self, sweep_config: dict[str, Any], data: Any, gpu_fraction: float) -> None:
         import ray
 
+        for key, value in _WORKER_ENV.items():  # this process is the actor's own
+            os.environ.setdefault(key, value)
         context = ray.get_runtime_context()
         placement = {"node": context.get_node_id(), "gpus": [str(g) for g in context.get_accelerator_ids().get("GPU", [])]}
         super().__init__(sweep_config, data, gpu_fraction, placement)
