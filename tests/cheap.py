@@ -67,6 +67,7 @@ def killed_once(trial: TrialContext) -> None:
     marker.write_text("seen")
     for epoch in range(1, int(params.get("epochs", 6)) + 1):
         if first and epoch == 2:
+            time.sleep(0.3)  # mid-epoch: the reports so far have reached the driver, as in a real epoch
             os.kill(os.getpid(), signal.SIGKILL)
         trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
 

@@ -201,7 +201,7 @@ def _descendants(pid: int) -> dict[int, str]:
 
 @pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
 def test_ctrl_c_leaves_a_consistent_resumable_study(tmp_path, presses: int) -> None:
-    path = _sweep(tmp_path, "slow", trials=12, concurrency=2, max_retries=1, sleep=0.5)
+    path = _sweep(tmp_path, "slow", trials=6, concurrency=2, max_retries=1, sleep=0.5)
     driver, lines = _start_driver(tmp_path, path)
     try:
         _wait_for(lambda: _states(tmp_path).count(TrialState.COMPLETE) >= 1 and TrialState.RUNNING in _states(tmp_path), 300, "a running trial")
@@ -225,7 +225,7 @@ def test_ctrl_c_leaves_a_consistent_resumable_study(tmp_path, presses: int) -> N
     result = subprocess.run(_hpo("resume", str(path)), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = _study(tmp_path)
-    assert _counted(study) == 12 and not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+    assert _counted(study) == 6 and not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
     retried = {t.user_attrs.get("hpo:retry_of"): t for t in study.trials if t.user_attrs.get("hpo:retry_of") is not None}
     assert all(retried[t.number].params == t.params for t in interrupted)
 

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.slow
 def ray_local():
     from hpo.executor._ray import start_ray, stop_ray
 
-    start_ray(None, num_cpus=2, num_gpus=2)
+    with pytest.MonkeyPatch.context() as env:  # Ray's processes inherit it; the workers must set it
+        env.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+        start_ray(None, num_cpus=2, num_gpus=2)
     import ray
 
     yield ray

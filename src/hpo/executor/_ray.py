@@ -357,7 +357,7 @@ class RayPool:
         elif placement:
             what = f"its process died (pid {placement['pid']} on host {placement['host']}, Ray node {placement['node']})"
         else:
-            what = "its worker died before the trial started"
+            what = "its worker died before the driver heard that the trial had started"
         events: list[Event] = [Failed(number, f"the worker running this trial was lost: {what}: {_first_line(exc)}", retryable=True)]
         slot.number, slot.stream, slot.dead = None, None, True
         if placement and what.startswith("its node was lost"):
