@@ -339,6 +339,29 @@ def _test_accuracy(path: Path, seed: int, epochs: int | None, params: dict[str, 
     return float(np.mean(np.argmax(model.predict(data.x_test, verbose=0), axis=1) == data.y_test))
 
 
+def _slot_shares(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Where hpo's slot time went: inside trials (from launch to end, the worker's start included),
+    before the first launch (Ray's start, the study and the data), held back by the sampler's
+    start-up phase, idle at the end (nothing left to start while the last trials ran), a pruned
+    trial's worker finishing the steps it had begun before the stop reached it, and the rest
+    (the driver's loop between one trial's end and the next launch, storage)."""
+    shares: dict[str, list[float]] = {}
+    for run in runs:
+        total = run["concurrency"] * run["sweep_s"]
+        trials = [t for t in run["trials"] if "end" in t]
+        parts = {
+            "inside trials": sum(t["busy"] for t in trials),
+            "start-up (before the first launch)": run["concurrency"] * min(t["start"] for t in run["trials"]),
+            "held for the sampler's start-up trials": run["breakdown"]["held_slot_s"],
+            "idle at the end (budget spent)": run["breakdown"]["drained_slot_s"],
+            "pruned trials' workers stopping": run["breakdown"]["stopping_slot_s"],
+        }
+        parts["the rest (loop, storage)"] = total - sum(parts.values())
+        for key, value in parts.items():
+            shares.setdefault(key, []).append(value / total)
+    return {key: statistics.median(values) for key, values in shares.items()}
+
+
 def summarize(run: dict[str, Any], target: float, epochs: int) -> dict[str, Any]:
     trials = run["trials"]
     reported = [(t, e, v) for trial in trials for (t, e, v) in trial["epochs"]]
@@ -452,6 +475,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         keys = results["hpo"][0]["breakdown"].keys()
         for key in keys:
             print(f"  {key:<28} {statistics.median(run['breakdown'][key] for run in results['hpo']):8.2f}")
+    if "hpo" in results:
+        print("\nhpo's slot time (concurrency x sweep wall), median over seeds:")
+        for key, share in _slot_shares(results["hpo"]).items():
+            print(f"  {key:<44} {100 * share:5.1f}%")
     if "hpo" in results and "hpo-noprune" in results:
         pruned, full = ([summarize(run, args.target, epochs) for run in results[p]] for p in ("hpo", "hpo-noprune"))
         saved = statistics.median(1 - a["epochs"] / b["epochs"] for a, b in zip(pruned, full))

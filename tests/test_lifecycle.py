@@ -7,6 +7,7 @@ checks what the study holds afterwards."""
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 
 import optuna
@@ -14,7 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.executor import FINISHED, HOLD, Launch, Launcher, Lifecycle, Rules
-from hpo.executor._loop import drive
+from hpo.executor._loop import LoopTimings, drive
 from hpo.executor._ray import Ended, Failed, Paused, Placed, Reported
 from hpo.space import parse_space
 
@@ -315,6 +316,49 @@ def test_the_loop_runs_the_budget_and_stops_the_workers_of_pruned_trials(storage
     for t in lc.study.trials:  # every pruned trial's curve ends where the pruner decided, not later
         if t.state == TrialState.PRUNED:
             assert max(t.intermediate_values) == 2
+
+
+class _SlowPool(ScriptedPool):
+    """Each poll takes ``POLL`` seconds, as a worker's next event would."""
+
+    POLL = 0.05
+
+    def poll(self, timeout: float) -> list:
+        time.sleep(self.POLL)
+        return super().poll(timeout)
+
+
+def test_the_loop_accounts_the_slots_the_start_up_hold_and_the_spent_budget_leave_idle(storage) -> None:
+    """Trial 0 ends 2 polls before trial 1: one slot is held back for those 2 polls (TPE's
+    random start-up of 2 trials must finish first), then trial 2, the last, runs its 6 polls
+    (placed, 4 reports, end) beside an idle slot."""
+
+    def script(number: int, params: dict, whole_gpu: bool) -> list:
+        return _curve(number, params)[2:] if number == 0 else _curve(number, params)
+
+    lc = _lifecycle(storage)
+    timings = LoopTimings()
+    drive(_launcher(lc, budget=3, startup_trials=2), lc, _SlowPool(2, script), poll_s=0, timings=timings)
+    assert [t.state for t in lc.study.trials] == [TrialState.COMPLETE] * 3
+    poll = _SlowPool.POLL
+    assert timings.held_slot_s == pytest.approx(2 * poll, abs=0.8 * poll)
+    assert timings.drained_slot_s == pytest.approx(6 * poll, abs=0.8 * poll)
+
+
+def test_the_loop_accounts_a_pruned_trials_worker_until_it_has_stopped(storage) -> None:
+    """Trial 0 is pruned at a report; its worker still sends the rest of its four reports and its
+    end, one per poll, before it is free."""
+
+    def script(number: int, params: dict, whole_gpu: bool) -> list:
+        return _curve(number, {"x": 0.9 if number else 0.1})
+
+    lc = _lifecycle(storage, pruner=optuna.pruners.ThresholdPruner(lower=0.2, n_warmup_steps=2))
+    timings = LoopTimings()
+    drive(_launcher(lc, budget=2), lc, _SlowPool(2, script), poll_s=0, timings=timings)
+    pruned, complete = lc.study.trials
+    assert (pruned.state, complete.state) == (TrialState.PRUNED, TrialState.COMPLETE)
+    polls = 4 - max(pruned.intermediate_values) + 1
+    assert timings.stopping_slot_s == pytest.approx(polls * _SlowPool.POLL, abs=0.8 * _SlowPool.POLL)
 
 
 def test_the_loop_fails_a_trial_whose_worker_is_lost_and_runs_its_retry(storage) -> None:

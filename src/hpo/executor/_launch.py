@@ -81,6 +81,7 @@ class Launcher:
         self._clock = clock
         self._past_startup = startup_trials == 0  # once enough trials finished, for good
         self._promotion = promotion
+        self.holding_for_startup = False  # the last HOLD waits for the sampler's start-up trials (not the budget's end)
 
     def out_of_time(self) -> bool:
         return self._deadline is not None and self._clock() >= self._deadline
@@ -96,6 +97,7 @@ class Launcher:
 
     def next(self) -> Launch | _Signal:
         lifecycle = self._lifecycle
+        self.holding_for_startup = False
         if self._deadline is None and self._timeout is not None:
             self._deadline = self._clock() + self._timeout
         if lifecycle.stopping or self.out_of_time():
@@ -113,6 +115,7 @@ class Launcher:
                 # A running trial may still fail and be re-queued; finish once none runs.
                 return HOLD if running else FINISHED
             if running and self._holds_for_startup(trials) and not _waiting(trials):
+                self.holding_for_startup = True
                 return HOLD  # past the sampler's random start-up phase, wait for its results
             queued = _waiting(trials)
             trial = study.ask()

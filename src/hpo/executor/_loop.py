@@ -23,7 +23,35 @@ class LoopTimings:
     handling_s: float = 0.0  # the lifecycle: reports, pruner decisions, tells
     waiting_s: float = 0.0  # idle, waiting for the workers' next event
     first_start_s: float | None = None  # from the loop's start until the first trial's worker began it
+    held_slot_s: float = 0.0  # slot-seconds idle while the sampler's start-up phase held new trials back
+    drained_slot_s: float = 0.0  # slot-seconds idle with nothing left to start, while the last trials ran
+    stopping_slot_s: float = 0.0  # slot-seconds from a trial's stop (pruned) until its worker was free
     started: float = field(default_factory=time.perf_counter)
+    _idle: tuple[float, int, str] = (0.0, 0, "")  # since when, how many slots, why ("held", "drained")
+    _stopping: dict[int, float] = field(default_factory=dict)  # trial -> when its worker was told to stop
+
+    def stop_sent(self, number: int, now: float) -> None:
+        self._stopping.setdefault(number, now)
+
+    def ended(self, number: int, now: float) -> None:
+        if number in self._stopping:
+            self.stopping_slot_s += now - self._stopping.pop(number)
+
+    def idle(self, now: float, slots: int, why: str) -> None:
+        """Account the slots left idle since the last call; ``slots`` stay idle from ``now`` for ``why``."""
+        since, count, reason = self._idle
+        if reason == "held":
+            self.held_slot_s += count * (now - since)
+        elif reason == "drained":
+            self.drained_slot_s += count * (now - since)
+        self._idle = (now, slots, why)
+
+
+def _idle_reason(step: object, finished: bool, launcher: Launcher) -> str:
+    """Why free slots stay idle after the launches of one turn of the loop."""
+    if finished or (step is HOLD and not launcher.holding_for_startup):
+        return "drained"  # the budget is spent (a running trial may still fail and be retried) or the grid is done
+    return "held" if step is HOLD else ""
 
 
 class Pool(Protocol):
@@ -70,6 +98,7 @@ def drive(
     finished = False
     while not interrupted():
         mark = time.perf_counter()
+        step = None
         while not finished and pool.free_slots():
             step = launcher.next()
             if step is FINISHED:
@@ -78,14 +107,18 @@ def drive(
                 break
             pool.launch(step.number, step.params, step.whole_gpu, step.start, step.pause_after)
         if finished and not pool.running():
+            clock.idle(time.perf_counter(), 0, "")
             return
         polled = time.perf_counter()
+        clock.idle(polled, pool.free_slots(), _idle_reason(step, finished, launcher))
         events = pool.poll(poll_s)
         handled = time.perf_counter()
         for event in events:
             dispatch(lifecycle, event)
             if clock.first_start_s is None and isinstance(event, Placed):
                 clock.first_start_s = handled - clock.started
+            if isinstance(event, (Ended, Paused, Failed)):
+                clock.ended(event.number, handled)
         clock.asking_s += polled - mark
         clock.waiting_s += handled - polled
         clock.handling_s += time.perf_counter() - handled
@@ -93,3 +126,4 @@ def drive(
         for number in pool.running():
             if number not in live:
                 pool.stop(number)  # pruned, failed or aborted: the study already holds its end
+                clock.stop_sent(number, time.perf_counter())

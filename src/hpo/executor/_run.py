@@ -280,6 +280,8 @@ def _sweep_in_ray(
             spent = {
                 "first_trial_started_s": timings.first_start_s or 0.0,
                 "asking_s": timings.asking_s, "handling_s": timings.handling_s, "waiting_s": timings.waiting_s,
+                "held_slot_s": timings.held_slot_s, "drained_slot_s": timings.drained_slot_s,
+                "stopping_slot_s": timings.stopping_slot_s,
             }
             return sweep_end, final, spent
     finally:
