@@ -25,7 +25,7 @@ class LoopTimings:
     first_start_s: float | None = None  # from the loop's start until the first trial's worker began it
     held_slot_s: float = 0.0  # slot-seconds idle while the sampler's start-up phase held new trials back
     drained_slot_s: float = 0.0  # slot-seconds idle with nothing left to start, while the last trials ran
-    stopping_slot_s: float = 0.0  # slot-seconds from a trial's stop (pruned) until its worker was free
+    stopping_slot_s: float = 0.0  # slot-seconds from a trial's stop (pruned, failed) until its worker was free
     started: float = field(default_factory=time.perf_counter)
     _idle: tuple[float, int, str] = (0.0, 0, "")  # since when, how many slots, why ("held", "drained")
     _stopping: dict[int, float] = field(default_factory=dict)  # trial -> when its worker was told to stop
