@@ -72,6 +72,23 @@ def killed_once(trial: TrialContext) -> None:
         trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
 
 
+def logs_epochs(trial: TrialContext) -> None:
+    """Writes each epoch it begins to params['log_dir']/<trial>.txt, trains it for params['sleep'],
+    and writes how long its report took to <trial>.report_s."""
+    params = trial.params
+    log = Path(params["log_dir"]) / f"{trial.number}.txt"
+    for epoch in range(1, int(params.get("epochs", 6)) + 1):
+        with log.open("a") as file:
+            file.write(f"{epoch}\n")
+        time.sleep(float(params.get("sleep", 1.0)))
+        start = time.monotonic()
+        try:
+            trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
+        finally:
+            with log.with_suffix(".report_s").open("a") as file:
+                file.write(f"{time.monotonic() - start}\n")
+
+
 def slow(trial: TrialContext) -> None:
     """Slow enough that a test can kill or interrupt the driver mid-sweep."""
     params = trial.params

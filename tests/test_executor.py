@@ -12,6 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo import SweepAborted
+from hpo._constants import ANSWER_WAIT_SHARE
 from hpo._errors import UsageError
 from hpo.config import load_sweep
 from hpo.executor import run_sweep
@@ -94,6 +95,25 @@ def test_pruners_leave_correct_states(tmp_path, pruner: str, args: str) -> None:
     elif pruner != "wilcoxon":  # Wilcoxon compares against the best trial's steps; it may keep all here
         assert n_pruned >= 1, [t.state for t in study.trials]
     assert outcome.counts["complete"] + outcome.counts["pruned"] == 10
+
+
+def test_a_pruned_trial_stops_at_the_report_it_was_pruned_at(tmp_path) -> None:
+    """The trial waits briefly for the driver's answer to each report: go on after epoch 1 (the
+    pruner's warm-up), stop after epoch 2, so it never begins epoch 3 (without the wait it began it
+    and saw the stop only at that epoch's report)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    sweep = _sweep(tmp_path, pruner="threshold", pruner_args="{lower: 0.99, n_warmup_steps: 2}", trials=4,
+                   extra_params=f"sleep: 1.0\n            log_dir: {logs}")
+    study = run_sweep(_fn(sweep, "logs_epochs")).study
+    assert [t.state for t in study.trials] == [TrialState.PRUNED] * 4
+    for t in study.trials:
+        assert sorted(t.intermediate_values) == [1, 2]
+        assert (logs / f"{t.number}.txt").read_text().split() == ["1", "2"]
+        # the driver's answer to epoch 1 came back (a few ms here) before the trial's wait ran out:
+        # 5% of the 1 s since its start
+        went_on = float((logs / f"{t.number}.report_s").read_text().split()[0])
+        assert went_on < 0.8 * ANSWER_WAIT_SHARE * 1.0
 
 
 SAMPLERS = ["tpe", "random", "cmaes", "gp", "qmc", "grid"]

@@ -271,6 +271,7 @@ class ScriptedPool:
         self.script = script  # (number, params) -> list of events
         self.queues: dict[int, list] = {}
         self.stopped: list[int] = []
+        self.heard: list[tuple[int, int]] = []  # (trial, epoch) reports the driver let go on
         self.whole: list[int] = []  # trials launched on a whole GPU
 
     def free_slots(self) -> int:
@@ -288,6 +289,9 @@ class ScriptedPool:
     def stop(self, number: int) -> None:
         if number not in self.stopped:
             self.stopped.append(number)
+
+    def hear(self, number: int, epoch: int) -> None:
+        self.heard.append((number, epoch))
 
     def poll(self, timeout: float) -> list:
         events = []
@@ -351,19 +355,23 @@ def test_the_loop_accounts_the_slots_the_start_up_hold_and_the_spent_budget_leav
 
 
 def test_the_loop_accounts_a_pruned_trials_worker_until_it_has_stopped(storage) -> None:
-    """Trial 0 is pruned at a report; its worker still sends the rest of its four reports and its
-    end, one per poll, before it is free."""
+    """Trial 0 is pruned at a report; its worker (scripted, it does not stop) still sends the rest
+    of its four reports and its end, one per poll, before it is free."""
 
     def script(number: int, params: dict, whole_gpu: bool) -> list:
         return _curve(number, {"x": 0.9 if number else 0.1})
 
     lc = _lifecycle(storage, pruner=optuna.pruners.ThresholdPruner(lower=0.2, n_warmup_steps=2))
     timings = LoopTimings()
-    drive(_launcher(lc, budget=2), lc, _SlowPool(2, script), poll_s=0, timings=timings)
+    pool = _SlowPool(2, script)
+    drive(_launcher(lc, budget=2), lc, pool, poll_s=0, timings=timings)
     pruned, complete = lc.study.trials
     assert (pruned.state, complete.state) == (TrialState.PRUNED, TrialState.COMPLETE)
-    polls = 4 - max(pruned.intermediate_values) + 1
-    assert _polls(timings.stopping_slot_s, polls), timings
+    pruned_at = max(pruned.intermediate_values)
+    assert _polls(timings.stopping_slot_s, 4 - pruned_at + 1), timings
+    # each report the trial goes on from is answered (a trial waits briefly for that); the pruned one is not
+    assert [e for n, e in pool.heard if n == pruned.number] == list(range(1, pruned_at))
+    assert [e for n, e in pool.heard if n == complete.number] == [1, 2, 3, 4]
 
 
 def test_the_loop_fails_a_trial_whose_worker_is_lost_and_runs_its_retry(storage) -> None:

@@ -99,3 +99,10 @@ BUILTIN_TASKS = {"digits": "classification", "breast_cancer": "classification", 
 # driver on another host counts as dead (its RUNNING trials are then recovered).
 HEARTBEAT_S = 10.0
 STALE_AFTER_S = 60.0
+
+# After each report a trial waits for the driver's answer (go on, or stop: pruned) before its next
+# epoch, so that a pruned trial stops at once rather than after the next epoch's first steps; at
+# most this share of the time since its last report, and never longer than the cap, so that a busy
+# driver costs a trial no more than that share.
+ANSWER_WAIT_SHARE = 0.05
+ANSWER_WAIT_MAX_S = 0.25

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from hpo import _constants
 from hpo._errors import HpoError, TrialFailed
 from hpo.data import Dataset
 
@@ -79,6 +81,29 @@ def _numbers(metrics: dict[str, Any], epoch: int) -> dict[str, float]:
     return out
 
 
+class Answers:
+    """The driver's answers to one trial's reports: the last epoch it has heard and let go on. A
+    stop (the trial's stop event) wakes a trial waiting here too."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._heard = 0
+
+    def hear(self, epoch: int) -> None:
+        with self._changed:
+            self._heard = max(self._heard, epoch)
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait(self, epoch: int, timeout: float, stopped: Callable[[], bool]) -> None:
+        """Until epoch ``epoch`` is heard, ``stopped()`` holds, or ``timeout`` seconds pass."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._heard >= epoch or stopped(), timeout)
+
+
 @dataclass
 class TrialContext:
     """One trial's view of the sweep. ``report(epoch, metrics)`` sends an epoch's metrics to the
@@ -98,6 +123,10 @@ class TrialContext:
     _sink: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None
     _stop: threading.Event = field(default_factory=threading.Event)
     _last_epoch: int = 0
+    # In a sweep's worker: the driver's answers, and report() waits for the answer (see
+    # _constants.ANSWER_WAIT_SHARE); None elsewhere (re-training the best, a plain process).
+    _answers: Answers | None = None
+    _reported_at: float = field(default_factory=time.monotonic)
 
     @property
     def should_stop(self) -> bool:
@@ -119,6 +148,20 @@ class TrialContext:
             )
         self._last_epoch = epoch
         self._sink(epoch, _numbers(metrics, epoch))
+        self._await_answer(epoch)
+
+    def _await_answer(self, epoch: int) -> None:
+        """Wait briefly for the driver's answer to this report, so that a pruned trial stops here
+        instead of after the next epoch's first steps (or, for a trial function that checks only at
+        reports, after its whole next epoch). Not after the last epoch, where nothing is saved."""
+        now = time.monotonic()
+        budget = min(_constants.ANSWER_WAIT_MAX_S, _constants.ANSWER_WAIT_SHARE * (now - self._reported_at))
+        self._reported_at = now
+        if self._answers is None or epoch >= self.epochs or epoch == self.pause_after:
+            return
+        self._answers.wait(epoch, budget, self._stop.is_set)
+        if self._stop.is_set():
+            raise TrialStopped(f"trial {self.number} was stopped by the sweep")
 
     def pause(self, state: Any) -> NoReturn:
         """Stop after the last reported epoch; ``state`` (picklable: weights, optimizer state, the

@@ -67,6 +67,8 @@ class Pool(Protocol):
 
     def stop(self, number: int) -> None: ...
 
+    def hear(self, number: int, epoch: int) -> None: ...
+
     def poll(self, timeout: float) -> list[Event]: ...
 
 
@@ -127,3 +129,6 @@ def drive(
             if number not in live:
                 pool.stop(number)  # pruned, failed or aborted: the study already holds its end
                 clock.stop_sent(number, time.perf_counter())
+        for event in events:
+            if isinstance(event, Reported) and event.number in live:
+                pool.hear(event.number, event.epoch)  # the trial waits briefly for this (or for a stop)

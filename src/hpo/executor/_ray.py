@@ -291,6 +291,12 @@ class RayPool:
                 slot.stopped = True
                 slot.actor.stop.remote(number)
 
+    def hear(self, number: int, epoch: int) -> None:
+        """Tell trial ``number`` that its report of ``epoch`` was handled and it goes on."""
+        for slot in self._slots:
+            if slot.number == number and not slot.stopped:
+                slot.actor.hear.remote(number, epoch)
+
     def poll(self, timeout: float) -> list[Event]:
         """Events from the running trials, waiting up to ``timeout`` seconds for the first."""
         busy = {slot.stream: slot for slot in self._slots if slot.number is not None}

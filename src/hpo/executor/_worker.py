@@ -21,7 +21,7 @@ from typing import Any
 
 from hpo import _constants
 from hpo._errors import TrialFailed, TrialOutOfMemory
-from hpo._trial import ReadParams, TrialContext, TrialPaused, TrialResult, TrialStopped
+from hpo._trial import Answers, ReadParams, TrialContext, TrialPaused, TrialResult, TrialStopped
 from hpo.config import SweepConfig
 from hpo.data import Dataset
 from hpo.gpu import is_out_of_memory, limit_gpu_memory
@@ -52,6 +52,7 @@ class TrialWorker:
         self._function = resolve_reference(function, "objective function") if function else None
         self._placement = {"host": socket.gethostname(), "pid": os.getpid(), **(placement or {})}
         self._stops: dict[int, threading.Event] = {}
+        self._answers: dict[int, Answers] = {}
         if self._function is None:
             from hpo.engine import (
                 freeze_imports,  # imports Keras now, not in the first trial's time
@@ -65,21 +66,30 @@ class TrialWorker:
 
     def stop(self, number: int) -> None:
         """Ask trial ``number`` to stop (it sees it at its next batch or report)."""
-        event = self._stops.get(number)
+        event, answers = self._stops.get(number), self._answers.get(number)
         if event is not None:
             event.set()
+        if answers is not None:
+            answers.wake()
+
+    def hear(self, number: int, epoch: int) -> None:
+        """The driver has handled trial ``number``'s report of ``epoch`` and lets it go on."""
+        answers = self._answers.get(number)
+        if answers is not None:
+            answers.hear(epoch)
 
     def run(self, number: int, params: dict[str, Any], start: bytes | None = None, pause_after: int | None = None) -> Iterator[dict[str, Any]]:
         """Train one configuration, yielding its events as they happen; continue from ``start``
         (a checkpoint this worker class packed) and pause after epoch ``pause_after`` when given."""
         events: queue.Queue[dict[str, Any]] = queue.Queue()
         stop = self._stops.setdefault(number, threading.Event())
+        answers = self._answers.setdefault(number, Answers())
         context = TrialContext(
             number=number, params=ReadParams(params), data=self._data, seed=self._config.train.seed,
             epochs=self._config.train.epochs, gpu_share=self._gpu_share,
             pause_after=pause_after, checkpoint=None if start is None else self._unpack(start),
             _sink=lambda epoch, metrics: events.put({"kind": "report", "epoch": epoch, "metrics": metrics}),
-            _stop=stop,
+            _stop=stop, _answers=answers,
         )
 
         thread = threading.Thread(target=self._train, args=(context, events), name=f"hpo-trial-{number}", daemon=True)
@@ -94,6 +104,7 @@ class TrialWorker:
         finally:
             thread.join()
             self._stops.pop(number, None)
+            self._answers.pop(number, None)
 
     def final(self, number: int, params: dict[str, Any]) -> dict[str, Any]:
         """Re-train trial ``number``'s configuration once and score it on the test split.

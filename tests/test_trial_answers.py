@@ -1,0 +1,79 @@
+"""A trial waits briefly after each report for the driver's answer (no Ray, no Keras): a stop
+that arrives meanwhile stops it at that report; a driver slower than the wait's share of the
+epoch costs the trial no more than that share."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hpo import TrialContext, TrialStopped
+from hpo._constants import ANSWER_WAIT_SHARE
+from hpo._trial import Answers
+
+EPOCH_S = 2.0  # the pretended time since the last report: a wait of up to 5% of it, 0.1 s
+BUDGET_S = ANSWER_WAIT_SHARE * EPOCH_S
+
+
+def _context(epochs: int = 5) -> TrialContext:
+    context = TrialContext(0, {}, None, 0, epochs, _answers=Answers())
+    context._reported_at = time.monotonic() - EPOCH_S
+    return context
+
+
+def _later(seconds: float, action) -> None:
+    threading.Timer(seconds, action).start()
+
+
+def _stop(context: TrialContext) -> None:
+    """What TrialWorker.stop does."""
+    context._stop.set()
+    context._answers.wake()
+
+
+@pytest.mark.parametrize(
+    ("answer", "stopped"),
+    [("hear", False), ("stop", True)],
+    ids=["go_on", "pruned"],
+)
+def test_a_report_returns_as_soon_as_the_driver_answers(answer: str, stopped: bool) -> None:
+    context = _context()
+    _later(0.02, lambda: context._answers.hear(1) if answer == "hear" else _stop(context))
+    start = time.monotonic()
+    if stopped:
+        with pytest.raises(TrialStopped):
+            context.report(1, {"val_accuracy": 0.5})
+    else:
+        context.report(1, {"val_accuracy": 0.5})
+    assert 0.015 <= time.monotonic() - start < BUDGET_S
+
+
+def test_without_an_answer_a_report_waits_only_its_share_of_the_epoch() -> None:
+    context = _context()
+    start = time.monotonic()
+    context.report(1, {"val_accuracy": 0.5})
+    assert BUDGET_S * 0.9 <= time.monotonic() - start < BUDGET_S + 0.05
+
+
+def test_an_answer_to_an_earlier_report_does_not_count_for_this_one() -> None:
+    context = _context()
+    context._answers.hear(1)
+    context.report(1, {"val_accuracy": 0.5})  # heard already: no wait
+    context._reported_at = time.monotonic() - EPOCH_S
+    start = time.monotonic()
+    context.report(2, {"val_accuracy": 0.6})
+    assert time.monotonic() - start >= BUDGET_S * 0.9
+
+
+@pytest.mark.parametrize("where", ["last_epoch", "pause_epoch", "outside_a_sweep"])
+def test_no_wait_where_nothing_is_saved_or_nobody_answers(where: str) -> None:
+    context = _context(epochs=1 if where == "last_epoch" else 5)
+    if where == "pause_epoch":
+        context.pause_after = 1
+    if where == "outside_a_sweep":
+        context._answers = None
+    start = time.monotonic()
+    context.report(1, {"val_accuracy": 0.5})
+    assert time.monotonic() - start < BUDGET_S / 4
