@@ -103,6 +103,9 @@ STALE_AFTER_S = 60.0
 # After each report a trial waits for the driver's answer (go on, or stop: pruned) before its next
 # epoch, so that a pruned trial stops at once rather than after the next epoch's first steps; at
 # most this share of the time since its last report, and never longer than the cap, so that a busy
-# driver costs a trial no more than that share.
+# driver costs a trial no more than that share. No wait when the share is under the minimum (reports
+# more often than every 0.2 s): the answer (a few ms) would rarely come in time, and going on
+# until the stop arrives then costs less than that interval.
 ANSWER_WAIT_SHARE = 0.05
 ANSWER_WAIT_MAX_S = 0.25
+ANSWER_WAIT_MIN_S = 0.01

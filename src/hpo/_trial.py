@@ -153,11 +153,12 @@ class TrialContext:
     def _await_answer(self, epoch: int) -> None:
         """Wait briefly for the driver's answer to this report, so that a pruned trial stops here
         instead of after the next epoch's first steps (or, for a trial function that checks only at
-        reports, after its whole next epoch). Not after the last epoch, where nothing is saved."""
+        reports, after its whole next epoch). See _constants.ANSWER_WAIT_SHARE for how long."""
         now = time.monotonic()
         budget = min(_constants.ANSWER_WAIT_MAX_S, _constants.ANSWER_WAIT_SHARE * (now - self._reported_at))
         self._reported_at = now
-        if self._answers is None or epoch >= self.epochs or epoch == self.pause_after:
+        last = epoch >= self.epochs or epoch == self.pause_after  # nothing to save after it
+        if self._answers is None or last or budget < _constants.ANSWER_WAIT_MIN_S:
             return
         self._answers.wait(epoch, budget, self._stop.is_set)
         if self._stop.is_set():

@@ -21,7 +21,14 @@ from typing import Any
 
 from hpo import _constants
 from hpo._errors import TrialFailed, TrialOutOfMemory
-from hpo._trial import Answers, ReadParams, TrialContext, TrialPaused, TrialResult, TrialStopped
+from hpo._trial import (
+    Answers,
+    ReadParams,
+    TrialContext,
+    TrialPaused,
+    TrialResult,
+    TrialStopped,
+)
 from hpo.config import SweepConfig
 from hpo.data import Dataset
 from hpo.gpu import is_out_of_memory, limit_gpu_memory
