@@ -20,7 +20,7 @@ class LoopTimings:
     """Where the driver's time went, in seconds (benchmarks/compare.py prints it)."""
 
     asking_s: float = 0.0  # the launcher: budget checks, the sampler's ask, sampling the space
-    handling_s: float = 0.0  # the lifecycle: reports, pruner decisions, tells
+    handling_s: float = 0.0  # the lifecycle (reports, pruner decisions, tells) and the answers to the workers
     waiting_s: float = 0.0  # idle, waiting for the workers' next event
     first_start_s: float | None = None  # from the loop's start until the first trial's worker began it
     held_slot_s: float = 0.0  # slot-seconds idle while the sampler's start-up phase held new trials back
@@ -121,9 +121,6 @@ def drive(
                 clock.first_start_s = handled - clock.started
             if isinstance(event, (Ended, Paused, Failed)):
                 clock.ended(event.number, handled)
-        clock.asking_s += polled - mark
-        clock.waiting_s += handled - polled
-        clock.handling_s += time.perf_counter() - handled
         live = set(lifecycle.live)
         for number in pool.running():
             if number not in live:
@@ -132,3 +129,6 @@ def drive(
         for event in events:
             if isinstance(event, Reported) and event.number in live:
                 pool.hear(event.number, event.epoch)  # the trial waits briefly for this (or for a stop)
+        clock.asking_s += polled - mark
+        clock.waiting_s += handled - polled
+        clock.handling_s += time.perf_counter() - handled
