@@ -339,6 +339,11 @@ def _test_accuracy(path: Path, seed: int, epochs: int | None, params: dict[str, 
     return float(np.mean(np.argmax(model.predict(data.x_test, verbose=0), axis=1) == data.y_test))
 
 
+def _busy(trials: list[dict[str, Any]]) -> float:
+    """Slot-seconds inside the trials that ended (a trial logged without "busy": start to end)."""
+    return sum(trial.get("busy", trial.get("end", 0) - trial["start"]) for trial in trials if "end" in trial)
+
+
 def _slot_shares(runs: list[dict[str, Any]]) -> dict[str, float]:
     """Where hpo's slot time went: inside trials (from launch to end, the worker's start included),
     before the first launch (Ray's start, the study and the data), held back by the sampler's
@@ -348,9 +353,8 @@ def _slot_shares(runs: list[dict[str, Any]]) -> dict[str, float]:
     shares: dict[str, list[float]] = {}
     for run in runs:
         total = run["concurrency"] * run["sweep_s"]
-        trials = [t for t in run["trials"] if "end" in t]
         parts = {
-            "inside trials": sum(t["busy"] for t in trials),
+            "inside trials": _busy(run["trials"]),
             "start-up (before the first launch)": run["concurrency"] * min(t["start"] for t in run["trials"]),
             "held for the sampler's start-up trials": run["breakdown"]["held_slot_s"],
             "idle at the end (budget spent)": run["breakdown"]["drained_slot_s"],
@@ -368,7 +372,7 @@ def summarize(run: dict[str, Any], target: float, epochs: int) -> dict[str, Any]
     hits = [t for t, _, v in reported if v >= target]
     complete = [trial for trial in trials if trial["epochs"] and trial["epochs"][-1][1] == epochs]
     best = max(complete or trials, key=lambda trial: trial["epochs"][-1][2] if trial["epochs"] else -1)
-    busy = sum(trial.get("busy", trial.get("end", 0) - trial["start"]) for trial in trials if "end" in trial)
+    busy = _busy(trials)
     return {
         "sweep_s": run["sweep_s"],
         "epochs": len(reported),

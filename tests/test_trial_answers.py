@@ -19,19 +19,14 @@ BUDGET_S = ANSWER_WAIT_SHARE * EPOCH_S
 
 
 def _context(epochs: int = 5) -> TrialContext:
-    context = TrialContext(0, {}, None, 0, epochs, _answers=Answers())
+    answers = Answers()  # as TrialWorker.run builds it
+    context = TrialContext(0, {}, None, 0, epochs, _stop=answers.stopped, _answers=answers)
     context._reported_at = time.monotonic() - EPOCH_S
     return context
 
 
 def _later(seconds: float, action) -> None:
     threading.Timer(seconds, action).start()
-
-
-def _stop(context: TrialContext) -> None:
-    """What TrialWorker.stop does."""
-    context._stop.set()
-    context._answers.wake()
 
 
 @pytest.mark.parametrize(
@@ -41,7 +36,7 @@ def _stop(context: TrialContext) -> None:
 )
 def test_a_report_returns_as_soon_as_the_driver_answers(answer: str, stopped: bool) -> None:
     context = _context()
-    _later(0.02, lambda: context._answers.hear(1) if answer == "hear" else _stop(context))
+    _later(0.02, lambda: context._answers.hear(1) if answer == "hear" else context._answers.stop())
     start = time.monotonic()
     if stopped:
         with pytest.raises(TrialStopped):

@@ -82,26 +82,28 @@ def _numbers(metrics: dict[str, Any], epoch: int) -> dict[str, float]:
 
 
 class Answers:
-    """The driver's answers to one trial's reports: the last epoch it has heard and let go on. A
-    stop (the trial's stop event) wakes a trial waiting here too."""
+    """What the driver tells one running trial: stop (``stopped``, the trial's stop event), or that
+    it has heard the trial's report of an epoch and lets it go on."""
 
     def __init__(self) -> None:
+        self.stopped = threading.Event()
         self._changed = threading.Condition()
         self._heard = 0
+
+    def stop(self) -> None:
+        self.stopped.set()
+        with self._changed:
+            self._changed.notify_all()
 
     def hear(self, epoch: int) -> None:
         with self._changed:
             self._heard = max(self._heard, epoch)
             self._changed.notify_all()
 
-    def wake(self) -> None:
+    def wait(self, epoch: int, timeout: float) -> None:
+        """Until epoch ``epoch`` is heard, the trial is stopped, or ``timeout`` seconds pass."""
         with self._changed:
-            self._changed.notify_all()
-
-    def wait(self, epoch: int, timeout: float, stopped: Callable[[], bool]) -> None:
-        """Until epoch ``epoch`` is heard, ``stopped()`` holds, or ``timeout`` seconds pass."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._heard >= epoch or stopped(), timeout)
+            self._changed.wait_for(lambda: self._heard >= epoch or self.stopped.is_set(), timeout)
 
 
 @dataclass
@@ -123,8 +125,9 @@ class TrialContext:
     _sink: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None
     _stop: threading.Event = field(default_factory=threading.Event)
     _last_epoch: int = 0
-    # In a sweep's worker: the driver's answers, and report() waits for the answer (see
-    # _constants.ANSWER_WAIT_SHARE); None elsewhere (re-training the best, a plain process).
+    # In a sweep's worker: the driver's answers (``_stop`` is then ``_answers.stopped``), and
+    # report() waits for the answer (see _constants.ANSWER_WAIT_SHARE); None elsewhere
+    # (re-training the best, a plain process).
     _answers: Answers | None = None
     _reported_at: float = field(default_factory=time.monotonic)
 
@@ -160,7 +163,7 @@ class TrialContext:
         last = epoch >= self.epochs or epoch == self.pause_after  # nothing to save after it
         if self._answers is None or last or budget < _constants.ANSWER_WAIT_MIN_S:
             return
-        self._answers.wait(epoch, budget, self._stop.is_set)
+        self._answers.wait(epoch, budget)
         if self._stop.is_set():
             raise TrialStopped(f"trial {self.number} was stopped by the sweep")
 

@@ -285,17 +285,19 @@ class RayPool:
             if slot.parked and not slot.retired:
                 slot.actor, slot.parked = self._new_actor(), False
 
+    def _telling(self, number: int) -> _Slot | None:
+        """The slot running trial ``number``, unless it was stopped already (nothing more to tell)."""
+        return next((slot for slot in self._slots if slot.number == number and not slot.stopped), None)
+
     def stop(self, number: int) -> None:
-        for slot in self._slots:
-            if slot.number == number and not slot.stopped:
-                slot.stopped = True
-                slot.actor.stop.remote(number)
+        if (slot := self._telling(number)) is not None:
+            slot.stopped = True
+            slot.actor.stop.remote(number)
 
     def hear(self, number: int, epoch: int) -> None:
         """Tell trial ``number`` that its report of ``epoch`` was handled and it goes on."""
-        for slot in self._slots:
-            if slot.number == number and not slot.stopped:
-                slot.actor.hear.remote(number, epoch)
+        if (slot := self._telling(number)) is not None:
+            slot.actor.hear.remote(number, epoch)
 
     def poll(self, timeout: float) -> list[Event]:
         """Events from the running trials, waiting up to ``timeout`` seconds for the first."""

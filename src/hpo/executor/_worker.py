@@ -58,8 +58,7 @@ class TrialWorker:
         function = self._config.objective.function
         self._function = resolve_reference(function, "objective function") if function else None
         self._placement = {"host": socket.gethostname(), "pid": os.getpid(), **(placement or {})}
-        self._stops: dict[int, threading.Event] = {}
-        self._answers: dict[int, Answers] = {}
+        self._answers: dict[int, Answers] = {}  # the running trial's line to the driver
         if self._function is None:
             from hpo.engine import (
                 freeze_imports,  # imports Keras now, not in the first trial's time
@@ -73,11 +72,9 @@ class TrialWorker:
 
     def stop(self, number: int) -> None:
         """Ask trial ``number`` to stop (it sees it at its next batch or report)."""
-        event, answers = self._stops.get(number), self._answers.get(number)
-        if event is not None:
-            event.set()
+        answers = self._answers.get(number)
         if answers is not None:
-            answers.wake()
+            answers.stop()
 
     def hear(self, number: int, epoch: int) -> None:
         """The driver has handled trial ``number``'s report of ``epoch`` and lets it go on."""
@@ -89,14 +86,13 @@ class TrialWorker:
         """Train one configuration, yielding its events as they happen; continue from ``start``
         (a checkpoint this worker class packed) and pause after epoch ``pause_after`` when given."""
         events: queue.Queue[dict[str, Any]] = queue.Queue()
-        stop = self._stops.setdefault(number, threading.Event())
         answers = self._answers.setdefault(number, Answers())
         context = TrialContext(
             number=number, params=ReadParams(params), data=self._data, seed=self._config.train.seed,
             epochs=self._config.train.epochs, gpu_share=self._gpu_share,
             pause_after=pause_after, checkpoint=None if start is None else self._unpack(start),
             _sink=lambda epoch, metrics: events.put({"kind": "report", "epoch": epoch, "metrics": metrics}),
-            _stop=stop, _answers=answers,
+            _stop=answers.stopped, _answers=answers,
         )
 
         thread = threading.Thread(target=self._train, args=(context, events), name=f"hpo-trial-{number}", daemon=True)
@@ -110,7 +106,6 @@ class TrialWorker:
                     break
         finally:
             thread.join()
-            self._stops.pop(number, None)
             self._answers.pop(number, None)
 
     def final(self, number: int, params: dict[str, Any]) -> dict[str, Any]:
@@ -182,4 +177,4 @@ class TrialWorker:
             from hpo.engine import Checkpoint
 
             return Checkpoint.from_bytes(data)
-        return pickle.loads(data)
+        return pickle.loads(data)  # pickled by this sweep's own trial function, sent back by its own driver
