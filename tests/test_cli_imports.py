@@ -1,4 +1,5 @@
-"""Commands that only read a study start fast: no TensorFlow, no Ray, no Keras imported."""
+"""Commands that only read a study start fast (no TensorFlow, no Ray, no Keras imported) and
+end fast (what they leave in memory is frozen, so the interpreter's last collection skips it)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ try:
 except SystemExit as exc:
     print("EXIT", exc.code)
 print("HEAVY", sorted(m for m in ("tensorflow", "ray", "keras", "jax") if m in sys.modules))
+print("FROZEN", __import__("gc").get_freeze_count() > 0)
 """
 
 
@@ -41,11 +43,12 @@ def small_study(tmp_path):
     [["validate"], ["space"], ["status"], ["best"], ["export", "--format", "json"], ["export", "--format", "parquet"], ["report"]],
     ids=lambda a: "-".join(a),
 )
-def test_read_commands_do_not_import_heavy_frameworks(small_study, args) -> None:
+def test_read_commands_do_not_import_heavy_frameworks_and_exit_without_a_last_collection(small_study, args) -> None:
     code = PROBE.format(args=[args[0], str(small_study), *args[1:]])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=small_study.parent)
     assert "EXIT 0" in out.stdout, out.stdout[-2000:] + out.stderr[-3000:]
     assert "HEAVY []" in out.stdout, out.stdout[-500:]
+    assert "FROZEN True" in out.stdout, out.stdout[-500:]
 
 
 def test_best_without_test_evaluation_says_so(small_study) -> None:
