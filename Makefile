@@ -24,7 +24,7 @@ run: $(STAMP)
 	$(BIN)/hpo run $(SWEEP)
 
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
