@@ -23,8 +23,10 @@ system-deps:
 run: $(STAMP)
 	$(BIN)/hpo run $(SWEEP)
 
+# Two xdist workers, a file's tests in one of them one at a time: the suite waits on Ray starts and
+# subprocesses much of its time, and the multi-node tests' `ray start` clusters bind fixed ports.
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"

@@ -21,7 +21,8 @@ _RAY_ONLY = textwrap.dedent("""
     import json, time
     start = time.perf_counter()
     import ray
-    ray.init(include_dashboard=False, log_to_driver=False)
+    # "local": a fresh Ray, as hpo starts one, never a cluster `ray start` left on this machine
+    ray.init(address="local", include_dashboard=False, log_to_driver=False)
     up = time.perf_counter()
 
     @ray.remote

@@ -12,8 +12,7 @@ import pytest
 
 from tests.conftest import REPO
 
-# One xdist worker runs both files, one test at a time: the reference `ray.init()` (startup.py) and Ray Tune's own join any cluster `ray start` left.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("machine_wide_ray")]
+pytestmark = pytest.mark.slow
 
 BENCH = REPO / "benchmarks"
 

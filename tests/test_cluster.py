@@ -15,8 +15,7 @@ from optuna.trial import TrialState
 
 from tests.conftest import REPO, free_port, journal_study
 
-# One xdist worker runs both files, one test at a time: `ray start` leaves a cluster that a bare `ray.init()` elsewhere on the machine would join.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("machine_wide_ray")]
+pytestmark = pytest.mark.slow
 
 
 # A Ray started in this test process (hpo's local one) set this switch in os.environ; `ray start`
