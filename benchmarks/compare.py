@@ -222,6 +222,7 @@ class _DefineByRun:
 
 
 def run_ray_tune(sweep: Any, data: Any) -> dict[str, Any]:
+    import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
@@ -250,8 +251,6 @@ def run_ray_tune(sweep: Any, data: Any) -> dict[str, Any]:
                           points_to_evaluate=[dict(values) for values in config.enqueue] or None)
     # ASHA with the pruner's grace period (epochs before stopping) and halving rate.
     scheduler = ASHAScheduler(metric="val_accuracy", mode="max", max_t=config.train.epochs, grace_period=min(4, config.train.epochs), reduction_factor=2)
-    import ray
-
     # Tune would start Ray itself with `ray.init()`, which joins a cluster `ray start` left on this
     # machine; the peers are compared on a fresh local Ray each.
     ray.init(address="local")

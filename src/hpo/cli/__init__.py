@@ -46,7 +46,7 @@ def main() -> None:
         app()
     finally:
         # The process ends next. Python's last garbage collection would walk every object that
-        # Ray, pandas, matplotlib and the study left (0.5-0.7 s of each command's exit); frozen
+        # Ray, pandas, matplotlib and the study left (0.5-0.7 s of `hpo run`'s exit); frozen
         # objects are skipped. Exit handlers (logging, Ray, MLflow) still run, and files are closed
         # where they were opened, so nothing waits on that collection.
         gc.freeze()
