@@ -83,7 +83,7 @@ def test_a_stop_from_the_sweep_ends_training_at_the_next_batch() -> None:
     def stop_after_two(epoch: int, metrics: dict) -> None:
         sink(epoch, metrics)
         if epoch == 2:
-            trial._stop.set()  # what TrialWorker.stop() does when the driver's pruner decides
+            trial._answers.stop()  # what TrialWorker.stop() does when the driver's pruner decides
 
     trial._sink = stop_after_two
     with pytest.raises(TrialStopped):

@@ -20,7 +20,7 @@ BUDGET_S = ANSWER_WAIT_SHARE * EPOCH_S
 
 def _context(epochs: int = 5) -> TrialContext:
     answers = Answers()  # as TrialWorker.run builds it
-    context = TrialContext(0, {}, None, 0, epochs, _stop=answers.stopped, _answers=answers)
+    context = TrialContext(0, {}, None, 0, epochs, _answers=answers, _awaits_answers=True)
     context._reported_at = time.monotonic() - EPOCH_S
     return context
 
@@ -69,7 +69,7 @@ def test_no_wait_where_nothing_is_saved_or_nobody_answers_in_time(where: str) ->
     if where == "pause_epoch":
         context.pause_after = 1
     if where == "outside_a_sweep":
-        context._answers = None
+        context._awaits_answers = False
     if where == "frequent_reports":  # 0.19 s since the last report: a share of 9.5 ms, under the minimum
         context._reported_at = time.monotonic() - 0.19
     start = time.monotonic()

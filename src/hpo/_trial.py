@@ -123,21 +123,21 @@ class TrialContext:
     pause_after: int | None = None
     checkpoint: Any = None
     _sink: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None
-    _stop: threading.Event = field(default_factory=threading.Event)
     _last_epoch: int = 0
-    # In a sweep's worker: the driver's answers (``_stop`` is then ``_answers.stopped``), and
-    # report() waits for the answer (see _constants.ANSWER_WAIT_SHARE); None elsewhere
-    # (re-training the best, a plain process).
-    _answers: Answers | None = None
+    # What the driver tells this trial: stop, or go on after a report. In a sweep's worker a report
+    # waits for the answer (``_awaits_answers``, see _constants.ANSWER_WAIT_SHARE); elsewhere
+    # (re-training the best, a plain process) nobody answers, so reports do not wait.
+    _answers: Answers = field(default_factory=Answers)
+    _awaits_answers: bool = False
     _reported_at: float = field(default_factory=time.monotonic)
 
     @property
     def should_stop(self) -> bool:
-        return self._stop.is_set()
+        return self._answers.stopped.is_set()
 
     def report(self, epoch: int, metrics: dict[str, float]) -> None:
         """Report the metrics after ``epoch`` (1-based, increasing); raises TrialStopped when stopped."""
-        if self._stop.is_set():
+        if self.should_stop:
             raise TrialStopped(f"trial {self.number} was stopped by the sweep")
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch <= self._last_epoch:
             raise TrialFailed(
@@ -161,10 +161,10 @@ class TrialContext:
         budget = min(_constants.ANSWER_WAIT_MAX_S, _constants.ANSWER_WAIT_SHARE * (now - self._reported_at))
         self._reported_at = now
         last = epoch >= self.epochs or epoch == self.pause_after  # nothing to save after it
-        if self._answers is None or last or budget < _constants.ANSWER_WAIT_MIN_S:
+        if not self._awaits_answers or last or budget < _constants.ANSWER_WAIT_MIN_S:
             return
         self._answers.wait(epoch, budget)
-        if self._stop.is_set():
+        if self.should_stop:
             raise TrialStopped(f"trial {self.number} was stopped by the sweep")
 
     def pause(self, state: Any) -> NoReturn:

@@ -92,7 +92,7 @@ class TrialWorker:
             epochs=self._config.train.epochs, gpu_share=self._gpu_share,
             pause_after=pause_after, checkpoint=None if start is None else self._unpack(start),
             _sink=lambda epoch, metrics: events.put({"kind": "report", "epoch": epoch, "metrics": metrics}),
-            _stop=answers.stopped, _answers=answers,
+            _answers=answers, _awaits_answers=True,
         )
 
         thread = threading.Thread(target=self._train, args=(context, events), name=f"hpo-trial-{number}", daemon=True)
