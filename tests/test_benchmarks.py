@@ -37,6 +37,27 @@ def test_benchmark_script_runs_tiny(args, expected, tmp_path) -> None:
     assert expected in result.stdout, result.stdout[-3000:]
 
 
+def test_gpu_sweep_runs_hpo_on_a_logical_gpu_and_reads_the_study_back(tmp_path) -> None:
+    """Without a GPU, Ray is given a logical one: the trials train on the CPU, but hpo packs and
+    places them exactly as on a GPU host, and the table is read from the study the run left."""
+    sweep = (REPO / "sweeps" / "digits_cnn.yaml").read_text()
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(sweep.replace("epochs: 12", "epochs: 1").replace("../search_spaces/", f"{REPO / 'search_spaces'}/"))
+    rows_path = tmp_path / "rows.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "gpu_sweep.py"), "--sweep", str(tiny), "--packing", "2", "--trials", "3",
+         "--out", str(tmp_path / "out"), "--json", str(rows_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO), "RAY_OVERRIDE_RESOURCES": '{"GPU": 1}'},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (row,) = json.loads(rows_path.read_text())
+    assert (row["per_gpu"], row["concurrency"], row["complete"] + row["pruned"], row["epochs"]) == (2, 2, 3, 3)
+    assert row["on_gpu"] == 3 and row["gpu_ids"] == ["0"]  # every trial's worker held a share of GPU 0
+    assert row["most_at_once"] == 2 and 0 < row["slots_busy"] <= 1
+    assert "| 2 | 2 |" in result.stdout
+
+
 def test_compare_runs_every_peer_tiny_and_writes_its_table(tmp_path) -> None:
     out = tmp_path / "compare.json"
     plot = tmp_path / "plot.png"

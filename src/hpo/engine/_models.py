@@ -37,6 +37,12 @@ def _augmentation(params: dict[str, Any]) -> list[keras.layers.Layer]:
         keras.layers.RandomTranslation(strength, strength),
         keras.layers.RandomZoom(strength),
     ]
+    if keras.backend.backend() == "jax":
+        # Keras marks these three jit-incompatible for TensorFlow (its image transform has no XLA
+        # kernel), and one such layer makes Keras train the whole model op by op. On JAX their
+        # transform is jax.numpy and compiles: an augmented trial's epoch 2.8 s -> 0.19 s.
+        for layer in layers:
+            layer.supports_jit = True
     return layers
 
 
