@@ -24,11 +24,12 @@ import os
 import queue
 import statistics
 import sys
-import threading
 import time
 import types
 from pathlib import Path
 from typing import Any
+
+from _nvml import NvmlSampler  # beside this script
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -121,44 +122,6 @@ def worker(fraction: float, tasks: Any, results: Any, epochs: int, samples: int,
     results.put({"pid": os.getpid(), "peak_allocator_mb": _peak_allocator_mb(keras), "cap": cap})
 
 
-class _NvmlSampler:
-    """Samples GPU utilization and per-process GPU memory every ``every_s`` seconds (if NVML works)."""
-
-    def __init__(self, every_s: float = 0.2) -> None:
-        self.every_s = every_s
-        self.utilization: list[float] = []
-        self.process_peak_mb: dict[int, float] = {}
-        self.total_mb: float | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            self._nvml = pynvml
-            self._handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-            self.total_mb = pynvml.nvmlDeviceGetMemoryInfo(self._handle).total / 2**20
-        except Exception:  # noqa: BLE001 - no NVIDIA GPU or driver: nothing to sample
-            self._nvml = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self.utilization.append(float(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu))
-            for process in self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle):
-                used = (process.usedGpuMemory or 0) / 2**20
-                self.process_peak_mb[process.pid] = max(self.process_peak_mb.get(process.pid, 0.0), used)
-
-    def __enter__(self) -> _NvmlSampler:
-        if self._nvml is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._nvml is not None:
-            self._thread.join()
-
-
 def run_packing(per_gpu: int, trials: int, epochs: int, samples: int, size: int) -> dict[str, Any]:
     """``trials`` trials through ``per_gpu`` processes sharing GPU 0, each capped at 1/per_gpu."""
     ctx = multiprocessing.get_context("spawn")
@@ -169,7 +132,7 @@ def run_packing(per_gpu: int, trials: int, epochs: int, samples: int, size: int)
         tasks.put(None)
     processes = [ctx.Process(target=worker, args=(1.0 / per_gpu, tasks, results, epochs, samples, size)) for _ in range(per_gpu)]
     start = time.perf_counter()
-    with _NvmlSampler() as sampler:
+    with NvmlSampler() as sampler:
         for process in processes:
             process.start()
         rows, finals = [], []
@@ -196,7 +159,7 @@ def run_packing(per_gpu: int, trials: int, epochs: int, samples: int, size: int)
         "trials_per_hour": round(3600 * len(done) / wall, 1) if wall else 0.0,
         "mean_trial_s": round(statistics.mean(r["seconds"] for r in done), 1) if done else None,
         "cap_fraction": round(1.0 / per_gpu, 3),
-        "cap_mb": round(sampler.total_mb / per_gpu) if sampler.total_mb else None,
+        "cap_mb": round(sampler.total_mb[0] / per_gpu) if sampler.total_mb else None,
         "peak_allocator_mb_max": round(max(peaks)) if peaks else None,
         "peak_nvml_process_mb_max": round(max(sampler.process_peak_mb.values())) if sampler.process_peak_mb else None,
         "mean_gpu_util_pct": round(statistics.mean(sampler.utilization), 1) if sampler.utilization else None,

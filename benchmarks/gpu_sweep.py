@@ -26,58 +26,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
+
+from _nvml import NvmlSampler  # beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-class _Nvml:
-    """Samples every GPU's utilization and each process's GPU memory every ``every_s`` seconds."""
-
-    def __init__(self, every_s: float = 0.25) -> None:
-        self.every_s = every_s
-        self.utilization: list[float] = []
-        self.process_peak_mb: dict[int, float] = {}
-        self.busy_processes: list[int] = []  # processes on the GPUs at each sample
-        self.total_mb: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            self._nvml = pynvml
-            self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
-            self.total_mb = [pynvml.nvmlDeviceGetMemoryInfo(h).total / 2**20 for h in self._handles]
-        except Exception:  # noqa: BLE001 - no NVIDIA driver here: nothing to sample, said in the table
-            self._nvml, self._handles = None, []
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            seen = 0
-            for handle in self._handles:
-                self.utilization.append(float(self._nvml.nvmlDeviceGetUtilizationRates(handle).gpu))
-                for process in self._nvml.nvmlDeviceGetComputeRunningProcesses(handle):
-                    used = (process.usedGpuMemory or 0) / 2**20
-                    self.process_peak_mb[process.pid] = max(self.process_peak_mb.get(process.pid, 0.0), used)
-                    seen += 1
-            self.busy_processes.append(seen)
-
-    def __enter__(self) -> Self:
-        if self._nvml is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._nvml is not None:
-            self._thread.join()
-
-
-def _gpus(requested: int | None, nvml: _Nvml) -> int:
+def _gpus(requested: int | None, nvml: NvmlSampler) -> int:
     if requested:
         return requested
     if nvml.total_mb:
@@ -137,7 +95,7 @@ def run_packing(sweep: Path, per_gpu: int, gpus: int, trials: int, out: Path, nv
     command = [sys.executable, "-m", "hpo", "run", str(sweep), "--trials", str(trials), "--concurrency", str(concurrency),
                "--gpus-per-trial", f"{1 / per_gpu:g}", "--results-dir", str(folder), "--new-study"]
     start = time.perf_counter()
-    with _Nvml(nvml_every) as nvml:
+    with NvmlSampler(nvml_every) as nvml:
         done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if done.returncode != 0:
@@ -199,7 +157,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="hpo-gpu-sweep-"))
-    gpus = _gpus(args.gpus, _Nvml())
+    gpus = _gpus(args.gpus, NvmlSampler())
     print(f"{args.sweep.name}: {args.trials} trials per run on {gpus} GPU(s), backend "
           f"{os.environ.get('KERAS_BACKEND', 'tensorflow')}, results in {out}", flush=True)
     print("| " + " | ".join(title for title, _, _ in _COLUMNS) + " |", flush=True)
