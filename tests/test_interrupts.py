@@ -11,7 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.executor import Launcher, Lifecycle, Rules
-from hpo.executor._ray import Reported
+from hpo.executor._events import Reported
 from hpo.executor._run import _execute
 from hpo.space import parse_space
 from tests.test_lifecycle import ScriptedPool, _acc

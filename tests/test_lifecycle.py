@@ -15,8 +15,8 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.executor import FINISHED, HOLD, Launch, Launcher, Lifecycle, Rules
+from hpo.executor._events import Ended, Failed, Paused, Placed, Reported
 from hpo.executor._loop import LoopTimings, drive
-from hpo.executor._ray import Ended, Failed, Paused, Placed, Reported
 from hpo.space import parse_space
 
 SPACE = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
@@ -509,8 +509,8 @@ def test_constraints_are_recorded_and_an_infeasible_trial_is_never_on_the_front(
         assert t.constraints == pytest.approx({"cost <= 40": cost - 40, "val_accuracy >= 0.2": 0.2 - acc})
     said = {number: detail["feasible"] for event, number, detail in events if event == "complete"}
     assert {n for n, ok in said.items() if ok} == feasible
-    from hpo.study import best_trial, is_feasible, pareto_front
     from hpo.config import ObjectiveConfig
+    from hpo.study import best_trial, is_feasible, pareto_front
 
     front = pareto_front(lc.study)
     assert {t.number for t in front} == _non_dominated({t.number: tuple(t.values) for t in complete if t.number in feasible}, ["maximize", "minimize"])

@@ -13,8 +13,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo.executor import Launcher, Lifecycle, Rules
 from hpo.executor._checkpoints import CheckpointStore
+from hpo.executor._events import Ended, Paused, Reported
 from hpo.executor._loop import drive
-from hpo.executor._ray import Ended, Paused, Reported
 from hpo.space import parse_space
 from hpo.study import PausedAwareSampler, Promotion, paused_at, recover_stale_trials
 from tests.test_lifecycle import ScriptedPool, storage  # noqa: F401 - the storage fixture

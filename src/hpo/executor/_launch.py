@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ContextManager
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -66,7 +66,7 @@ class Launcher:
         startup_trials: int = 0,
         timeout: float | None = None,
         run_id: str = "",
-        lock: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+        lock: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
         clock: Callable[[], float] = time.monotonic,
         promotion: Promotion | None = None,
     ) -> None:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hpo.executor._events import Ended, Event, Failed, Paused, Placed, Reported
 from hpo.executor._launch import FINISHED, HOLD, Launcher
 from hpo.executor._lifecycle import Lifecycle
-from hpo.executor._ray import Ended, Event, Failed, Paused, Placed, Reported
 
 POLL_S = 0.5
 

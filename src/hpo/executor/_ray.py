@@ -1,4 +1,4 @@
-"""Ray behind one module: starting or joining a cluster, the trial-worker actors, their events.
+"""Ray behind one module: starting or joining a cluster, and the trial-worker actors.
 
 hpo uses Ray Core's public API only (``ray.init``, actors, streaming generators, ``ray.wait``,
 ``ray.kill``, the runtime context); ``tests/test_ray_contract.py`` fails loudly when an upgrade
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpo._errors import HpoError, SweepAborted
+from hpo.executor._events import Ended, Event, Failed, Paused, Placed, event_from
 from hpo.executor._worker import TrialWorker
 
 _log = logging.getLogger(__name__)
@@ -109,63 +110,6 @@ _NODE_DIED = "because its node has died"
 _PROCESS_DIED = "because its worker process has died"  # the process itself, perhaps by the trial's own code
 # How many new workers a trial gets when each dies before starting it, before the trial fails.
 _RELAUNCHES = 3
-
-
-# -- events a pool reports -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Placed:
-    number: int
-    placement: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Reported:
-    number: int
-    epoch: int
-    metrics: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Ended:
-    number: int
-    metrics: dict[str, float] | None
-    unread: tuple[str, ...] = ()  # space parameters the trial's code never read
-
-
-@dataclass(frozen=True)
-class Paused:
-    number: int
-    epoch: int
-    checkpoint: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Failed:
-    number: int
-    reason: str
-    retryable: bool
-    oom: bool = False
-
-
-Event = Placed | Reported | Ended | Paused | Failed
-
-
-def event_from(number: int, item: dict[str, Any]) -> Event:
-    """The pool event for one item a TrialWorker yielded."""
-    kind = item["kind"]
-    if kind == "start":
-        return Placed(number, item["placement"])
-    if kind == "report":
-        return Reported(number, int(item["epoch"]), item["metrics"])
-    if kind == "end":
-        return Ended(number, item["metrics"], tuple(item.get("unread", ())))
-    if kind == "stopped":
-        return Ended(number, None)
-    if kind == "paused":
-        return Paused(number, int(item["epoch"]), item["checkpoint"])
-    return Failed(number, item["reason"], bool(item["retryable"]), bool(item.get("oom", False)))
 
 
 # -- the actors ------------------------------------------------------------------------------

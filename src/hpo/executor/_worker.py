@@ -139,7 +139,7 @@ class TrialWorker:
             events.put({"kind": "paused", "epoch": paused.epoch, "checkpoint": self._pack(paused.state)})
         except TrialFailed as exc:  # the configuration's fault: never retried as it is
             events.put({"kind": "fail", "reason": str(exc), "retryable": False, "oom": isinstance(exc, TrialOutOfMemory)})
-        except Exception as exc:  # the trial's code failed: record it, keep the worker
+        except Exception as exc:  # noqa: BLE001 - the trial's code failed: record it, keep the worker
             oom = is_out_of_memory(exc)
             events.put({"kind": "fail", "reason": _describe(exc), "retryable": not oom, "oom": oom})
         else:

@@ -1,0 +1,62 @@
+"""What a pool of trial workers tells the driver's loop, one event at a time, whatever runs the
+workers (Ray in hpo; a stand-in in the tests). A TrialWorker yields plain dicts; ``event_from``
+turns each into one of these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Placed:
+    number: int
+    placement: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reported:
+    number: int
+    epoch: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Ended:
+    number: int
+    metrics: dict[str, float] | None
+    unread: tuple[str, ...] = ()  # space parameters the trial's code never read
+
+
+@dataclass(frozen=True)
+class Paused:
+    number: int
+    epoch: int
+    checkpoint: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Failed:
+    number: int
+    reason: str
+    retryable: bool
+    oom: bool = False
+
+
+Event = Placed | Reported | Ended | Paused | Failed
+
+
+def event_from(number: int, item: dict[str, Any]) -> Event:
+    """The pool event for one item a TrialWorker yielded."""
+    kind = item["kind"]
+    if kind == "start":
+        return Placed(number, item["placement"])
+    if kind == "report":
+        return Reported(number, int(item["epoch"]), item["metrics"])
+    if kind == "end":
+        return Ended(number, item["metrics"], tuple(item.get("unread", ())))
+    if kind == "stopped":
+        return Ended(number, None)
+    if kind == "paused":
+        return Paused(number, int(item["epoch"]), item["checkpoint"])
+    return Failed(number, item["reason"], bool(item["retryable"]), bool(item.get("oom", False)))
