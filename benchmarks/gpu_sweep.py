@@ -53,23 +53,19 @@ def _most_at_once(intervals: list[tuple[float, float]]) -> int:
     return most
 
 
-def _read_study(folder: Path) -> dict[str, Any]:
-    """What the run left in its study (and best.json), from hpo's own storage and constants."""
-    import optuna
-
+def _read_study(sweep: Path, folder: Path) -> dict[str, Any]:
+    """What the run left in its study and best.json, read as `hpo status`/`hpo best` read them."""
+    import hpo
     from hpo import _constants
-    from hpo.storage import open_storage
+    from hpo.results import load_best
 
-    (journal,) = folder.rglob("study.journal")
-    storage = open_storage(str(journal))
-    (summary,) = optuna.get_all_study_summaries(storage)
-    trials = optuna.load_study(study_name=summary.study_name, storage=storage).get_trials(deepcopy=False)
+    result = hpo.load(sweep, results_dir=str(folder))
+    trials = result.study.get_trials(deepcopy=False)
     ended = [t for t in trials if t.datetime_start and t.datetime_complete]
     intervals = [(t.datetime_start.timestamp(), t.datetime_complete.timestamp()) for t in ended]
     span = max(e for _, e in intervals) - min(s for s, _ in intervals) if intervals else 0.0
     placements = [t.user_attrs.get(_constants.ATTR_PLACEMENT) or {} for t in trials]
-    best = next(folder.rglob("best.json"), None)
-    best_record = json.loads(best.read_text()) if best else {}
+    best_record = load_best(result.sweep, result.study) or {}
     states = [t.state.name for t in trials]
     return {
         "complete": states.count("COMPLETE"),
@@ -100,7 +96,7 @@ def run_packing(sweep: Path, per_gpu: int, gpus: int, trials: int, out: Path, nv
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"hpo run failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    study = _read_study(folder)
+    study = _read_study(sweep, folder)
     share_mb = [total / per_gpu for total in nvml.total_mb]
     finished = study["complete"] + study["pruned"]
     return {
