@@ -7,15 +7,16 @@ from typing import Self
 
 
 class NvmlSampler:
-    """Samples every GPU's utilization and each process's GPU memory every ``every_s`` seconds;
-    samples nothing where NVML or an NVIDIA driver is missing (``total_mb`` is then empty)."""
+    """Samples the utilization of the GPUs ``indices`` (default: every GPU) and each process's
+    memory on them every ``every_s`` seconds; samples nothing where NVML or an NVIDIA driver is
+    missing (``total_mb`` is then empty)."""
 
-    def __init__(self, every_s: float = 0.2) -> None:
+    def __init__(self, every_s: float = 0.2, indices: list[int] | None = None) -> None:
         self.every_s = every_s
         self.utilization: list[float] = []  # percent, one value per GPU per sample
         self.process_peak_mb: dict[int, float] = {}
         self.busy_processes: list[int] = []  # processes on the GPUs at each sample
-        self.total_mb: list[float] = []  # per GPU
+        self.total_mb: list[float] = []  # per sampled GPU
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         try:
@@ -23,7 +24,8 @@ class NvmlSampler:
 
             pynvml.nvmlInit()
             self._nvml = pynvml
-            self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+            chosen = range(pynvml.nvmlDeviceGetCount()) if indices is None else indices
+            self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in chosen]
             self.total_mb = [pynvml.nvmlDeviceGetMemoryInfo(h).total / 2**20 for h in self._handles]
         except Exception:  # noqa: BLE001 - no NVIDIA GPU or driver: nothing to sample, the tables say "-"
             self._nvml, self._handles = None, []

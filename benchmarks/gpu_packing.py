@@ -132,7 +132,7 @@ def run_packing(per_gpu: int, trials: int, epochs: int, samples: int, size: int)
         tasks.put(None)
     processes = [ctx.Process(target=worker, args=(1.0 / per_gpu, tasks, results, epochs, samples, size)) for _ in range(per_gpu)]
     start = time.perf_counter()
-    with NvmlSampler() as sampler:
+    with NvmlSampler(indices=[0]) as sampler:  # the GPU the trials share
         for process in processes:
             process.start()
         rows, finals = [], []
