@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -87,3 +91,37 @@ def test_gpus_per_trial_without_gpus_is_refused_with_the_fix(tmp_path) -> None:
     assert "resources.gpus_per_trial=0.5 needs a GPU, but the Ray cluster has 0 GPUs" in result.stderr
     assert "--gpus-per-trial 0" in result.stderr and "Traceback" not in result.stderr
     assert not any(t.state == TrialState.RUNNING for t in _trials(tmp_path))
+
+
+def test_a_finished_sweep_runs_again_without_ray_or_retraining(tmp_path) -> None:
+    path = _sweep(tmp_path, trials=2)
+    first = _run("run", str(path), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    best = tmp_path / "results" / "r" / "best.json"
+    written = best.read_bytes()
+    (tmp_path / "results" / "r" / "report.html").unlink()
+
+    # Through the Python API: neither Ray nor TensorFlow is imported.
+    script = "import sys, hpo; r = hpo.run(sys.argv[1], progress=False); print(r.outcome.nothing_left, sorted({'ray', 'tensorflow'} & set(sys.modules)))"
+    api = subprocess.run([sys.executable, "-c", script, str(path)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert api.returncode == 0, api.stderr[-2000:]
+    assert api.stdout.strip().splitlines()[-1] == "True []"
+    assert best.read_bytes() == written  # the best is not re-trained
+    assert (tmp_path / "results" / "r" / "report.html").exists()  # the report is written again
+
+    resumed = _run("resume", str(path), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "nothing left to run: study 'r'" in resumed.stdout and "--trials" in resumed.stdout
+    assert len(_trials(tmp_path)) == 2 and best.read_bytes() == written
+
+    # A best.json that no longer describes the study's best: the run re-trains it.
+    stale = json.loads(written)
+    stale["trial"] = 1 - stale["trial"]
+    best.write_text(json.dumps(stale))
+    again = _run("run", str(path), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "nothing left to run" not in again.stdout
+    assert json.loads(best.read_text())["trial"] == json.loads(written)["trial"]
+
+    more = _run("run", str(path), "--trials", "3", cwd=tmp_path)  # a larger budget: one more trial
+    assert more.returncode == 0 and "1 complete" in more.stdout and len(_trials(tmp_path)) == 3

@@ -174,5 +174,10 @@ def test_the_builtin_trainer_measures_costs_and_save_front_keeps_each_front_mode
         assert entry["model"] == f"front/trial_{entry['trial']}.keras" and set(entry["test_metrics"]) >= {"test_accuracy"}
         model = keras.saving.load_model(folder / entry["model"])
         assert model.count_params() == entry["validation_metrics"]["params"]
+    saved = (folder / "pareto.json").read_bytes()
+    for again in (["--save", "front"], []):  # the budget is spent: the front and its models stay as they are
+        rerun = run_hpo("run", str(path), *again, cwd=tmp_path)
+        assert rerun.returncode == 0 and "nothing left to run" in rerun.stdout, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+        assert (folder / "pareto.json").read_bytes() == saved and all((folder / e["model"]).exists() for e in front)
     assert "--save front saves a multi-objective sweep's Pareto front" in run_hpo(
         "run", str(_write(tmp_path, "objective: {metric: val_accuracy}")), "--save", "front", cwd=tmp_path).stderr

@@ -105,6 +105,11 @@ def execute(
     from hpo.tracking import open_trackers, run_summary
 
     check_save(sweep, save)
+    done = None if new_study else _nothing_left(sweep, save, listener)
+    if done is not None:
+        if finished is not None:
+            finished(done[0].outcome)
+        return done
     with open_trackers(sweep) as trackers:
         heard = _both(listener, trackers) if trackers else listener
         outcome = run_sweep(sweep, new_study=new_study, listener=heard, save_front=save == "front")
@@ -113,6 +118,34 @@ def execute(
         written = finalize(sweep, outcome.study, outcome.final, outcome.front)
         trackers.finish(*run_summary(outcome.study, written))
     return SweepResult(sweep, outcome.study, outcome), written
+
+
+def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[SweepResult, dict[str, Any]] | None:
+    """The result of a run that would start no trial and whose best was re-trained by an earlier
+    run (``best.json`` current; with ``--save front`` ``pareto.json`` too): no Ray, no data, no
+    training, the exports and the report written again. None when a run has work to do."""
+    from hpo.executor import SweepOutcome, spent_study
+    from hpo.results import load_best, load_pareto, refresh
+    from hpo.storage import Store
+    from hpo.study import best_trial, watched_value
+
+    store = Store(sweep.storage_url())
+    try:
+        study = spent_study(sweep, store)
+        if study is None:
+            return None
+        best = best_trial(study, sweep.config.objective)
+        if (best is not None and load_best(sweep, study) is None) or (save == "front" and load_pareto(sweep, study) is None):
+            return None  # the last run ended before its re-training: a run does that now
+        if listener is not None:
+            listener("opened", -1, {"study": study.study_name, "storage": store.masked})
+            value = None if best is None else watched_value(best, sweep.config.objective)
+            listener("resumed", -1, {"finished": len(study.trials), "best": value})
+        written = refresh(sweep, study)
+    finally:
+        store.close()
+    counts = {"complete": 0, "pruned": 0, "failed": 0}
+    return SweepResult(sweep, study, SweepOutcome(study, store.masked, 0.0, counts, best=best, nothing_left=True)), written
 
 
 def _both(first: Listener | None, second: Listener) -> Listener:

@@ -72,11 +72,19 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
     def finished(outcome: SweepOutcome) -> None:
         progress.close()  # the sweep's table stays; what follows prints below it
         counts, best = outcome.counts, outcome.best
-        out.print(
-            f"done in {outcome.wall_s:.0f}s: {counts['complete']} complete, {counts['pruned']} pruned, "
-            f"{counts['failed']} failed this run; study {outcome.study.study_name!r} in {outcome.storage}",
-            highlight=False,
-        )
+        if outcome.nothing_left:
+            out.print(
+                f"nothing left to run: study {outcome.study.study_name!r} in {outcome.storage} has finished "
+                f"{len(outcome.study.trials)} trials, its whole budget; raise it with --trials, "
+                "or start a new study with --new-study",
+                highlight=False,
+            )
+        else:
+            out.print(
+                f"done in {outcome.wall_s:.0f}s: {counts['complete']} complete, {counts['pruned']} pruned, "
+                f"{counts['failed']} failed this run; study {outcome.study.study_name!r} in {outcome.storage}",
+                highlight=False,
+            )
         if best is not None:
             out.print(f"best trial {best.number}: {config.objective.metric} = {watched_value(best, config.objective):.4f}", highlight=False)
 
@@ -98,7 +106,8 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
     summary = results["best"]
     if summary is not None and summary["test_metrics"]:
         tests = ", ".join(f"{k[5:]} {v:.4f}" for k, v in summary["test_metrics"].items())
-        out.print(f"re-trained once in {outcome.final_s:.0f}s; test split: {tests}", highlight=False)
+        when = "by an earlier run" if outcome.nothing_left else f"once in {outcome.final_s:.0f}s"
+        out.print(f"re-trained {when}; test split: {tests}", highlight=False)
     written = [name for name in (_constants.TRIALS_CSV, _constants.BEST_JSON, _constants.BEST_MODEL, _constants.PARETO_JSON, _constants.FRONT_DIR, _constants.REPORT_HTML) if (Path(results["folder"]) / name).exists()]
     out.print(f"results: {results['folder']}/ ({', '.join(written)})", highlight=False)
     out.print(f"report:    {results['report']}", highlight=False)

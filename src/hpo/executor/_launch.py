@@ -54,6 +54,17 @@ def spent_trials(trials: list[optuna.trial.FrozenTrial]) -> int:
     return sum(t.state != TrialState.FAIL or t.number not in retried for t in trials)
 
 
+def budget_spent(study: optuna.Study, trials: list[optuna.trial.FrozenTrial], budget: int | None) -> bool:
+    """Whether no further trial may start: nothing queued, and the study's trials fill
+    ``budget.trials`` (capped at a grid's size) or take every point of its grid."""
+    if _waiting(trials):
+        return False
+    if grid_exhausted(study):
+        return True
+    cap = trial_cap(study, budget)
+    return cap is not None and len(trials) >= cap and spent_trials(trials) >= cap
+
+
 class Launcher:
     """Asks the study for the next trial when the sweep may start one."""
 
@@ -108,10 +119,7 @@ class Launcher:
             trials = study.get_trials(deepcopy=False)  # one read; the exact counts only where they decide
             if self._promotion is not None and (promoted := self._promotion.promotion(trials)) is not None:
                 return self._continue(*promoted)
-            if grid_exhausted(study) and not _waiting(trials):
-                return HOLD if running else FINISHED
-            budget = trial_cap(study, self._budget)
-            if budget is not None and len(trials) >= budget and not _waiting(trials) and spent_trials(trials) >= budget:
+            if budget_spent(study, trials, self._budget):
                 # A running trial may still fail and be re-queued; finish once none runs.
                 return HOLD if running else FINISHED
             if running and self._holds_for_startup(trials) and not _waiting(trials):

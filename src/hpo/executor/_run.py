@@ -56,6 +56,7 @@ class SweepOutcome:
 
     front: dict[int, dict[str, Any]] = field(default_factory=dict)  # with save_front: each front trial re-trained
     best: optuna.trial.FrozenTrial | None = None
+    nothing_left: bool = False  # the budget was spent before this run: nothing trained, nothing re-trained
 
 
 def check_data(sweep: Sweep) -> Dataset:

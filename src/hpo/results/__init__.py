@@ -1,7 +1,7 @@
 """Results of a sweep: trial tables and exports, the best model with test metrics, the report."""
 
 from hpo.results._best import best_summary, load_best, write_best
-from hpo.results._finalize import finalize, write_exports, write_resolved_sweep
+from hpo.results._finalize import finalize, refresh, write_exports, write_resolved_sweep
 from hpo.results._frame import export_frame, trials_frame
 from hpo.results._pareto import front_summary, load_pareto, write_pareto
 from hpo.results._report import summarize, write_report
@@ -15,6 +15,7 @@ __all__ = [
     "front_summary",
     "load_pareto",
     "load_best",
+    "refresh",
     "remember_snapshot",
     "summarize",
     "trials_frame",

@@ -10,9 +10,9 @@ import yaml
 
 from hpo import _constants
 from hpo.config import Sweep
-from hpo.results._best import write_best
+from hpo.results._best import load_best, write_best
 from hpo.results._frame import export_frame, trials_frame
-from hpo.results._pareto import write_pareto
+from hpo.results._pareto import load_pareto, write_pareto
 from hpo.results._report import write_report
 from hpo.results._snapshot import remember_snapshot
 from hpo.storage import mask_url
@@ -52,3 +52,16 @@ def finalize(
     front = write_pareto(sweep, study, folder, scored) if sweep.config.objective.multi else None
     report = write_report(sweep, study, folder)
     return {"folder": str(folder), "report": str(report), "best": best, "front": front}
+
+
+def refresh(sweep: Sweep, study: optuna.Study) -> dict[str, Any]:
+    """After a run that found its budget spent: the exports and the report written again from the
+    study; ``best.json`` (and ``pareto.json`` while current) kept as the run that re-trained them
+    left them, as is the resolved sweep of the run that trained the trials."""
+    folder = sweep.results_dir
+    write_exports(sweep, study)
+    front = None
+    if sweep.config.objective.multi:
+        front = load_pareto(sweep, study) or write_pareto(sweep, study, folder)
+    report = write_report(sweep, study, folder)
+    return {"folder": str(folder), "report": str(report), "best": load_best(sweep, study), "front": front}
