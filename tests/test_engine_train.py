@@ -139,21 +139,36 @@ _AUGMENTED_CNN = {**_PLAIN_CNN, "augment": True, "augment_strength": 0.2, "augme
 def test_jax_backend_trains_a_trial_compiled(params) -> None:
     """On JAX every built-in model trains compiled (jit): an augmented one too, whose random layers
     Keras marks jit-incompatible for TensorFlow's sake (op by op, an epoch took 15x longer); and
-    inside the compiled call the augmentation still runs in training and stays off in inference."""
+    inside the compiled call the augmentation still runs in training and stays off in inference.
+    Each step compiles once per trial: the training set (144) is not a multiple of the batch (32)
+    and the validation set (48) not of the predict chunk (20 here), yet no second shape reaches
+    JAX, and the padded chunks predict what one call on the whole set predicts."""
     pytest.importorskip("jax")
     code = (
-        "import json, jax, keras, numpy as np\n"
+        "import json, logging, jax, keras, numpy as np\n"
+        "jax.config.update('jax_log_compiles', True)\n"
+        "compiled = []\n"
+        "class Compiles(logging.Handler):\n"
+        "    def emit(self, record):\n"
+        "        if record.getMessage().startswith('Finished XLA compilation of jit('):\n"
+        "            compiled.append(record.getMessage().split('jit(')[1].split(')')[0])\n"
+        "logging.getLogger('jax').addHandler(Compiles())\n"
         "from hpo import TrialContext\nfrom hpo.config import SweepConfig\nfrom hpo.data import load_dataset\nfrom hpo.engine import train_trial\n"
+        "import hpo.engine._train as engine\nengine._PREDICT_BATCH = 20\n"
         f"c = SweepConfig.model_validate({{'name': 't', 'data': {IMAGES!r}, 'train': {{'epochs': 2}}}})\n"
-        "h = []\n"
-        f"r = train_trial(c, TrialContext(0, {params!r}, load_dataset(c), 0, 2, _sink=lambda e, m: h.append(m)), keep_model=True)\n"
+        "h = []\nd = load_dataset(c)\n"
+        f"r = train_trial(c, TrialContext(0, {params!r}, d, 0, 2, _sink=lambda e, m: h.append(m)), keep_model=True)\n"
         "m = r.model\n"
+        "steps = {name: compiled.count(name) for name in ('train_step', 'predict_step')}\n"
+        "same = bool(np.allclose(engine._predict(m, d.x_val), np.asarray(m.predict_on_batch(d.x_val)), atol=1e-5))\n"
+        "sizes = (len(d.y_train), len(d.y_val))\n"
         "x = np.random.default_rng(0).random((4, 8, 8, 1)).astype('float32')\n"
         "p = np.asarray(m.predict_on_batch(x))\n"
         "call = jax.jit(lambda t, n, x, training: m.stateless_call(t, n, x, training=training)[0], static_argnums=3)\n"
         "t, n = [v.value for v in m.trainable_variables], [v.value for v in m.non_trainable_variables]\n"
         "moved = [float(np.abs(np.asarray(call(t, n, x, training)) - p).max()) for training in (True, False)]\n"
-        "print(json.dumps({'backend': keras.backend.backend(), 'acc': h[-1]['val_accuracy'], 'n': len(h), 'jit': m.jit_compile, 'moved': moved}))\n"
+        "print(json.dumps({'backend': keras.backend.backend(), 'acc': h[-1]['val_accuracy'], 'n': len(h), 'jit': m.jit_compile, 'moved': moved,\n"
+        "                  'steps': steps, 'same': same, 'sizes': sizes}))\n"
     )
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
@@ -161,6 +176,8 @@ def test_jax_backend_trains_a_trial_compiled(params) -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["backend"] == "jax" and result["n"] == 2 and 0 <= result["acc"] <= 1
     assert result["jit"] is True
+    assert result["sizes"] == [144, 48] and result["steps"] == {"train_step": 1, "predict_step": 1}
+    assert result["same"] is True
     in_training, in_inference = result["moved"]
     assert in_inference < 1e-5
     assert (in_training > 1e-3) == params.get("augment", False)  # only augmentation moves it
