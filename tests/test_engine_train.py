@@ -171,7 +171,7 @@ def test_jax_backend_trains_a_trial_compiled(params) -> None:
         "                  'steps': steps, 'same': same, 'sizes': sizes}))\n"
     )
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["backend"] == "jax" and result["n"] == 2 and 0 <= result["acc"] <= 1
