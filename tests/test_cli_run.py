@@ -125,3 +125,27 @@ def test_a_finished_sweep_runs_again_without_ray_or_retraining(tmp_path) -> None
 
     more = _run("run", str(path), "--trials", "3", cwd=tmp_path)  # a larger budget: one more trial
     assert more.returncode == 0 and "1 complete" in more.stdout and len(_trials(tmp_path)) == 3
+
+
+@pytest.mark.parametrize("cache", ["folder", "off"])
+def test_jax_workers_keep_compiled_steps_in_a_persistent_cache(tmp_path, cache) -> None:
+    """On JAX, trial workers cache compiled steps on disk (HPO_JAX_CACHE_DIR names the folder, or
+    turns it off), so the best's re-training after the sweep loads what its trial compiled. (JAX
+    caches compilations longer than 1 s: a small CNN's training step here, not a tiny MLP's.)"""
+    pytest.importorskip("jax")
+    path = tmp_path / "j.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: j
+        data: {{source: digits}}
+        train: {{epochs: 1}}
+        space: {{params: {{family: cnn, conv_blocks: 2, filters_0: 16, filters_1: 16, learning_rate: 0.01, optimizer: adam}}}}
+        budget: {{trials: 1}}
+        resources: {{concurrency: 1}}
+        results_dir: {tmp_path / "results"}
+    """))
+    folder = tmp_path / "jax-cache"
+    run = run_hpo("run", str(path), cwd=tmp_path, env={"KERAS_BACKEND": "jax", "HPO_JAX_CACHE_DIR": str(folder) if cache == "folder" else "off"})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "re-trained once" in run.stdout
+    entries = sorted(p.name for p in folder.glob("jit_train_step-*")) if folder.exists() else []
+    assert bool(entries) == (cache == "folder"), entries

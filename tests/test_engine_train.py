@@ -136,13 +136,15 @@ _AUGMENTED_CNN = {**_PLAIN_CNN, "augment": True, "augment_strength": 0.2, "augme
 
 
 @pytest.mark.parametrize("params", [_PLAIN_CNN, _AUGMENTED_CNN], ids=["cnn", "cnn_augmented"])
-def test_jax_backend_trains_a_trial_compiled(params) -> None:
+def test_jax_backend_trains_a_trial_compiled(params, tmp_path) -> None:
     """On JAX every built-in model trains compiled (jit): an augmented one too, whose random layers
     Keras marks jit-incompatible for TensorFlow's sake (op by op, an epoch took 15x longer); and
     inside the compiled call the augmentation still runs in training and stays off in inference.
     Each step compiles once per trial: the training set (144) is not a multiple of the batch (32)
     and the validation set (48) not of the predict chunk (20 here), yet no second shape reaches
-    JAX, and the padded chunks predict what one call on the whole set predicts."""
+    JAX, and the padded chunks predict what one call on the whole set predicts. A rebuilt model of
+    the same configuration compiles to the same program: JAX's persistent cache (which the trial
+    workers turn on) serves its training step."""
     pytest.importorskip("jax")
     code = (
         "import json, logging, jax, keras, numpy as np\n"
@@ -152,6 +154,8 @@ def test_jax_backend_trains_a_trial_compiled(params) -> None:
         "    def emit(self, record):\n"
         "        if record.getMessage().startswith('Finished XLA compilation of jit('):\n"
         "            compiled.append(record.getMessage().split('jit(')[1].split(')')[0])\n"
+        "        if record.getMessage().startswith('Persistent compilation cache hit for '):\n"
+        "            compiled.append('cache hit: ' + record.getMessage().split(\"'\")[1])\n"
         "logging.getLogger('jax').addHandler(Compiles())\n"
         "from hpo import TrialContext\nfrom hpo.config import SweepConfig\nfrom hpo.data import load_dataset\nfrom hpo.engine import train_trial\n"
         "import hpo.engine._train as engine\nengine._PREDICT_BATCH = 20\n"
@@ -162,15 +166,18 @@ def test_jax_backend_trains_a_trial_compiled(params) -> None:
         "steps = {name: compiled.count(name) for name in ('train_step', 'predict_step')}\n"
         "same = bool(np.allclose(engine._predict(m, d.x_val), np.asarray(m.predict_on_batch(d.x_val)), atol=1e-5))\n"
         "sizes = (len(d.y_train), len(d.y_val))\n"
+        f"train_trial(c, TrialContext(1, {params!r}, d, 0, 2, _sink=lambda e, m: None))\n"
+        "again = compiled.count('cache hit: jit_train_step')\n"
         "x = np.random.default_rng(0).random((4, 8, 8, 1)).astype('float32')\n"
         "p = np.asarray(m.predict_on_batch(x))\n"
         "call = jax.jit(lambda t, n, x, training: m.stateless_call(t, n, x, training=training)[0], static_argnums=3)\n"
         "t, n = [v.value for v in m.trainable_variables], [v.value for v in m.non_trainable_variables]\n"
         "moved = [float(np.abs(np.asarray(call(t, n, x, training)) - p).max()) for training in (True, False)]\n"
         "print(json.dumps({'backend': keras.backend.backend(), 'acc': h[-1]['val_accuracy'], 'n': len(h), 'jit': m.jit_compile, 'moved': moved,\n"
-        "                  'steps': steps, 'same': same, 'sizes': sizes}))\n"
+        "                  'steps': steps, 'same': same, 'sizes': sizes, 'again': again}))\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    cache = {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    env = {**os.environ, "KERAS_BACKEND": "jax", **cache}
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -178,6 +185,7 @@ def test_jax_backend_trains_a_trial_compiled(params) -> None:
     assert result["jit"] is True
     assert result["sizes"] == [144, 48] and result["steps"] == {"train_step": 1, "predict_step": 1}
     assert result["same"] is True
+    assert result["again"] == 1  # the same configuration, rebuilt: its training step comes from JAX's persistent cache
     in_training, in_inference = result["moved"]
     assert in_inference < 1e-5
     assert (in_training > 1e-3) == params.get("augment", False)  # only augmentation moves it

@@ -22,6 +22,12 @@ RESOLVED_SWEEP = "sweep.resolved.yaml"
 REPORT_HTML = "report.html"
 TENSORBOARD_DIR = "tensorboard"  # tracking.tensorboard: per-trial event files and the HParams records
 
+# JAX's persistent compilation cache in trial workers: where (this environment variable names a
+# folder, or "off"; by default a folder per user in the node's temp dir) and how large it may grow
+# (JAX deletes the least recently used entries beyond it).
+ENV_JAX_CACHE = "HPO_JAX_CACHE_DIR"
+JAX_CACHE_MAX_BYTES = 2 * 1024**3
+
 # Study / trial attributes written by hpo.
 ATTR_SPACE_FINGERPRINT = "hpo:space_fingerprint"
 ATTR_SWEEP_NAME = "hpo:sweep"

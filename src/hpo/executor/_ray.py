@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from hpo import _constants
 from hpo._errors import HpoError, SweepAborted
 from hpo.executor._events import Ended, Event, Failed, Paused, Placed, event_from
 from hpo.executor._worker import TrialWorker
@@ -25,10 +28,22 @@ _log = logging.getLogger(__name__)
 # Ray on Linux rewrites 127.0.0.1 to the machine's network address; a local Ray started by hpo
 # keeps every service on loopback instead. Ray reads this when it is first imported.
 _LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-# What every worker process sets before its backend's import: quiet TensorFlow. Set by the worker
-# itself, not through a runtime_env's env_vars: a runtime_env makes Ray create an environment for
-# each worker, which delays every worker's start by about a second (benchmarks/startup.py).
-_WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _worker_env() -> dict[str, str]:
+    """What every worker process sets before its backend's import, unless already set: quiet
+    TensorFlow, and JAX's persistent compilation cache in a folder on the worker's node, so that a
+    configuration compiled before (a promoted trial continuing, the best re-trained, a retry, a
+    resumed sweep) loads its compiled steps instead of compiling them again.
+
+    Set by the worker itself, not through a runtime_env's env_vars: a runtime_env makes Ray create
+    an environment for each worker, which delays every worker's start by about a second
+    (benchmarks/startup.py)."""
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    cache = os.environ.get(_constants.ENV_JAX_CACHE) or str(Path(tempfile.gettempdir()) / f"hpo-jax-cache-{os.getuid()}")
+    if cache != "off":
+        env |= {"JAX_COMPILATION_CACHE_DIR": cache, "JAX_COMPILATION_CACHE_MAX_SIZE": str(_constants.JAX_CACHE_MAX_BYTES)}
+    return env
 
 
 def _ray(local: bool = False) -> Any:
@@ -121,7 +136,7 @@ class _PlacedWorker(TrialWorker):
     def __init__(self, sweep_config: dict[str, Any], data: Any, gpu_fraction: float) -> None:
         import ray
 
-        for key, value in _WORKER_ENV.items():  # this process is the actor's own
+        for key, value in _worker_env().items():  # this process is the actor's own
             os.environ.setdefault(key, value)
         context = ray.get_runtime_context()
         placement = {"node": context.get_node_id(), "gpus": [str(g) for g in context.get_accelerator_ids().get("GPU", [])]}
