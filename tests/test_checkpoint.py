@@ -75,3 +75,25 @@ def test_a_checkpoint_of_another_model_is_refused_with_the_reason() -> None:
     paused, _ = _train(config, params, data, pause_after=1)
     with pytest.raises(TrialFailed, match="the checkpoint holds .* model variables but this configuration builds"):
         _train(config, {**params, "depth": 1}, data, start=paused.checkpoint)
+
+
+@pytest.mark.parametrize(("answer", "paused_after"), [(None, 2), (4, 4), (EPOCHS, None)], ids=["pauses", "next_rung", "to_the_end"])
+def test_promoted_at_its_rung_the_trial_trains_on_in_the_same_fit(answer, paused_after) -> None:
+    """The driver's answer to the rung's report moves the pause on (or away): the same model
+    trains on, on the curve of training that never paused."""
+    from hpo._trial import Answers
+    from hpo.engine import release_trial_state, train_trial
+
+    config, params = _setting("mlp")
+    data = load_dataset(config)
+    _, whole_reported = _train(config, params, data)
+    answers = Answers()
+    answers.hear(2, answer)  # answered before the report: the rung's wait returns at once
+    reported: list[tuple[int, dict]] = []
+    context = TrialContext(number=0, params=dict(params), data=data, seed=config.train.seed, epochs=config.train.epochs,
+                           pause_after=2, _sink=lambda epoch, metrics: reported.append((epoch, metrics)), _answers=answers, _awaits_answers=True)
+    result = train_trial(config, context, resumable=True)
+    release_trial_state()
+    assert (result.checkpoint.epoch if result.checkpoint is not None else None) == paused_after
+    assert [e for e, _ in reported] == list(range(1, (paused_after or EPOCHS) + 1))
+    assert _curve(reported) == pytest.approx(_curve(whole_reported[: len(reported)]), rel=1e-5, abs=1e-6)

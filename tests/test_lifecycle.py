@@ -290,8 +290,8 @@ class ScriptedPool:
         if number not in self.stopped:
             self.stopped.append(number)
 
-    def hear(self, number: int, epoch: int) -> None:
-        self.heard.append((number, epoch))
+    def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None:
+        self.heard.append((number, epoch) if go_on_to is None else (number, epoch, go_on_to))
 
     def poll(self, timeout: float) -> list:
         events = []

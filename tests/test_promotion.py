@@ -13,7 +13,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo.executor import Launcher, Lifecycle, Rules
 from hpo.executor._checkpoints import CheckpointStore
-from hpo.executor._events import Ended, Paused, Reported
+from hpo.executor._events import Ended, Paused, Placed, Reported
 from hpo.executor._loop import drive
 from hpo.space import parse_space
 from hpo.study import PausedAwareSampler, Promotion, paused_at, recover_stale_trials
@@ -188,3 +188,111 @@ def test_keep_checkpoints_leaves_each_trials_last_checkpoint(tmp_path) -> None:
     paused = {t.number: max(t.intermediate_values) for t in lc.study.trials if t.state == TrialState.PRUNED}
     assert paused and set(paused) <= set(kept)
     assert all(kept[n] == f"epoch={epoch}".encode() for n, epoch in paused.items())  # the checkpoint of the rung it ended at
+
+
+def _study_with(storage, tmp_path: Path, trials: list[tuple[dict[int, float], int | None]], events: list) -> Lifecycle:
+    """A lifecycle whose study holds ``trials`` (curve, paused-at rung or None: running) in order."""
+    lc = _lifecycle(storage, tmp_path, events)
+    for curve, paused in trials:
+        trial = lc.study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+        for epoch, value in curve.items():
+            trial.report(value, epoch)
+        if paused is not None:
+            trial.set_user_attr("hpo:paused", paused)
+    return lc
+
+
+IN_PLACE = [
+    # (the study's trials: curve and paused-at rung (None: running); trial reporting; epoch; goes on to)
+    ("best_at_its_rung", [({1: 0.2}, 1), ({1: 0.9}, None)], 1, 1, 2),
+    ("another_paused_trial_is_better", [({1: 0.95}, 1), ({1: 0.9}, None)], 1, 1, None),
+    ("too_few_at_the_rung", [({1: 0.9}, None)], 0, 1, None),
+    ("a_higher_rung_goes_first", [({1: 0.9, 2: 0.9}, 2), ({1: 0.5, 2: 0.1}, 2), ({1: 0.2}, 1), ({1: 0.8}, None)], 3, 1, None),
+    ("not_a_rung", [({1: 0.2, 2: 0.3, 3: 0.1}, None), ({1: 0.9, 2: 0.9, 3: 0.9}, None)], 1, 3, None),
+    ("second_rung", [({1: 0.9, 2: 0.2}, 2), ({1: 0.8, 2: 0.9}, None)], 1, 2, 4),
+    ("the_last_epoch", [({e: 0.5 for e in range(1, 9)}, None), ({e: 0.9 for e in range(1, 9)}, None)], 1, 8, None),
+]
+
+
+@pytest.mark.parametrize(("trials", "number", "epoch", "goes_on_to"), [c[1:] for c in IN_PLACE], ids=[c[0] for c in IN_PLACE])
+def test_a_trial_the_scheduler_would_promote_at_once_goes_on_without_pausing(storage, tmp_path, trials, number, epoch, goes_on_to) -> None:
+    """Exactly when ASHA would pick the trial the moment it paused at its rung (asha: rungs 1, 2, 4, 8)."""
+    events: list = []
+    lc = _study_with(storage, tmp_path, trials, events)
+    launcher = _launcher(lc, budget=10)
+    assert launcher.promote_in_place(number, epoch) == goes_on_to
+    assert (("promoted", number) in events) == (goes_on_to is not None)
+    assert paused_at(lc.study.trials[number]) is None  # the study is not touched: it never paused
+
+
+def test_no_promotion_in_place_once_the_sweep_stops_or_without_promotion(storage, tmp_path) -> None:
+    lc = _study_with(storage, tmp_path, [({1: 0.2}, 1), ({1: 0.9}, None)], [])
+    assert Launcher(lc, SPACE, budget=10).promote_in_place(1, 1) is None  # a stop-only pruner: nothing pauses
+    lc.abort("stopped")
+    assert _launcher(lc, budget=10).promote_in_place(1, 1) is None
+
+
+class _AnsweringPool(ScriptedPool):
+    """Trials that report one epoch per poll and, at their rung, pause or go on as the driver's
+    answer says (as TrialContext does); counts what each continuation cost."""
+
+    def __init__(self, slots: int) -> None:
+        super().__init__(slots, None)
+        self.runs: dict[int, dict] = {}
+        self.answers: dict[tuple[int, int], int | None] = {}
+        self.segments = 0  # launches: fresh starts and continuations from a checkpoint
+
+    def launch(self, number: int, params: dict, whole_gpu: bool = False, start: bytes | None = None, pause_after: int | None = None) -> None:
+        first = 0 if start is None else int(start.decode().split("=")[1])
+        self.runs[number] = {"x": params["x"], "epoch": first, "pause_after": pause_after, "placed": False}
+        self.queues[number] = []
+        self.segments += 1
+
+    def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None:
+        super().hear(number, epoch, go_on_to)
+        self.answers[(number, epoch)] = go_on_to
+
+    def poll(self, timeout: float) -> list:
+        events = []
+        for number, run in list(self.runs.items()):
+            if number in self.stopped:
+                del self.runs[number], self.queues[number]
+                events.append(Ended(number, None))
+                continue
+            if not run["placed"]:
+                run["placed"] = True
+                events.append(Placed(number, {"host": "here"}))
+                continue
+            epoch = run["epoch"]
+            if epoch and epoch == run["pause_after"]:  # the rung: the answer to its report decides
+                go_on_to = self.answers.get((number, epoch))
+                if go_on_to is None:
+                    del self.runs[number], self.queues[number]
+                    events.append(Paused(number, epoch, f"epoch={epoch}".encode()))
+                    continue
+                run["pause_after"] = go_on_to if go_on_to < EPOCHS else None
+            if epoch == EPOCHS:
+                del self.runs[number], self.queues[number]
+                events.append(Ended(number, None))
+                continue
+            run["epoch"] = epoch + 1
+            events.append(Reported(number, epoch + 1, {"val_accuracy": run["x"] * (epoch + 1) / EPOCHS}))
+        return events
+
+
+def test_promoted_in_place_the_sweep_ends_as_truthful_with_fewer_pauses(storage, tmp_path) -> None:
+    events: list = []
+    lc = _lifecycle(storage, tmp_path, events)
+    pool = _AnsweringPool(2)
+    drive(_launcher(lc, budget=12), lc, pool, poll_s=0)
+    lc.end_paused()
+    trials = lc.study.get_trials(deepcopy=False)
+    assert len(trials) == 12 and {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert all(_contiguous(t) for t in trials)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert complete and all(max(t.intermediate_values) == EPOCHS for t in complete)
+    in_place = [number for event, number in events if event == "promoted"]
+    continued = [number for event, number in events if event == "continued"]
+    assert in_place  # some promotions cost no pause and no rebuild
+    assert pool.segments == 12 + len(continued)  # every promotion not in place was a launch from a checkpoint
+    assert not any(paused_at(t) for t in trials) and not list((tmp_path / "checkpoints").glob("*"))

@@ -115,3 +115,7 @@ STALE_AFTER_S = 60.0
 ANSWER_WAIT_SHARE = 0.05
 ANSWER_WAIT_MAX_S = 0.25
 ANSWER_WAIT_MIN_S = 0.01
+# With a promotion scheduler, after the report at its rung a trial waits for the driver's answer
+# (pause, or go on to the next rung when the scheduler would promote it at once) up to this long;
+# without an answer by then it pauses.
+RUNG_ANSWER_WAIT_S = 10.0

@@ -97,6 +97,7 @@ class Progress:
             "started": "started",
             "continued": f"promoted: continues after epoch {detail.get('epoch')}",
             "paused": f"paused after epoch {detail.get('epoch')}",
+            "promoted": f"promoted at its rung: goes on after epoch {detail.get('epoch')} to epoch {detail.get('to_epoch')} without pausing",
             "complete": f"complete {self.metric}={detail.get('value', float('nan')):.4f} after {detail.get('epochs')} epochs",
             "pruned": f"pruned at epoch {detail.get('epochs')}",
             "failed": f"failed: {detail.get('reason')}",

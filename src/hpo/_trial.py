@@ -83,22 +83,31 @@ def _numbers(metrics: dict[str, Any], epoch: int) -> dict[str, float]:
 
 class Answers:
     """What the driver tells one running trial: stop (``stopped``, the trial's stop event), or that
-    it has heard the trial's report of an epoch and lets it go on."""
+    it has heard the trial's report of an epoch and lets it go on (at a rung: perhaps on to the
+    next rung, promoted without pausing)."""
 
     def __init__(self) -> None:
         self.stopped = threading.Event()
         self._changed = threading.Condition()
         self._heard = 0
+        self._go_on_to: dict[int, int] = {}  # rung epoch -> the epoch the trial goes on to instead of pausing
 
     def stop(self) -> None:
         self.stopped.set()
         with self._changed:
             self._changed.notify_all()
 
-    def hear(self, epoch: int) -> None:
+    def hear(self, epoch: int, go_on_to: int | None = None) -> None:
         with self._changed:
             self._heard = max(self._heard, epoch)
+            if go_on_to is not None:
+                self._go_on_to[epoch] = go_on_to
             self._changed.notify_all()
+
+    def go_on_to(self, epoch: int) -> int | None:
+        """Where the trial goes on to after its rung ``epoch`` instead of pausing; None: it pauses."""
+        with self._changed:
+            return self._go_on_to.get(epoch)
 
     def wait(self, epoch: int, timeout: float) -> None:
         """Until epoch ``epoch`` is heard, the trial is stopped, or ``timeout`` seconds pass."""
@@ -160,10 +169,17 @@ class TrialContext:
         now = time.monotonic()
         budget = min(_constants.ANSWER_WAIT_MAX_S, _constants.ANSWER_WAIT_SHARE * (now - self._reported_at))
         self._reported_at = now
-        last = epoch >= self.epochs or epoch == self.pause_after  # nothing to save after it
-        if not self._awaits_answers or last or budget < _constants.ANSWER_WAIT_MIN_S:
+        if not self._awaits_answers or epoch >= self.epochs:  # the last epoch: nothing to save after it
             return
-        self._answers.wait(epoch, budget)
+        if epoch == self.pause_after:
+            # The rung: pausing costs a checkpoint now and a rebuilt model later, so wait for the
+            # answer; when the scheduler would promote this trial at once, it goes on instead.
+            self._answers.wait(epoch, _constants.RUNG_ANSWER_WAIT_S)
+            go_on_to = self._answers.go_on_to(epoch)
+            if go_on_to is not None and not self.should_stop:
+                self.pause_after = go_on_to if go_on_to < self.epochs else None
+        elif budget >= _constants.ANSWER_WAIT_MIN_S:
+            self._answers.wait(epoch, budget)
         if self.should_stop:
             raise TrialStopped(f"trial {self.number} was stopped by the sweep")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,23 +168,24 @@ class _EpochReporter(keras.callbacks.Callback):
 
 def _fit_by_epoch(
     model: keras.Model, data: Dataset, batch_size: int, epochs: int, seed: int, callbacks: list[keras.callbacks.Callback],
-    verbose: int, result: TrainedModel, start: Checkpoint | None, pause_after: int | None,
+    verbose: int, result: TrainedModel, start: Checkpoint | None, pause_after: Callable[[], int | None],
 ) -> Checkpoint | None:
     """Train one epoch per ``fit`` with each epoch's data order drawn from (seed, epoch), so that
     training continued from a checkpoint follows the same curve as training that never paused;
-    the checkpoint after ``pause_after`` when that comes before the last epoch. Each epoch takes
-    the first ``epoch_samples`` of its order."""
-    first = 0
+    the checkpoint after epoch ``pause_after()`` when that comes before the last epoch (asked
+    after every epoch: the sweep may promote the trial at its rung, which moves it on). Each
+    epoch takes the first ``epoch_samples`` of its order."""
+    epoch = 0
     if start is not None:
         restore(model, start)
-        result.history, first = list(start.history), start.epoch
-    last = epochs if pause_after is None else min(pause_after, epochs)
+        result.history, epoch = list(start.history), start.epoch
     used = epoch_samples(len(data.y_train), batch_size)
-    for epoch in range(first, last):
+    while epoch < min(pause_after() or epochs, epochs):
         order = np.random.default_rng((seed, epoch)).permutation(len(data.y_train))[:used]
         model.fit(data.x_train[order], data.y_train[order], batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
                   shuffle=False, callbacks=callbacks, verbose=verbose)
-    return capture(model, last, result.history) if last < epochs else None
+        epoch += 1
+    return capture(model, epoch, result.history) if epoch < epochs else None
 
 
 def train_trial(
@@ -194,7 +196,8 @@ def train_trial(
 
     ``resumable``: train so that the trial can pause and continue with the same curve; it then
     continues from ``start`` (a checkpoint) when given, and pauses after epoch ``pause_after``
-    (``result.checkpoint`` holds its state).
+    (by default ``context.pause_after``, which the sweep may move on at the rung) with
+    ``result.checkpoint`` holding its state.
 
     Raises TrialFailed for a configuration that cannot train (NaN loss, CNN on tabular data, ...),
     TrialOutOfMemory when it does not fit, TrialStopped when the sweep stopped it.
@@ -221,7 +224,8 @@ def train_trial(
         verbose = 2 if config.train.verbose else 0
         if resumable or whole_batches:
             result.checkpoint = _fit_by_epoch(
-                model, data, batch_size, config.train.epochs, context.seed, callbacks, verbose, result, start, pause_after
+                model, data, batch_size, config.train.epochs, context.seed, callbacks, verbose, result, start,
+                (lambda: context.pause_after) if pause_after is None else (lambda: pause_after),
             )
         else:
             model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=config.train.epochs, callbacks=callbacks,

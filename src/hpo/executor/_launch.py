@@ -8,6 +8,7 @@ the storage-wide ``budget`` lock, so several drivers on one study never overshoo
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,27 @@ class Launcher:
         lifecycle.start(trial, params)
         pause_after = None if self._promotion is None else self._promotion.first_pause(trial.number)
         return Launch(trial.number, params, whole_gpu, pause_after=pause_after)
+
+    def promote_in_place(self, number: int, epoch: int) -> int | None:
+        """Promotion: the epoch that trial ``number``, which has just reported ``epoch`` (its rung),
+        goes on to without pausing, when the scheduler would promote it the moment it paused (the
+        best qualifying paused trial, the highest rung first); None: it pauses. It keeps its model,
+        so it saves the checkpoint and the rebuild a pause and a continuation cost."""
+        promotion = self._promotion
+        if promotion is None or epoch not in promotion.rungs(number)[:-1] or self._lifecycle.stopping or self.out_of_time():
+            return None
+        with self._lock():
+            trials = []
+            for trial in self._lifecycle.study.get_trials(deepcopy=False):
+                if trial.number == number:  # as if paused at its rung now
+                    trial = copy.copy(trial)
+                    trial.user_attrs = {**trial.user_attrs, _constants.ATTR_PAUSED: epoch}
+                trials.append(trial)
+            promoted = promotion.promotion(trials)
+        if promoted is None or promoted[0].number != number:
+            return None
+        self._lifecycle.emit("promoted", number, epoch=epoch, to_epoch=promoted[1])
+        return promoted[1]
 
     def _continue(self, frozen: optuna.trial.FrozenTrial, to_epoch: int) -> Launch | _Signal:
         """Promote a paused trial: it continues from its checkpoint to ``to_epoch`` (the lock is held)."""

@@ -67,7 +67,7 @@ class Pool(Protocol):
 
     def stop(self, number: int) -> None: ...
 
-    def hear(self, number: int, epoch: int) -> None: ...
+    def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None: ...
 
     def poll(self, timeout: float) -> list[Event]: ...
 
@@ -128,7 +128,8 @@ def drive(
                 clock.stop_sent(number, time.perf_counter())
         for event in events:
             if isinstance(event, Reported) and event.number in live:
-                pool.hear(event.number, event.epoch)  # the trial waits briefly for this (or for a stop)
+                # The trial waits briefly for this (or for a stop); at its rung, for whether it goes on.
+                pool.hear(event.number, event.epoch, launcher.promote_in_place(event.number, event.epoch))
         clock.asking_s += polled - mark
         clock.waiting_s += handled - polled
         clock.handling_s += time.perf_counter() - handled

@@ -253,10 +253,11 @@ class RayPool:
             slot.stopped = True
             slot.actor.stop.remote(number)
 
-    def hear(self, number: int, epoch: int) -> None:
-        """Tell trial ``number`` that its report of ``epoch`` was handled and it goes on."""
+    def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None:
+        """Tell trial ``number`` that its report of ``epoch`` was handled and it goes on (after its
+        rung, on to ``go_on_to`` without pausing, when given)."""
         if (slot := self._telling(number)) is not None:
-            slot.actor.hear.remote(number, epoch)
+            slot.actor.hear.remote(number, epoch, go_on_to)
 
     def poll(self, timeout: float) -> list[Event]:
         """Events from the running trials, waiting up to ``timeout`` seconds for the first."""

@@ -76,11 +76,12 @@ class TrialWorker:
         if answers is not None:
             answers.stop()
 
-    def hear(self, number: int, epoch: int) -> None:
-        """The driver has handled trial ``number``'s report of ``epoch`` and lets it go on."""
+    def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None:
+        """The driver has handled trial ``number``'s report of ``epoch`` and lets it go on (after
+        its rung, on to epoch ``go_on_to`` instead of pausing, when given)."""
         answers = self._answers.get(number)
         if answers is not None:
-            answers.hear(epoch)
+            answers.hear(epoch, go_on_to)
 
     def run(self, number: int, params: dict[str, Any], start: bytes | None = None, pause_after: int | None = None) -> Iterator[dict[str, Any]]:
         """Train one configuration, yielding its events as they happen; continue from ``start``
@@ -149,7 +150,7 @@ class TrialWorker:
         if self._function is None:
             from hpo.engine import train_trial
 
-            result = train_trial(self._config, context, resumable=self._resumable, start=context.checkpoint, pause_after=context.pause_after)
+            result = train_trial(self._config, context, resumable=self._resumable, start=context.checkpoint)
             if result.checkpoint is not None:
                 raise TrialPaused(result.checkpoint.epoch, result.checkpoint)
             return result.final
