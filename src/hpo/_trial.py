@@ -118,8 +118,10 @@ class Answers:
 @dataclass
 class TrialContext:
     """One trial's view of the sweep. ``report(epoch, metrics)`` sends an epoch's metrics to the
-    driver, whose pruner decides, and waits briefly for the answer; it raises ``TrialStopped``
-    once the trial has been stopped. ``should_stop`` lets long epochs check in between reports."""
+    driver, whose pruner decides, and waits briefly for the answer (at a promotion rung, for
+    whether the trial pauses or goes on: ``pause_after`` moves on then); it raises
+    ``TrialStopped`` once the trial has been stopped. ``should_stop`` lets long epochs check in
+    between reports."""
 
     number: int
     params: dict[str, Any]
