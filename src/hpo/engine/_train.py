@@ -207,8 +207,8 @@ def train_trial(
     data = context.data if context.data is not None else load_dataset(config)
     seed_everything(context.seed)
     batch_size = int(builtin_value(params, "batch_size"))
-    whole_batches = epoch_samples(len(data.y_train), batch_size) < len(data.y_train)
-    steps_per_epoch = len(data.y_train) // batch_size if whole_batches else math.ceil(len(data.y_train) / batch_size)
+    used = epoch_samples(len(data.y_train), batch_size)
+    steps_per_epoch = math.ceil(used / batch_size)
     result = TrainedModel(normalization=normalization)
     try:
         model = build_model(config.model.builder, params, data.input_shape, data.n_classes)
@@ -222,7 +222,7 @@ def train_trial(
         costs = CostMeter()
         callbacks = [costs, _EpochReporter(context, data, result, costs)]
         verbose = 2 if config.train.verbose else 0
-        if resumable or whole_batches:
+        if resumable or used < len(data.y_train):  # on JAX: whole batches, one epoch's order at a time
             result.checkpoint = _fit_by_epoch(
                 model, data, batch_size, config.train.epochs, context.seed, callbacks, verbose, result, start,
                 (lambda: context.pause_after) if pause_after is None else (lambda: pause_after),
