@@ -131,7 +131,8 @@ def test_a_finished_sweep_runs_again_without_ray_or_retraining(tmp_path) -> None
 def test_jax_workers_keep_compiled_steps_in_a_persistent_cache(tmp_path, cache) -> None:
     """On JAX, trial workers cache compiled steps on disk (HPO_JAX_CACHE_DIR names the folder, or
     turns it off), so the best's re-training after the sweep loads what its trial compiled. (JAX
-    caches compilations longer than 1 s: a small CNN's training step here, not a tiny MLP's.)"""
+    caches only compilations longer than 1 s by default, which a small CNN's step here is or is not
+    depending on the machine's load: the test lowers that threshold so that the result does not.)"""
     pytest.importorskip("jax")
     path = tmp_path / "j.yaml"
     path.write_text(textwrap.dedent(f"""
@@ -144,7 +145,8 @@ def test_jax_workers_keep_compiled_steps_in_a_persistent_cache(tmp_path, cache) 
         results_dir: {tmp_path / "results"}
     """))
     folder = tmp_path / "jax-cache"
-    run = run_hpo("run", str(path), cwd=tmp_path, env={"KERAS_BACKEND": "jax", "HPO_JAX_CACHE_DIR": str(folder) if cache == "folder" else "off"})
+    run = run_hpo("run", str(path), cwd=tmp_path, env={"KERAS_BACKEND": "jax", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                                                    "HPO_JAX_CACHE_DIR": str(folder) if cache == "folder" else "off"})
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "re-trained once" in run.stdout
     entries = sorted(p.name for p in folder.glob("jit_train_step-*")) if folder.exists() else []
