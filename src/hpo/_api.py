@@ -124,10 +124,10 @@ def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[S
     """The result of a run that would start no trial and whose best was re-trained by an earlier
     run (``best.json`` current; with ``--save front`` ``pareto.json`` too): no Ray, no data, no
     training, the exports and the report written again. None when a run has work to do."""
-    from hpo.executor import SweepOutcome, spent_study
+    from hpo.executor import SweepOutcome, earlier_runs, spent_study
     from hpo.results import load_best, load_pareto, refresh
     from hpo.storage import Store
-    from hpo.study import best_trial, watched_value
+    from hpo.study import best_trial
 
     store = Store(sweep.storage_url())
     try:
@@ -139,8 +139,7 @@ def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[S
             return None  # the last run ended before its re-training: a run does that now
         if listener is not None:
             listener("opened", -1, {"study": study.study_name, "storage": store.masked})
-            value = None if best is None else watched_value(best, sweep.config.objective)
-            listener("resumed", -1, {"finished": len(study.trials), "best": value})
+            listener("resumed", -1, earlier_runs(sweep, study))  # every trial finished: never None here
         written = refresh(sweep, study)
     finally:
         store.close()

@@ -113,13 +113,21 @@ def _open(sweep: Sweep, new_study: bool) -> tuple[Store, optuna.storages.BaseSto
     return store, storage, open_study(sweep, storage, new_study=new_study)
 
 
+def earlier_runs(sweep: Sweep, study: optuna.Study) -> dict[str, Any] | None:
+    """The ``resumed`` event's detail: how many trials earlier runs finished and the best value so
+    far; None when they finished none."""
+    earlier = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    if not earlier:
+        return None
+    best = best_trial(study, sweep.config.objective)
+    return {"finished": len(earlier), "best": None if best is None else watched_value(best, sweep.config.objective)}
+
+
 def _announce_earlier_runs(sweep: Sweep, study: optuna.Study, lifecycle: Lifecycle, recovered: list[int]) -> None:
     if recovered:
         lifecycle.emit("recovered", -1, trials=recovered)
-    earlier = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
-    if earlier:
-        best = best_trial(study, sweep.config.objective)
-        lifecycle.emit("resumed", -1, finished=len(earlier), best=None if best is None else watched_value(best, sweep.config.objective))
+    if (earlier := earlier_runs(sweep, study)) is not None:
+        lifecycle.emit("resumed", -1, **earlier)
 
 
 def _lifecycle(
