@@ -23,6 +23,7 @@ CASES = [
     (["metrics_cost.py", "--repeats", "3"], "scikit-learn"),
     (["engine_epochs.py", "--epochs", "2"], "epoch"),
     (["worker_gc.py", "--trials", "2"], "cleanup"),
+    (["stop_latency.py", "--trials", "2"], "stop->released"),
     (["startup.py", "--repeat", "1"], "first epoch"),
     (["gpu_packing.py", "--packing", "1", "--trials", "1", "--epochs", "1", "--samples", "300", "--size", "8"], "trials_per_hour"),
 ]

@@ -18,6 +18,7 @@ from hpo._errors import TrialFailed, TrialOutOfMemory
 from hpo._trial import TrialContext, TrialStopped
 from hpo.config import SweepConfig
 from hpo.data import Dataset, load_dataset
+from hpo.engine._batches import epoch_order, tf_batches, uses_tf_data
 from hpo.engine._checkpoint import Checkpoint, capture, restore
 from hpo.engine._efficiency import CostMeter, latency
 from hpo.engine._metrics import compute_metrics, regression_metrics
@@ -181,9 +182,12 @@ def _fit_by_epoch(
         result.history, epoch = list(start.history), start.epoch
     used = epoch_samples(len(data.y_train), batch_size)
     while epoch < min(pause_after() or epochs, epochs):
-        order = np.random.default_rng((seed, epoch)).permutation(len(data.y_train))[:used]
-        model.fit(data.x_train[order], data.y_train[order], batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
-                  shuffle=False, callbacks=callbacks, verbose=verbose)
+        order = epoch_order(len(data.y_train), used, seed, epoch)
+        one = {"epochs": epoch + 1, "initial_epoch": epoch, "callbacks": callbacks, "verbose": verbose, "shuffle": False}
+        if uses_tf_data():
+            model.fit(tf_batches(data.x_train, data.y_train, batch_size, seed, order), **one)
+        else:
+            model.fit(data.x_train[order], data.y_train[order], batch_size=batch_size, **one)
         epoch += 1
     return capture(model, epoch, result.history) if epoch < epochs else None
 
@@ -227,6 +231,9 @@ def train_trial(
                 model, data, batch_size, config.train.epochs, context.seed, callbacks, verbose, result, start,
                 (lambda: context.pause_after) if pause_after is None else (lambda: pause_after),
             )
+        elif uses_tf_data():
+            model.fit(tf_batches(data.x_train, data.y_train, batch_size, context.seed), epochs=config.train.epochs,
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
         else:
             model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=config.train.epochs, callbacks=callbacks,
                       verbose=verbose, shuffle=True)
