@@ -5,9 +5,9 @@ Keras turns numpy arrays into a tf.data pipeline with autotuning on. Autotuning 
 per iterator that sleeps for its tuning period between rounds, and destroying an iterator that
 was not read to its end (the one ``fit`` leaves when a trial is stopped in the middle of an epoch
 or after a report, or the next epoch's that Keras opens ahead) now and then waits out that sleep:
-0.2–3.8 s per stopped trial in a sweep on 2 cores, the slot idle meanwhile
-(benchmarks/stop_latency.py). hpo's pipeline gathers whole batches by index, prefetches one, and
-does not autotune; reading in-memory arrays gains nothing from it (epochs are as fast or faster).
+up to 3.8 s for one stopped trial in a sweep on 2 cores, its slot idle meanwhile
+(docs/benchmarks.md). hpo's pipeline gathers whole batches by index, prefetches one, and does not
+autotune; reading in-memory arrays gains nothing from autotuning (epochs are as fast or faster).
 """
 
 from __future__ import annotations
