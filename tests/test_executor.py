@@ -335,7 +335,8 @@ def test_file_data_through_a_whole_sweep(tmp_path, kind: str) -> None:
     path = tmp_path / "files.yaml"
     path.write_text(yaml.safe_dump({
         "name": "files", "data": {**data, "options": {"image_size": 8}} if kind == "image_folder" else data,
-        "train": {"epochs": 2}, "objective": {"metric": "val_accuracy"},
+        # 10 epochs of 3 batches: enough to learn it, whatever the order of the batches
+        "train": {"epochs": 10}, "objective": {"metric": "val_accuracy"},
         "space": {"params": {"family": "mlp", "depth": 1, "units_0": {"type": "int", "low": 8, "high": 16},
                              "optimizer": "adam", "learning_rate": 0.01, "batch_size": 32, "normalization": "standard"}},
         "sampler": {"name": "random", "seed": 0}, "pruner": {"name": "none"},
