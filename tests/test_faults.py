@@ -174,8 +174,15 @@ def test_two_drivers_recovering_at_once_do_not_double_fail_or_retry(storage_url:
     assert len(study.trials) == 10
 
 
+def _as_from_a_terminal() -> None:
+    """SIGINT as a command typed at a terminal has it: a suite run as a background job (``&`` in a
+    script) has SIGINT ignored, and its subprocesses inherit that, so the driver would not hear a
+    Ctrl+C sent before it installs its own handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_driver(tmp_path: Path, path: Path) -> tuple[subprocess.Popen, list[str]]:
-    driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(),
+    driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(), preexec_fn=_as_from_a_terminal,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(driver.stdout), daemon=True).start()
