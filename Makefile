@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SWEEP ?= sweeps/digits_cnn.yaml
 
-.PHONY: run test test-fast install system-deps clean
+.PHONY: run test test-fast lint install system-deps clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,22 @@ system-deps:
 run: $(STAMP)
 	$(BIN)/hpo run $(SWEEP)
 
-# Two xdist workers, a file's tests in one of them one at a time: the suite waits on Ray starts and
-# subprocesses much of its time, and the multi-node tests' `ray start` clusters bind fixed ports.
-test: $(STAMP) system-deps
+# The gate: lint, format and types of the package (src/), before any test runs.
+lint: $(STAMP)
+	$(BIN)/ruff check src
+	$(BIN)/ruff format --check src
+	$(BIN)/mypy
+
+# The whole suite after the gate. Two xdist workers, a file's tests in one of them one at a time:
+# the suite waits on Ray starts and subprocesses much of its time, and the multi-node tests' `ray
+# start` clusters bind fixed ports.
+test: lint system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+# No Ray, no training, no framework import in the test process (tests/conftest.py enforces it),
+# no sweep-running subprocess, no wall-clock assertion.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -12,6 +12,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
+# Every process a test starts (the CLI, drivers, benchmarks, Ray's nodes and workers) imports hpo
+# from this working tree, not from the tree a shared venv's editable install points at. The
+# repository root follows, for the tests' own modules that sweeps name (tests.cheap, tests.user_code).
+TREE_PATH = os.pathsep.join([str(SRC), str(REPO)])
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (TREE_PATH, os.environ.get("PYTHONPATH", "")) if p)
 
 SEARCH_SPACES = REPO / "search_spaces"
 
@@ -85,3 +91,25 @@ def storage_url(request, tmp_path):
     if request.param == "journal":
         return str(tmp_path / "study.journal")
     return request.getfixturevalue("postgres_url")
+
+
+# What `make test-fast` (-m "not slow") never loads: a test that imports one of these trains, starts
+# Ray or pulls in a framework, and belongs in the full lane (mark it slow).
+FAST_LANE_FORBIDDEN = ("ray", "tensorflow", "keras", "jax", "torch")
+
+
+def _in_fast_lane(config: pytest.Config) -> bool:
+    return "".join(str(config.getoption("markexpr") or "").split()) == "notslow"
+
+
+@pytest.fixture(autouse=True)
+def _fast_lane_stays_light(request: pytest.FixtureRequest):
+    """In the fast lane, fail the test that first imports a heavy framework into the test process."""
+    if not _in_fast_lane(request.config):
+        yield
+        return
+    before = {name for name in FAST_LANE_FORBIDDEN if name in sys.modules}
+    yield
+    loaded = sorted(name for name in FAST_LANE_FORBIDDEN if name in sys.modules and name not in before)
+    if loaded:
+        pytest.fail(f"the fast lane must not import {', '.join(loaded)}; mark this test `slow`", pytrace=False)

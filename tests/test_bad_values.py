@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 from hpo.config import load_sweep
 from hpo.results import write_resolved_sweep
 from hpo.study import open_study
-from tests.conftest import MINIMAL_SWEEP, REPO, journal_study, run_hpo
+from tests.conftest import MINIMAL_SWEEP, REPO, TREE_PATH, journal_study, run_hpo
 
 
 def _sweep(tmp_path: Path, extra: str = "") -> Path:
@@ -135,7 +135,7 @@ results_dir: %(results)s
 def test_misspelled_metric_stops_at_first_report_with_exit_1(tmp_path) -> None:
     path = tmp_path / "u.yaml"
     path.write_text(textwrap.dedent(SWEEP_USER_BUILDER % {"builder": "build", "metric": "val_accuray", "results": tmp_path / "results"}))
-    result = run_hpo("run", str(path), cwd=tmp_path, env={"PYTHONPATH": str(REPO)}, timeout=600)
+    result = run_hpo("run", str(path), cwd=tmp_path, env={"PYTHONPATH": TREE_PATH}, timeout=600)
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     assert "objective metric 'val_accuray' is not reported" in result.stderr
     assert "val_accuracy" in result.stderr and "val_auc" in result.stderr
@@ -147,7 +147,7 @@ def test_misspelled_metric_stops_at_first_report_with_exit_1(tmp_path) -> None:
 def test_out_of_memory_fails_the_trial_not_the_sweep(tmp_path) -> None:
     path = tmp_path / "u.yaml"
     path.write_text(textwrap.dedent(SWEEP_USER_BUILDER % {"builder": "oom_builder", "metric": "val_accuracy", "results": tmp_path / "results"}))
-    result = run_hpo("run", str(path), cwd=tmp_path, env={"PYTHONPATH": str(REPO)}, timeout=600)
+    result = run_hpo("run", str(path), cwd=tmp_path, env={"PYTHONPATH": TREE_PATH}, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     study = journal_study(tmp_path / "results" / "u" / "study.journal", "u")
     assert [t.state for t in study.trials] == [TrialState.FAIL] * 3  # the budget ran; the sweep did not crash

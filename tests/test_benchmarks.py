@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, TREE_PATH
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ CASES = [
 
 @pytest.mark.parametrize(("args", "expected"), CASES, ids=[case[0][0] for case in CASES])
 def test_benchmark_script_runs_tiny(args, expected, tmp_path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": TREE_PATH}
     result = subprocess.run([sys.executable, str(BENCH / args[0]), *args[1:]], cwd=tmp_path, capture_output=True,
                             text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -49,7 +49,7 @@ def test_gpu_sweep_runs_hpo_on_a_logical_gpu_and_reads_the_study_back(tmp_path) 
         [sys.executable, str(BENCH / "gpu_sweep.py"), "--sweep", str(tiny), "--packing", "2", "--trials", "3",
          "--out", str(tmp_path / "out"), "--json", str(rows_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONPATH": str(REPO), "RAY_OVERRIDE_RESOURCES": '{"GPU": 1}'},
+        env={**os.environ, "PYTHONPATH": TREE_PATH, "RAY_OVERRIDE_RESOURCES": '{"GPU": 1}'},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (row,) = json.loads(rows_path.read_text())
@@ -65,7 +65,7 @@ def test_compare_runs_every_peer_tiny_and_writes_its_table(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, str(BENCH / "compare.py"), "--seeds", "0", "--trials", "2", "--epochs", "2",
          "--peers", "optuna", "optuna-par", "ray-tune", "hpo", "hpo-asha", "--asha-trials", "2", "--json", str(out), "--plot", str(plot)],
-        cwd=BENCH / "compare", capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=BENCH / "compare", capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": TREE_PATH},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runs = json.loads(out.read_text())["runs"]

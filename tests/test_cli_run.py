@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, journal_study, run_hpo
+from tests.conftest import REPO, TREE_PATH, journal_study, run_hpo
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def _sweep(tmp_path: Path, trials: int = 6, sleep: float = 0.0) -> Path:
 
 
 def _run(*args: str, cwd: Path):
-    return run_hpo(*args, cwd=cwd, env={"PYTHONPATH": str(REPO)}, timeout=600)
+    return run_hpo(*args, cwd=cwd, env={"PYTHONPATH": TREE_PATH}, timeout=600)
 
 
 def _trials(tmp_path: Path, name: str = "r"):
@@ -103,7 +103,7 @@ def test_a_finished_sweep_runs_again_without_ray_or_retraining(tmp_path) -> None
 
     # Through the Python API: neither Ray nor TensorFlow is imported.
     script = "import sys, hpo; r = hpo.run(sys.argv[1], progress=False); print(r.outcome.nothing_left, sorted({'ray', 'tensorflow'} & set(sys.modules)))"
-    api = subprocess.run([sys.executable, "-c", script, str(path)], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    api = subprocess.run([sys.executable, "-c", script, str(path)], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": TREE_PATH})
     assert api.returncode == 0, api.stderr[-2000:]
     assert api.stdout.strip().splitlines()[-1] == "True []"
     assert best.read_bytes() == written  # the best is not re-trained

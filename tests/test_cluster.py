@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, free_port, journal_study
+from tests.conftest import REPO, SRC, TREE_PATH, free_port, journal_study
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ def test_run_joins_an_existing_cluster(ray_head, tmp_path) -> None:
     """))
     result = subprocess.run(
         [sys.executable, "-m", "hpo", "run", str(path), "--address", ray_head, "--gpus-per-trial", "0.5"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, env={**_environ(), "PYTHONPATH": str(REPO), **AUTH},
+        cwd=REPO, capture_output=True, text=True, timeout=600, env={**_environ(), "PYTHONPATH": TREE_PATH, **AUTH},
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = journal_study(tmp_path / "results" / "c" / "study.journal", "c")
@@ -146,10 +146,10 @@ def three_nodes(tmp_path):
     """A head (no GPUs) and two worker nodes with two logical GPUs each, started with `ray start`.
     The worker nodes run in their own mount namespace where the driver's folder is an empty tmpfs
     (as on another host: they cannot read the user's code), from another working directory, with
-    no PYTHONPATH."""
+    only hpo's own source on PYTHONPATH (no user code)."""
     ray = str(Path(sys.executable).parent / "ray")
     port = free_port()
-    env = {**_environ("PYTHONPATH"), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
+    env = {**_environ(), "PYTHONPATH": str(SRC), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}  # hpo, not the user's code
     head = _start_head(env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
                        "--include-dashboard=false", "--disable-usage-stats")
     elsewhere = tmp_path / "elsewhere"
@@ -192,7 +192,7 @@ def three_nodes(tmp_path):
 
 def _run_driver(folder: Path, path: Path, address: str, *extra: str, wait: bool = True):
     command = [str(Path(sys.executable).parent / "hpo"), "run", str(path), "--address", address, *extra]
-    env = {**_environ("PYTHONPATH"), **AUTH}
+    env = {**_environ(), "PYTHONPATH": str(SRC), **AUTH}  # hpo, not the user's code
     if wait:
         return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600, env=env)
     return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
@@ -256,7 +256,7 @@ def test_two_drivers_on_one_postgresql_study_run_exactly_the_budget(postgres_url
         folder.mkdir()
         paths.append(_user_sweep(folder, trials=10, concurrency=2, storage=postgres_url, sleep=0.1).read_text())
         (folder / "u.yaml").write_text(paths[-1].replace("gpus_per_trial: 0.5", "gpus_per_trial: 0"))
-    env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RAY_ADDRESS")}}
+    env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "PYTHONPATH": str(SRC)}
     hpo = str(Path(sys.executable).parent / "hpo")
     drivers = [subprocess.Popen([hpo, "run", "u.yaml"], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for folder in folders]
     outputs = [d.communicate(timeout=600)[0] for d in drivers]
@@ -286,7 +286,7 @@ def test_without_an_address_a_cluster_already_on_this_machine_is_left_alone(ray_
     """))
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", *AUTH)}
     result = subprocess.run([sys.executable, "-m", "hpo", "run", str(path)], cwd=REPO, capture_output=True, text=True,
-                            timeout=600, env={**env, "PYTHONPATH": str(REPO)})
+                            timeout=600, env={**env, "PYTHONPATH": TREE_PATH})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = journal_study(tmp_path / "results" / "c" / "study.journal", "c")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2

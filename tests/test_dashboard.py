@@ -15,7 +15,7 @@ import pytest
 
 from hpo.config import load_sweep
 from hpo.study import open_study
-from tests.conftest import MINIMAL_SWEEP, REPO, free_port
+from tests.conftest import MINIMAL_SWEEP, REPO, TREE_PATH, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def dashboard(tmp_path):
     _add_trials(path, 3)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "hpo", "dashboard", str(path), "--port", str(port)], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": TREE_PATH})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -104,7 +104,7 @@ def test_widening_the_host_warns(tmp_path) -> None:
     _add_trials(path, 1)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "hpo", "dashboard", str(path), "--host", "0.0.0.0", "--port", str(port)],
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": TREE_PATH})
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not _listening_addresses(port):

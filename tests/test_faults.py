@@ -17,7 +17,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, journal_study
+from tests.conftest import REPO, TREE_PATH, journal_study
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def _hpo(*args: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
+    return {**os.environ, "PYTHONPATH": TREE_PATH, "NO_COLOR": "1"}
 
 
 def _counted(study: optuna.Study) -> int:

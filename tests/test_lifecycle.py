@@ -7,7 +7,6 @@ checks what the study holds afterwards."""
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 
 import optuna
@@ -323,21 +322,26 @@ def test_the_loop_runs_the_budget_and_stops_the_workers_of_pruned_trials(storage
 
 
 class _SlowPool(ScriptedPool):
-    """Each poll takes ``POLL`` seconds, as a worker's next event would."""
+    """Each poll takes ``POLL`` seconds of the loop's clock, as a worker's next event would; the
+    clock moves only then (the loop's own work takes no scripted time)."""
 
-    POLL = 0.25  # long against the loop's own work, so that one poll more or less shows
+    POLL = 0.25
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
 
     def poll(self, timeout: float) -> list:
-        time.sleep(self.POLL)
+        self.now += self.POLL
         return super().poll(timeout)
 
 
-def _polls(seconds: float, polls: int, timings: LoopTimings) -> bool:
-    """Whether ``seconds`` is ``polls`` polls: never less, and less than one poll more than those
-    polls and the loop's own work in the whole run (asking, handling: storage writes, slow on a
-    busy machine)."""
-    own = timings.asking_s + timings.handling_s
-    return polls * _SlowPool.POLL * 0.95 <= seconds < (polls + 0.9) * _SlowPool.POLL + own
+def _polls(seconds: float, polls: int) -> bool:
+    """Whether ``seconds`` of the scripted clock are exactly ``polls`` polls."""
+    return seconds == pytest.approx(polls * _SlowPool.POLL)
 
 
 def test_the_loop_accounts_the_slots_the_start_up_hold_and_the_spent_budget_leave_idle(storage) -> None:
@@ -349,11 +353,12 @@ def test_the_loop_accounts_the_slots_the_start_up_hold_and_the_spent_budget_leav
         return _curve(number, params)[2:] if number == 0 else _curve(number, params)
 
     lc = _lifecycle(storage)
-    timings = LoopTimings()
-    drive(_launcher(lc, budget=3, startup_trials=2), lc, _SlowPool(2, script), poll_s=0, timings=timings)
+    pool = _SlowPool(2, script)
+    timings = LoopTimings(now=pool.clock)
+    drive(_launcher(lc, budget=3, startup_trials=2), lc, pool, poll_s=0, timings=timings)
     assert [t.state for t in lc.study.trials] == [TrialState.COMPLETE] * 3
-    assert _polls(timings.held_slot_s, 2, timings), timings
-    assert _polls(timings.drained_slot_s, 6, timings), timings
+    assert _polls(timings.held_slot_s, 2), timings
+    assert _polls(timings.drained_slot_s, 6), timings
 
 
 def test_the_loop_accounts_a_pruned_trials_worker_until_it_has_stopped(storage) -> None:
@@ -364,13 +369,13 @@ def test_the_loop_accounts_a_pruned_trials_worker_until_it_has_stopped(storage) 
         return _curve(number, {"x": 0.9 if number else 0.1})
 
     lc = _lifecycle(storage, pruner=optuna.pruners.ThresholdPruner(lower=0.2, n_warmup_steps=2))
-    timings = LoopTimings()
     pool = _SlowPool(2, script)
+    timings = LoopTimings(now=pool.clock)
     drive(_launcher(lc, budget=2), lc, pool, poll_s=0, timings=timings)
     pruned, complete = lc.study.trials
     assert (pruned.state, complete.state) == (TrialState.PRUNED, TrialState.COMPLETE)
     pruned_at = max(pruned.intermediate_values)
-    assert _polls(timings.stopping_slot_s, 4 - pruned_at + 1, timings), timings
+    assert _polls(timings.stopping_slot_s, 4 - pruned_at + 1), timings
     # each report the trial goes on from is answered (a trial waits briefly for that); the pruned one is not
     assert [e for n, e in pool.heard if n == pruned.number] == list(range(1, pruned_at))
     assert [e for n, e in pool.heard if n == complete.number] == [1, 2, 3, 4]

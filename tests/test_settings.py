@@ -11,7 +11,7 @@ import pytest
 
 from hpo._settings import resolve_sweep
 from hpo.storage import mask_url, scrub
-from tests.conftest import MINIMAL_SWEEP, run_hpo
+from tests.conftest import MINIMAL_SWEEP, TREE_PATH, run_hpo
 
 SETTINGS = [
     # (sweep key, environment variable, value in the file, value in the environment, flag value, default)
@@ -184,10 +184,11 @@ def test_a_busy_dashboard_port_is_a_usage_error(tmp_path) -> None:
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
 
 
+@pytest.mark.slow  # a driver process: it starts Ray beside the data loading that fails
 def test_a_user_data_loader_that_raises_is_a_clear_error(tmp_path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(textwrap.dedent(MINIMAL_SWEEP).replace("data: {source: digits}", 'data: {source: "tests.user_code:broken_loader"}'))
-    result = run_hpo("run", str(path), cwd=tmp_path, env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    result = run_hpo("run", str(path), cwd=tmp_path, env={"PYTHONPATH": TREE_PATH})
     assert result.returncode == 2, result.stderr
     assert "data loader 'tests.user_code:broken_loader' raised OSError: cannot read the data" in result.stderr
     assert "Traceback" not in result.stderr

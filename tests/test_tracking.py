@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 
 import hpo
 from hpo.tracking import Trackers
-from tests.conftest import REPO, free_port, run_hpo
+from tests.conftest import REPO, TREE_PATH, free_port, run_hpo
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
 
@@ -252,7 +252,7 @@ def test_tensorboard_has_each_trials_scalars_and_the_hparams_records_and_hpo_ten
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "hpo", "tensorboard", str(path), "--port", str(port)], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": TREE_PATH})
     try:
         _wait_http(f"http://127.0.0.1:{port}/data/plugins_listing", timeout=120)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugins_listing", timeout=10) as response:

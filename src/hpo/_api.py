@@ -78,7 +78,9 @@ def resolve(sweep_or_path: Sweep | str | Path, overrides: dict[str, Any] | None 
 
     unknown = sorted(set(flags) - set(FLAGS))
     if unknown:
-        raise UsageError(f"unknown setting {', '.join(unknown)}; use one of {', '.join(FLAGS)}, or overrides={{'key.path': value}}")
+        raise UsageError(
+            f"unknown setting {', '.join(unknown)}; use one of {', '.join(FLAGS)}, or overrides={{'key.path': value}}"
+        )
     dotted = {FLAGS[k]: v for k, v in flags.items()}
     dotted.update(overrides or {})
     return resolve_sweep(sweep_or_path, **dotted)
@@ -91,11 +93,18 @@ def check_save(sweep: Sweep, save: str) -> None:
     if save not in ("best", "front"):
         raise UsageError(f"--save must be best or front, but got {save!r}")
     if save == "front" and not sweep.config.objective.multi:
-        raise UsageError("--save front saves a multi-objective sweep's Pareto front, but this sweep has one objective; use --save best")
+        raise UsageError(
+            "--save front saves a multi-objective sweep's Pareto front, but this sweep has one objective; use --save "
+            "best"
+        )
 
 
 def execute(
-    sweep: Sweep, *, new_study: bool = False, save: str = "best", listener: Listener | None = None,
+    sweep: Sweep,
+    *,
+    new_study: bool = False,
+    save: str = "best",
+    listener: Listener | None = None,
     finished: Callable[[SweepOutcome], None] | None = None,
 ) -> tuple[SweepResult, dict[str, Any]]:
     """Run ``sweep`` and write its results folder (``finished`` is told the outcome in between);
@@ -107,7 +116,7 @@ def execute(
     check_save(sweep, save)
     done = None if new_study else _nothing_left(sweep, save, listener)
     if done is not None:
-        if finished is not None:
+        if finished is not None and done[0].outcome is not None:
             finished(done[0].outcome)
         return done
     with open_trackers(sweep) as trackers:
@@ -135,16 +144,22 @@ def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[S
         if study is None:
             return None
         best = best_trial(study, sweep.config.objective)
-        if (best is not None and load_best(sweep, study) is None) or (save == "front" and load_pareto(sweep, study) is None):
+        if (best is not None and load_best(sweep, study) is None) or (
+            save == "front" and load_pareto(sweep, study) is None
+        ):
             return None  # the last run ended before its re-training: a run does that now
         if listener is not None:
             listener("opened", -1, {"study": study.study_name, "storage": store.masked})
-            listener("resumed", -1, earlier_runs(sweep, study))  # every trial finished: never None here
+            resumed = earlier_runs(sweep, study)  # every trial finished: never None here
+            if resumed is not None:
+                listener("resumed", -1, resumed)
         written = refresh(sweep, study)
     finally:
         store.close()
     counts = {"complete": 0, "pruned": 0, "failed": 0}
-    return SweepResult(sweep, study, SweepOutcome(study, store.masked, 0.0, counts, best=best, nothing_left=True)), written
+    return SweepResult(
+        sweep, study, SweepOutcome(study, store.masked, 0.0, counts, best=best, nothing_left=True)
+    ), written
 
 
 def _both(first: Listener | None, second: Listener) -> Listener:

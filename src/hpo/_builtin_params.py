@@ -13,16 +13,40 @@ from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     # model
-    "family": "mlp", "depth": 1, "activation": "relu", "kernel_initializer": "glorot_uniform",
-    "batch_norm": False, "use_l2": False, "l2": 0.0,
-    "conv_blocks": 1, "kernel_size": 3, "pooling": "max", "conv_dropout": 0.0,
-    "augment": False, "augment_strength": 0.1, "augment_flip": False,
+    "family": "mlp",
+    "depth": 1,
+    "activation": "relu",
+    "kernel_initializer": "glorot_uniform",
+    "batch_norm": False,
+    "use_l2": False,
+    "l2": 0.0,
+    "conv_blocks": 1,
+    "kernel_size": 3,
+    "pooling": "max",
+    "conv_dropout": 0.0,
+    "augment": False,
+    "augment_strength": 0.1,
+    "augment_flip": False,
     # optimizer and schedule
-    "optimizer": "adam", "learning_rate": 1e-3, "momentum": 0.0, "nesterov": False, "weight_decay": 0.004, "rho": 0.9,
-    "lr_schedule": "none", "decay_epochs": 1, "decay_rate": 0.9, "inverse_decay_rate": 0.5,
-    "warmup_epochs": 0, "cosine_alpha": 0.0, "step_epochs": 3, "step_factor": 0.5,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "momentum": 0.0,
+    "nesterov": False,
+    "weight_decay": 0.004,
+    "rho": 0.9,
+    "lr_schedule": "none",
+    "decay_epochs": 1,
+    "decay_rate": 0.9,
+    "inverse_decay_rate": 0.5,
+    "warmup_epochs": 0,
+    "cosine_alpha": 0.0,
+    "step_epochs": 3,
+    "step_factor": 0.5,
     # data and loss
-    "batch_size": 64, "normalization": "none", "loss": "mse", "huber_delta": 1.0,
+    "batch_size": 64,
+    "normalization": "none",
+    "loss": "mse",
+    "huber_delta": 1.0,
 }
 # Per-layer parameters: ``units_0``, ``units_1``, ... (declared as ``units`` with ``per_layer``;
 # a plain ``units`` sets every layer).

@@ -45,8 +45,13 @@ ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings
 
 # Settings a run's flags may override that `hpo resume` carries over to the resumed run.
 RUN_OVERRIDE_KEYS = (
-    "budget.trials", "budget.timeout", "resources.concurrency", "resources.gpus_per_trial", "sampler.seed",
-    "tracking.mlflow.uri", "tracking.tensorboard",
+    "budget.trials",
+    "budget.timeout",
+    "resources.concurrency",
+    "resources.gpus_per_trial",
+    "sampler.seed",
+    "tracking.mlflow.uri",
+    "tracking.tensorboard",
 )
 
 # Samplers and pruners a sweep may name, and the Optuna class each one builds.

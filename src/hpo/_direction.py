@@ -13,4 +13,3 @@ def better(a: float, b: float | None, direction: str) -> bool:
 def reaches(value: float, target: float, direction: str) -> bool:
     """Whether ``value`` is at least as good as ``target``."""
     return value >= target if direction == "maximize" else value <= target
-

@@ -21,7 +21,9 @@ def _in_notebook() -> bool:
 class Progress:
     """Listener for the executor's events (started, epoch, complete, pruned, failed, aborted)."""
 
-    def __init__(self, total: int | None, direction: str, metric: str, live: bool | None = None, stream: Any = None) -> None:
+    def __init__(
+        self, total: int | None, direction: str, metric: str, live: bool | None = None, stream: Any = None
+    ) -> None:
         self.total = total
         self.direction = direction
         self.metric = metric
@@ -51,7 +53,12 @@ class Progress:
 
     def __call__(self, event: str, number: int, detail: dict[str, Any]) -> None:
         if event == "unread":  # a warning, on a terminal as well
-            print(f"warning: the trial's code never read the space parameters {', '.join(detail['names'])} (a typo in the sweep file?)", file=sys.stderr, flush=True)
+            print(
+                f"warning: the trial's code never read the space parameters {', '.join(detail['names'])} (a typo in "
+                "the sweep file?)",
+                file=sys.stderr,
+                flush=True,
+            )
             return
         if event == "opened":  # the study's name: trackers use it, the table does not
             return
@@ -97,13 +104,21 @@ class Progress:
             "started": "started",
             "continued": f"promoted: continues after epoch {detail.get('epoch')}",
             "paused": f"paused after epoch {detail.get('epoch')}",
-            "promoted": f"promoted at its rung: goes on after epoch {detail.get('epoch')} to epoch {detail.get('to_epoch')} without pausing",
-            "complete": f"complete {self.metric}={detail.get('value', float('nan')):.4f} after {detail.get('epochs')} epochs",
+            "promoted": (
+                f"promoted at its rung: goes on after epoch {detail.get('epoch')} "
+                f"to epoch {detail.get('to_epoch')} without pausing"
+            ),
+            "complete": (
+                f"complete {self.metric}={detail.get('value', float('nan')):.4f} after {detail.get('epochs')} epochs"
+            ),
             "pruned": f"pruned at epoch {detail.get('epochs')}",
             "failed": f"failed: {detail.get('reason')}",
             "aborted": f"sweep aborted: {detail.get('reason')}",
             "resumed": f"continuing the study: {detail.get('finished')} trials finished in earlier runs",
-            "recovered": f"marked FAIL (and re-queued within max_retries) the trials a dead driver left RUNNING: {detail.get('trials')}",
+            "recovered": (
+                "marked FAIL (and re-queued within max_retries) the trials a dead driver left RUNNING: "
+                f"{detail.get('trials')}"
+            ),
         }[event]
         best = "-" if self.best is None else f"{self.best:.4f}"
         prefix = "" if number < 0 else f"trial {number} "
@@ -122,8 +137,13 @@ class Progress:
             table.add_column(column, justify="right")
         best = "-" if self.best is None else f"{self.best:.4f}"
         table.add_row(
-            f"{self._done()}/{self.total or '?'}", str(self.counts["running"]), str(self.counts["complete"]),
-            str(self.counts["pruned"]), str(self.counts["failed"]), best,
-            f"{time.monotonic() - self.started:.0f}s", self._eta(),
+            f"{self._done()}/{self.total or '?'}",
+            str(self.counts["running"]),
+            str(self.counts["complete"]),
+            str(self.counts["pruned"]),
+            str(self.counts["failed"]),
+            best,
+            f"{time.monotonic() - self.started:.0f}s",
+            self._eta(),
         )
         return table

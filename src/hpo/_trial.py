@@ -141,6 +141,7 @@ class TrialContext:
     _answers: Answers = field(default_factory=Answers)
     _awaits_answers: bool = False
     _reported_at: float = field(default_factory=time.monotonic)
+    _clock: Callable[[], float] = time.monotonic  # what the wait's share is measured by (tests script it)
 
     @property
     def should_stop(self) -> bool:
@@ -157,8 +158,10 @@ class TrialContext:
             )
         if self.pause_after is not None and epoch > self.pause_after:
             raise TrialFailed(
-                f"this sweep pauses trials at rungs (a promotion scheduler), so after reporting epoch {self.pause_after} "
-                f"the trial must call trial.pause(state), but it reported epoch {epoch}; see the README's promotion section"
+                "this sweep pauses trials at rungs (a promotion scheduler), so after reporting epoch "
+                f"{self.pause_after} "
+                f"the trial must call trial.pause(state), but it reported epoch {epoch}; see the README's promotion "
+                "section"
             )
         self._last_epoch = epoch
         self._sink(epoch, _numbers(metrics, epoch))
@@ -168,7 +171,7 @@ class TrialContext:
         """Wait briefly for the driver's answer to this report, so that a pruned trial stops here
         instead of after the next epoch's first steps (or, for a trial function that checks only at
         reports, after its whole next epoch). See _constants.ANSWER_WAIT_SHARE for how long."""
-        now = time.monotonic()
+        now = self._clock()
         budget = min(_constants.ANSWER_WAIT_MAX_S, _constants.ANSWER_WAIT_SHARE * (now - self._reported_at))
         self._reported_at = now
         if not self._awaits_answers or epoch >= self.epochs:  # the last epoch: nothing to save after it

@@ -60,9 +60,7 @@ def read_yaml(path: Path) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         message = f"YAML syntax error: {exc.problem or exc.context}"
-        raise ConfigError(
-            [Problem(file, "", message, "fix the YAML syntax at that line", line)]
-        ) from None
+        raise ConfigError([Problem(file, "", message, "fix the YAML syntax at that line", line)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, "", f"YAML error: {exc}")]) from None
     doc = YamlDocument(file, data)

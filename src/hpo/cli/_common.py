@@ -16,10 +16,13 @@ from rich.markup import escape
 from hpo import _constants
 from hpo._errors import ConfigError, DataError, HpoError, UsageError
 
+
 # Arguments and options shared by several commands, defined once.
 def complete_sweep(incomplete: str) -> list[str]:
     """Sweep files for shell completion: YAML files here and in ``sweeps/`` that start with ``incomplete``."""
-    found = sorted({str(p) for pattern in ("*.yaml", "*.yml", "sweeps/*.yaml", "sweeps/*.yml") for p in Path().glob(pattern)})
+    found = sorted(
+        {str(p) for pattern in ("*.yaml", "*.yml", "sweeps/*.yaml", "sweeps/*.yml") for p in Path().glob(pattern)}
+    )
     return [path for path in found if path.startswith(incomplete)]
 
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from hpo import _constants
 from hpo._errors import UsageError
+from hpo._settings import resolve_sweep
 from hpo.cli._common import (
     DEBUG_OPT,
     RESULTS_OPT,
@@ -19,7 +20,6 @@ from hpo.cli._common import (
     stderr,
     stdout,
 )
-from hpo._settings import resolve_sweep
 from hpo.storage import mask_url
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -44,7 +44,8 @@ def dashboard(
     opened = open_existing_storage(loaded)
     if host not in _LOOPBACK:
         stderr().print(
-            f"[bold yellow]warning:[/] binding to {escape(host)}: optuna-dashboard has no authentication, anyone who can "
+            f"[bold yellow]warning:[/] binding to {escape(host)}: optuna-dashboard has no authentication, anyone who "
+            "can "
             "reach this port can read and edit the study",
             highlight=False,
         )
@@ -53,6 +54,8 @@ def dashboard(
         run_server(opened, host=host, port=port)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
-            raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror}; choose another with --port (or --host)") from None
+            raise UsageError(
+                f"cannot serve on {host}:{port}: {exc.strerror}; choose another with --port (or --host)"
+            ) from None
         raise
     return _constants.EXIT_OK

@@ -9,6 +9,7 @@ import yaml
 
 from hpo import _constants
 from hpo._errors import UsageError
+from hpo._settings import resolve_sweep
 from hpo.cli._common import (
     DEBUG_OPT,
     RESULTS_OPT,
@@ -17,7 +18,6 @@ from hpo.cli._common import (
     exits,
     stdout,
 )
-from hpo._settings import resolve_sweep
 from hpo.config import load_sweep
 
 
@@ -43,8 +43,9 @@ def _complete_params(ctx: typer.Context, incomplete: str) -> list[str]:
 @exits
 def enqueue(
     sweep: Path = SWEEP_ARG,
-    params: list[str] = typer.Argument(..., help="name=value pairs, e.g. optimizer=adam learning_rate=0.003",
-                                       autocompletion=_complete_params),
+    params: list[str] = typer.Argument(
+        ..., help="name=value pairs, e.g. optimizer=adam learning_rate=0.003", autocompletion=_complete_params
+    ),
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
     debug: bool = DEBUG_OPT,
@@ -59,5 +60,7 @@ def enqueue(
         raise UsageError("this configuration does not fit the space: " + "; ".join(problems))
     study = open_study(loaded)
     study.enqueue_trial(values)
-    stdout().print(f"enqueued {values} in study {study.study_name!r}; it runs first in the next `hpo run {sweep}`", highlight=False)
+    stdout().print(
+        f"enqueued {values} in study {study.study_name!r}; it runs first in the next `hpo run {sweep}`", highlight=False
+    )
     return _constants.EXIT_OK

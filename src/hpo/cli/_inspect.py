@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hpo import _constants
 from hpo._errors import UsageError
+from hpo._settings import resolve_sweep
 from hpo.cli._common import (
     DEBUG_OPT,
     FORMAT_OPT,
@@ -20,7 +21,6 @@ from hpo.cli._common import (
     print_json,
     stdout,
 )
-from hpo._settings import resolve_sweep
 
 
 def _open(sweep_path: Path, storage: str | None, results_dir: str | None):
@@ -72,12 +72,22 @@ def _snapshot_best(sweep: Any, frame: Any, study_name: str) -> dict[str, Any] | 
         if summary.get("study") == study_name and summary.get("trial") == number:
             return summary
     present = {k: v for k, v in row.items() if _fmt(v)}
-    sampled = {k[len("params_"):]: (v.item() if hasattr(v, "item") else v) for k, v in present.items() if k.startswith("params_")}
+    sampled = {
+        k[len("params_") :]: (v.item() if hasattr(v, "item") else v)
+        for k, v in present.items()
+        if k.startswith("params_")
+    }
     return {
-        "sweep": sweep.name, "study": study_name, "trial": number,
-        "objective": {"metric": sweep.config.objective.metric, "direction": sweep.config.objective.direction, "value": float(row["value"])},
+        "sweep": sweep.name,
+        "study": study_name,
+        "trial": number,
+        "objective": {
+            "metric": sweep.config.objective.metric,
+            "direction": sweep.config.objective.direction,
+            "value": float(row["value"]),
+        },
         "params": sweep.space.configuration(sampled),
-        "validation_metrics": {k[len("metrics_"):]: float(v) for k, v in present.items() if k.startswith("metrics_")},
+        "validation_metrics": {k[len("metrics_") :]: float(v) for k, v in present.items() if k.startswith("metrics_")},
         "test_metrics": {},
         "epochs": int(row["epochs"]) if _fmt(row["epochs"]) else None,
     }
@@ -87,7 +97,9 @@ def _snapshot_best(sweep: Any, frame: Any, study_name: str) -> dict[str, Any] | 
 def status(
     sweep: Path = SWEEP_ARG,
     format: str = FORMAT_OPT,
-    limit: int = typer.Option(50, "--limit", help="Show the last N trials in the table (0: all); JSON has every trial."),
+    limit: int = typer.Option(
+        50, "--limit", help="Show the last N trials in the table (0: all); JSON has every trial."
+    ),
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
     debug: bool = DEBUG_OPT,
@@ -108,9 +120,15 @@ def status(
     for row in shown.to_dict(orient="records"):
         params = ", ".join(f"{k[7:]}={_fmt(v)}" for k, v in row.items() if k.startswith("params_") and _fmt(v))
         detail = row["fail_reason"] if row["state"] == "FAIL" and row["fail_reason"] else params
-        where = f"{row['host']}:{row['pid']}" + (f" gpu {row['gpus']}" if _fmt(row["gpus"]) else "") if _fmt(row["host"]) else ""
+        where = (
+            f"{row['host']}:{row['pid']}" + (f" gpu {row['gpus']}" if _fmt(row["gpus"]) else "")
+            if _fmt(row["host"])
+            else ""
+        )
         state = row["state"] + (" (infeasible)" if _fmt(row.get("feasible")) == "False" else "")
-        table.add_row(str(row["number"]), state, _fmt(row["value"]), _fmt(row["epochs"]), _fmt(row["duration_s"]), where, detail)
+        table.add_row(
+            str(row["number"]), state, _fmt(row["value"]), _fmt(row["epochs"]), _fmt(row["duration_s"]), where, detail
+        )
     stdout().print(table)
     return _constants.EXIT_OK
 
@@ -134,7 +152,10 @@ def _best(sweep: Path, storage: str | None, results_dir: str | None) -> dict[str
         return load_pareto(loaded, study) or front_summary(loaded, study)
     summary = load_best(loaded, study) or best_summary(loaded, study, None)  # None: not evaluated on test yet
     if summary is None:
-        raise UsageError(f"no trial of study {study.study_name!r} meets the constraints {', '.join(objective.constraints)}; see `hpo status {sweep}`")
+        raise UsageError(
+            f"no trial of study {study.study_name!r} meets the constraints {', '.join(objective.constraints)}; see "
+            f"`hpo status {sweep}`"
+        )
     return summary
 
 
@@ -142,8 +163,10 @@ def _print_front(summary: dict[str, Any]) -> None:
     """A multi-objective sweep's Pareto front as a table: each goal, test metrics, parameters."""
     goals = [g["metric"] for g in summary["goals"]]
     arrows = {"maximize": "↑", "minimize": "↓"}
-    table = Table(title=f"Pareto front of study {summary['study']}: {len(summary['front'])} trials"
-                  + (f" meeting {', '.join(summary['constraints'])}" if summary["constraints"] else ""))
+    table = Table(
+        title=f"Pareto front of study {summary['study']}: {len(summary['front'])} trials"
+        + (f" meeting {', '.join(summary['constraints'])}" if summary["constraints"] else "")
+    )
     for column in ("#", *(f"{g['metric']} {arrows[g['direction']]}" for g in summary["goals"]), "test", "params"):
         table.add_column(column, overflow="fold")
     for entry in summary["front"]:
@@ -171,12 +194,23 @@ def best(
         return _constants.EXIT_OK
     out = stdout()
     objective = summary["objective"]
-    out.print(f"best trial {summary['trial']} of study {summary['study']}: {objective['metric']} = {objective['value']:.4f}", highlight=False)
-    for title, key in (("parameters", "params"), ("validation metrics (last epoch)", "validation_metrics"), ("test metrics (held-out split)", "test_metrics")):
+    out.print(
+        f"best trial {summary['trial']} of study {summary['study']}: {objective['metric']} = {objective['value']:.4f}",
+        highlight=False,
+    )
+    for title, key in (
+        ("parameters", "params"),
+        ("validation metrics (last epoch)", "validation_metrics"),
+        ("test metrics (held-out split)", "test_metrics"),
+    ):
         out.print(f"[bold]{title}[/]")
         values = summary.get(key) or {}
         if not values:
-            out.print("  (not evaluated yet: `hpo run` evaluates the best trial on the test split at the end)" if key == "test_metrics" else "  -")
+            out.print(
+                "  (not evaluated yet: `hpo run` evaluates the best trial on the test split at the end)"
+                if key == "test_metrics"
+                else "  -"
+            )
         for name, value in values.items():
             out.print(f"  {name} = {_fmt(value)}", highlight=False)
     return _constants.EXIT_OK
@@ -186,7 +220,9 @@ def best(
 def export(
     sweep: Path = SWEEP_ARG,
     format: str = typer.Option("csv", "--format", help="csv, parquet or json."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="File to write (default results/<sweep>/trials.<format>)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write (default results/<sweep>/trials.<format>)."
+    ),
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
     debug: bool = DEBUG_OPT,

@@ -50,7 +50,7 @@ def _continued(sweep: Sweep) -> Sweep:
     return sweep.with_overrides(**kept)
 
 
-def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "best", **flags: object) -> int:
+def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "best", **flags: Any) -> int:
     """``flags``: the command's options, named as ``hpo.run`` names them (``hpo._api.FLAGS``)."""
     from hpo._api import check_save, execute, resolve
 
@@ -86,7 +86,10 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
                 highlight=False,
             )
         if best is not None:
-            out.print(f"best trial {best.number}: {config.objective.metric} = {watched_value(best, config.objective):.4f}", highlight=False)
+            out.print(
+                f"best trial {best.number}: {config.objective.metric} = {watched_value(best, config.objective):.4f}",
+                highlight=False,
+            )
 
     with Progress(config.budget.trials, config.objective.direction, config.objective.metric) as progress:
         try:
@@ -98,17 +101,34 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
         except SweepAborted as exc:
             progress.close()
             print_error(str(exc), prefix="sweep stopped:")
-            stderr().print(f"The study keeps every finished trial; continue with: hpo resume {sweep_path}", highlight=False)
+            stderr().print(
+                f"The study keeps every finished trial; continue with: hpo resume {sweep_path}", highlight=False
+            )
             return _constants.EXIT_RUNTIME
     outcome = result.outcome
+    assert outcome is not None, "hpo.run's result always holds what the run did"
     if results["front"] is not None:
-        out.print(f"Pareto front: {len(results['front']['front'])} trials ({_constants.PARETO_JSON}; `hpo best` lists them)", highlight=False)
+        out.print(
+            f"Pareto front: {len(results['front']['front'])} trials ({_constants.PARETO_JSON}; `hpo best` lists them)",
+            highlight=False,
+        )
     summary = results["best"]
     if summary is not None and summary["test_metrics"]:
         tests = ", ".join(f"{k[5:]} {v:.4f}" for k, v in summary["test_metrics"].items())
         when = "by an earlier run" if outcome.nothing_left else f"once in {outcome.final_s:.0f}s"
         out.print(f"re-trained {when}; test split: {tests}", highlight=False)
-    written = [name for name in (_constants.TRIALS_CSV, _constants.BEST_JSON, _constants.BEST_MODEL, _constants.PARETO_JSON, _constants.FRONT_DIR, _constants.REPORT_HTML) if (Path(results["folder"]) / name).exists()]
+    written = [
+        name
+        for name in (
+            _constants.TRIALS_CSV,
+            _constants.BEST_JSON,
+            _constants.BEST_MODEL,
+            _constants.PARETO_JSON,
+            _constants.FRONT_DIR,
+            _constants.REPORT_HTML,
+        )
+        if (Path(results["folder"]) / name).exists()
+    ]
     out.print(f"results: {results['folder']}/ ({', '.join(written)})", highlight=False)
     out.print(f"report:    {results['report']}", highlight=False)
     out.print(f"dashboard: hpo dashboard {sweep_path}", highlight=False)
@@ -117,7 +137,10 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
     if config.tracking.mlflow is not None:
         from hpo.tracking import tracking_uri
 
-        out.print(f"mlflow: {mask_url(tracking_uri(sweep))}, experiment {config.tracking.mlflow.experiment or sweep.name!r}", highlight=False)
+        out.print(
+            f"mlflow: {mask_url(tracking_uri(sweep))}, experiment {config.tracking.mlflow.experiment or sweep.name!r}",
+            highlight=False,
+        )
     return _constants.EXIT_OK
 
 
@@ -127,21 +150,46 @@ def run(
     trials: int | None = typer.Option(None, "--trials", help="Trial budget (whole study)."),
     timeout: float | None = typer.Option(None, "--timeout", help="No new trials after this many seconds."),
     concurrency: int | None = typer.Option(None, "--concurrency", help="Maximum concurrent trials."),
-    gpus_per_trial: float | None = typer.Option(None, "--gpus-per-trial", help="GPUs per trial; 0.25 packs four trials per GPU."),
+    gpus_per_trial: float | None = typer.Option(
+        None, "--gpus-per-trial", help="GPUs per trial; 0.25 packs four trials per GPU."
+    ),
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
-    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (or env RAY_ADDRESS); local Ray by default."),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster to join (or env RAY_ADDRESS); local Ray by default."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Sampler seed."),
-    new_study: bool = typer.Option(False, "--new-study", help="Start a new study beside an existing one (e.g. after changing the space)."),
-    save: str = typer.Option("best", "--save", help="best: re-train and save the best trial; front: every Pareto-front trial (multi-objective)."),
-    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="Track every trial in MLflow at this URI (tracking.mlflow.uri)."),
-    tensorboard: bool | None = typer.Option(None, "--tensorboard", help="Write TensorBoard logs (tracking.tensorboard); view with hpo tensorboard."),
+    new_study: bool = typer.Option(
+        False, "--new-study", help="Start a new study beside an existing one (e.g. after changing the space)."
+    ),
+    save: str = typer.Option(
+        "best",
+        "--save",
+        help="best: re-train and save the best trial; front: every Pareto-front trial (multi-objective).",
+    ),
+    mlflow_uri: str | None = typer.Option(
+        None, "--mlflow-uri", help="Track every trial in MLflow at this URI (tracking.mlflow.uri)."
+    ),
+    tensorboard: bool | None = typer.Option(
+        None, "--tensorboard", help="Write TensorBoard logs (tracking.tensorboard); view with hpo tensorboard."
+    ),
     debug: bool = DEBUG_OPT,
 ) -> int:
     """Run a sweep: Optuna samples and prunes, Ray runs the trials in parallel."""
     return _run(
-        sweep, new_study, save=save, trials=trials, timeout=timeout, concurrency=concurrency, gpus_per_trial=gpus_per_trial,
-        storage=storage, results_dir=results_dir, seed=seed, address=address, mlflow_uri=mlflow_uri, tensorboard=tensorboard,
+        sweep,
+        new_study,
+        save=save,
+        trials=trials,
+        timeout=timeout,
+        concurrency=concurrency,
+        gpus_per_trial=gpus_per_trial,
+        storage=storage,
+        results_dir=results_dir,
+        seed=seed,
+        address=address,
+        mlflow_uri=mlflow_uri,
+        tensorboard=tensorboard,
     )
 
 

@@ -31,7 +31,9 @@ def tensorboard(
     try:
         from tensorboard import program
     except ImportError:
-        raise UsageError("hpo tensorboard needs the tensorboard package; install it with: pip install 'hpo[tracking]'") from None
+        raise UsageError(
+            "hpo tensorboard needs the tensorboard package; install it with: pip install 'hpo[tracking]'"
+        ) from None
     board = program.TensorBoard()
     board.configure(argv=[None, "--logdir", str(logdir), "--host", host, "--port", str(port)])
     stdout().print(f"TensorBoard for {logdir} at http://{host}:{port}/ (Ctrl+C to stop)", highlight=False)

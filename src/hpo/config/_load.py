@@ -67,8 +67,11 @@ class Sweep:
     def references(self) -> dict[tuple[str, str], str]:
         """The user code the sweep names, by key path: builder, data loader, objective function."""
         config = self.config
-        found = {("model", "builder"): config.model.builder, ("data", "source"): config.data.source,
-                 ("objective", "function"): config.objective.function}
+        found = {
+            ("model", "builder"): config.model.builder,
+            ("data", "source"): config.data.source,
+            ("objective", "function"): config.objective.function,
+        }
         return {key: value for key, value in found.items() if value and is_reference(value)}
 
     def run_overrides(self) -> dict[str, Any]:
@@ -97,7 +100,15 @@ def load_sweep(path: str | Path) -> Sweep:
     path = Path(path)
     doc = read_yaml(path)
     if not isinstance(doc.data, dict):
-        raise ConfigError([doc.problem((), f"a sweep file is a mapping of settings, but got {type(doc.data).__name__}", "start from sweeps/digits_cnn.yaml")])
+        raise ConfigError(
+            [
+                doc.problem(
+                    (),
+                    f"a sweep file is a mapping of settings, but got {type(doc.data).__name__}",
+                    "start from sweeps/digits_cnn.yaml",
+                )
+            ]
+        )
     space = _build_space(doc)
     config = _validate_config(doc)
     _cross_check(doc, config, space)
@@ -107,7 +118,9 @@ def load_sweep(path: str | Path) -> Sweep:
 def _build_space(doc: YamlDocument) -> SearchSpace:
     raw = doc.data.get("space")
     if raw is None:
-        raise ConfigError([doc.problem(("space",), "a sweep needs a `space` section", "add space: {include: [...], params: {...}}")])
+        raise ConfigError(
+            [doc.problem(("space",), "a sweep needs a `space` section", "add space: {include: [...], params: {...}}")]
+        )
     if not isinstance(raw, dict):
         raise ConfigError([doc.problem(("space",), f"`space` must be a mapping, but got {raw!r}")])
     return space_from_document(doc, ("space",))
@@ -159,6 +172,7 @@ def _fields_at(loc: KeyPath) -> list[str]:
 def builtin_metrics(task: str | None) -> tuple[str, ...]:
     """The metrics the built-in trainer reports for a task (both tasks' when unknown): validation
     metrics every epoch, then what it measures about the model."""
+    validation: tuple[str, ...]
     if task == "classification":
         validation = _constants.VALIDATION_METRICS
     elif task == "regression":
@@ -170,25 +184,39 @@ def builtin_metrics(task: str | None) -> tuple[str, ...]:
 
 def _check_goals(doc: YamlDocument, config: SweepConfig) -> list[Problem]:
     """Several goals need a sampler and a pruner that can serve them, and no single target value."""
-    objective, problems = config.objective, []
+    objective = config.objective
+    problems: list[Problem] = []
     if not objective.multi:
         return problems
     if config.sampler.name not in _constants.MULTI_OBJECTIVE_SAMPLERS:
-        problems.append(doc.problem(
-            ("sampler", "name"), f"sampler {config.sampler.name!r} cannot optimize several goals ({len(objective.targets)} given)",
-            f"use one of {', '.join(_constants.MULTI_OBJECTIVE_SAMPLERS)}, or keep a single objective"))
+        problems.append(
+            doc.problem(
+                ("sampler", "name"),
+                f"sampler {config.sampler.name!r} cannot optimize several goals ({len(objective.targets)} given)",
+                f"use one of {', '.join(_constants.MULTI_OBJECTIVE_SAMPLERS)}, or keep a single objective",
+            )
+        )
     pruners = [config.pruner.name]
     if config.pruner.name == "patient" and isinstance(config.pruner.args.get("wrapped"), dict):
         pruners.append(str(config.pruner.args["wrapped"].get("name")))
     for name in pruners:
         if name not in _constants.MULTI_OBJECTIVE_PRUNERS:
-            problems.append(doc.problem(
-                ("pruner", "name"), f"pruner {name!r} cannot prune one goal of a multi-objective study",
-                f"use one of {', '.join(_constants.MULTI_OBJECTIVE_PRUNERS)}"))
+            problems.append(
+                doc.problem(
+                    ("pruner", "name"),
+                    f"pruner {name!r} cannot prune one goal of a multi-objective study",
+                    f"use one of {', '.join(_constants.MULTI_OBJECTIVE_PRUNERS)}",
+                )
+            )
     if config.budget.target is not None:
-        problems.append(doc.problem(
-            ("budget", "target"), f"budget.target stops at one objective value, but the sweep has {len(objective.targets)} goals "
-            f"(got target={config.budget.target})", "remove budget.target, or turn the other goals into constraints"))
+        problems.append(
+            doc.problem(
+                ("budget", "target"),
+                f"budget.target stops at one objective value, but the sweep has {len(objective.targets)} goals "
+                f"(got target={config.budget.target})",
+                "remove budget.target, or turn the other goals into constraints",
+            )
+        )
     return problems
 
 
@@ -205,7 +233,8 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
                 problems.append(
                     (origin[0] if origin else doc).problem(
                         origin[1] if origin else ("space", "params", param.name),
-                        f"the built-in trainer never reads a parameter {param.name!r}{did_you_mean(param.name, known_names())}",
+                        "the built-in trainer never reads a parameter "
+                        f"{param.name!r}{did_you_mean(param.name, known_names())}",
                         "rename it to one the trainer reads (README: Parameters of the built-in trainer), or remove it",
                     )
                 )
@@ -226,20 +255,30 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
         try:
             kind = storage_kind(config.storage)
         except ValueError as exc:
-            problems.append(doc.problem(("storage",), str(exc), "use postgresql://..., mysql://..., sqlite:///... or a journal file path"))
+            problems.append(
+                doc.problem(
+                    ("storage",), str(exc), "use postgresql://..., mysql://..., sqlite:///... or a journal file path"
+                )
+            )
         else:
             if kind == "sqlite" and config.resources.concurrency > 1:
                 problems.append(
                     doc.problem(
                         ("storage",),
                         "SQLite is not safe with several concurrent trials (Optuna's FAQ: 'database is locked'), "
-                        f"but got {mask_url(config.storage)!r} with resources.concurrency={config.resources.concurrency}",
-                        "remove `storage` to use the default journal file, use PostgreSQL, or set resources.concurrency: 1",
+                        f"but got {mask_url(config.storage)!r} with "
+                        f"resources.concurrency={config.resources.concurrency}",
+                        "remove `storage` to use the default journal file, use PostgreSQL, or set "
+                        "resources.concurrency: 1",
                     )
                 )
     if config.data.source in FILE_DATASETS and config.data.path and not Path(config.data.path).exists():
         problems.append(
-            doc.problem(("data", "path"), f"data file does not exist: {config.data.path!r} (relative to {Path.cwd()})", "check the path")
+            doc.problem(
+                ("data", "path"),
+                f"data file does not exist: {config.data.path!r} (relative to {Path.cwd()})",
+                "check the path",
+            )
         )
     try:
         make_sampler(config.sampler.name, config.sampler.args, config.sampler.seed, space)
@@ -253,6 +292,10 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
         problems.append(doc.problem(("pruner", "args"), str(exc), fix))
     for i, values in enumerate(config.enqueue):
         for reason in space.check_warm_start(values):
-            problems.append(doc.problem(("enqueue", i), f"warm-start configuration does not fit the space: {reason}", "edit or remove it"))
+            problems.append(
+                doc.problem(
+                    ("enqueue", i), f"warm-start configuration does not fit the space: {reason}", "edit or remove it"
+                )
+            )
     if problems:
         raise ConfigError(problems)

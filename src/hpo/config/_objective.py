@@ -79,7 +79,9 @@ class ObjectiveConfig(Strict):
         metrics = [g["metric"] for g in goals]
         watched = data.get("prune_on") or metrics[0]
         if watched not in metrics:
-            raise ValueError(f"`prune_on` must name one of the goals ({', '.join(map(str, metrics))}), but got {watched!r}")
+            raise ValueError(
+                f"`prune_on` must name one of the goals ({', '.join(map(str, metrics))}), but got {watched!r}"
+            )
         primary = goals[metrics.index(watched)]
         for key in ("metric", "direction"):
             if key in data and data[key] != primary.get(key):
@@ -109,7 +111,10 @@ class ObjectiveConfig(Strict):
         if len(set(metrics)) != len(metrics):
             raise ValueError(f"each goal's metric must be different, but got {metrics}")
         if self.prune_on is not None and not self.goals and self.prune_on != self.metric:
-            raise ValueError(f"`prune_on` must be the objective's metric ({self.metric!r}) in a single-objective sweep, but got {self.prune_on!r}")
+            raise ValueError(
+                f"`prune_on` must be the objective's metric ({self.metric!r}) in a single-objective sweep, but got "
+                f"{self.prune_on!r}"
+            )
         return self
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -15,8 +15,12 @@ from hpo.config._tracking import TrackingConfig
 
 BUILTIN_DATASETS = _constants.BUILTIN_DATASETS
 FILE_DATASETS = _constants.FILE_DATASETS
-SamplerName = Literal[tuple(_constants.SAMPLERS)]  # type: ignore[valid-type]
-PrunerName = Literal[tuple(_constants.PRUNERS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # a Literal built from the constants is checked by pydantic, not by a type checker
+    SamplerName = str
+    PrunerName = str
+else:
+    SamplerName = Literal[tuple(_constants.SAMPLERS)]
+    PrunerName = Literal[tuple(_constants.PRUNERS)]
 _SWEEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -91,7 +95,9 @@ class BudgetConfig(_Strict):
     target: float | None = None
     max_consecutive_failures: int = Field(5, ge=1)
     max_retries: int = Field(0, ge=0)
-    max_oom_retries: int = Field(1, ge=0, description="re-runs on a whole GPU of a trial that ran out of memory on a GPU share")
+    max_oom_retries: int = Field(
+        1, ge=0, description="re-runs on a whole GPU of a trial that ran out of memory on a GPU share"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> BudgetConfig:

@@ -1,8 +1,8 @@
 """Where a sweep's trials are also tracked: MLflow, TensorBoard. Off unless asked for.
 
-    tracking:
-      mlflow: {uri: http://127.0.0.1:5000, experiment: digits}   # or `mlflow: {}`: a local store
-      tensorboard: true                                          # results/<sweep>/tensorboard/
+tracking:
+  mlflow: {uri: http://127.0.0.1:5000, experiment: digits}   # or `mlflow: {}`: a local store
+  tensorboard: true                                          # results/<sweep>/tensorboard/
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ import numpy as np
 
 from hpo._errors import DataError
 
-
 TASKS = ("classification", "regression")
 
 
@@ -71,7 +70,9 @@ def check_features(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarra
     x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
         bad = int(np.sum(~np.isfinite(x).reshape(len(x), -1).all(axis=1)))
-        raise DataError(f"{source}: features must be finite, but {bad} samples hold NaN or inf; clean or impute them first")
+        raise DataError(
+            f"{source}: features must be finite, but {bad} samples hold NaN or inf; clean or impute them first"
+        )
     if x.ndim == 3:
         x = x[..., None]
     return x, y
@@ -118,13 +119,25 @@ def check_target(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray,
     try:
         y = y.astype(np.float32)
     except (TypeError, ValueError):
-        raise DataError(f"{source}: a regression target must be numbers, but got {y.dtype} values; set data.task: classification") from None
+        raise DataError(
+            f"{source}: a regression target must be numbers, but got {y.dtype} values; set data.task: classification"
+        ) from None
     if not np.all(np.isfinite(y)):
-        raise DataError(f"{source}: the regression target must be finite, but {int(np.sum(~np.isfinite(y)))} values are NaN or inf")
+        raise DataError(
+            f"{source}: the regression target must be finite, but {int(np.sum(~np.isfinite(y)))} values are NaN or inf"
+        )
     return x, y
 
 
-def split(x: np.ndarray, y: np.ndarray, validation_fraction: float, test_fraction: float, seed: int, name: str, task: str = "auto") -> Dataset:
+def split(
+    x: np.ndarray,
+    y: np.ndarray,
+    validation_fraction: float,
+    test_fraction: float,
+    seed: int,
+    name: str,
+    task: str = "auto",
+) -> Dataset:
     """Seeded train / validation / test split, stratified by class for classification."""
     from sklearn.model_selection import train_test_split
 
@@ -138,10 +151,15 @@ def split(x: np.ndarray, y: np.ndarray, validation_fraction: float, test_fractio
     n_classes = int(y.max()) + 1
     counts = np.bincount(y)
     if counts.min() < 3:
-        raise DataError(f"{name}: every class needs at least 3 samples for a stratified 3-way split, but class {int(counts.argmin())} has {int(counts.min())}")
+        raise DataError(
+            f"{name}: every class needs at least 3 samples for a stratified 3-way split, but class "
+            f"{int(counts.argmin())} has {int(counts.min())}"
+        )
     x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
     val_share = validation_fraction / (1.0 - test_fraction)
-    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=val_share, stratify=y_rest, random_state=seed)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=val_share, stratify=y_rest, random_state=seed
+    )
     return Dataset(x_train, y_train, x_val, y_val, x_test, y_test, n_classes, name)
 
 
@@ -164,6 +182,12 @@ def normalize(data: Dataset, method: str) -> Dataset:
         return ((x - shift) / scale).astype(np.float32)
 
     return Dataset(
-        apply(data.x_train), data.y_train, apply(data.x_val), data.y_val,
-        apply(data.x_test), data.y_test, data.n_classes, data.name,
+        apply(data.x_train),
+        data.y_train,
+        apply(data.x_val),
+        data.y_val,
+        apply(data.x_test),
+        data.y_test,
+        data.n_classes,
+        data.name,
     )

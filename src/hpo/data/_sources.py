@@ -27,16 +27,28 @@ _NPZ_SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
-def synthetic(samples: int = 2000, features: int = 20, classes: int = 3, kind: str = "tabular",
-              image_size: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic(
+    samples: int = 2000,
+    features: int = 20,
+    classes: int = 3,
+    kind: str = "tabular",
+    image_size: int = 16,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Seeded generated data: a tabular classification problem or noisy class-prototype images."""
     if kind == "tabular":
         from sklearn.datasets import make_classification
 
         informative = max(2, min(features, classes * 2, features // 2 or 1))
         return make_classification(
-            n_samples=samples, n_features=features, n_informative=informative, n_redundant=0,
-            n_classes=classes, n_clusters_per_class=1, class_sep=1.5, random_state=seed,
+            n_samples=samples,
+            n_features=features,
+            n_informative=informative,
+            n_redundant=0,
+            n_classes=classes,
+            n_clusters_per_class=1,
+            class_sep=1.5,
+            random_state=seed,
         )
     if kind == "image":
         rng = np.random.default_rng(seed)
@@ -96,8 +108,8 @@ def _image_folder(path: Path, image_size: int | None) -> tuple[np.ndarray, np.nd
         for file in sorted(folder.iterdir()):
             if file.suffix.lower() not in _IMAGE_SUFFIXES:
                 continue
-            with Image.open(file) as img:
-                img = img.convert("L")
+            with Image.open(file) as opened:
+                img = opened.convert("L")
                 size = image_size or img.size[0]
                 images.append(np.asarray(img.resize((size, size)), dtype=np.float32))
             labels.append(label)
@@ -109,12 +121,20 @@ def _image_folder(path: Path, image_size: int | None) -> tuple[np.ndarray, np.nd
 def _from_splits(arrays: dict[str, np.ndarray], name: str, task: str = "auto") -> Dataset:
     """Splits the user made: labels are encoded once, from the training split's classes."""
     if infer_task(arrays["y_train"], task) == "regression":
-        parts = {part: check_target(arrays[f"x_{part}"], arrays[f"y_{part}"], f"{name} ({part})") for part in ("train", "val", "test")}
+        parts = {
+            part: check_target(arrays[f"x_{part}"], arrays[f"y_{part}"], f"{name} ({part})")
+            for part in ("train", "val", "test")
+        }
         return Dataset(*parts["train"], *parts["val"], *parts["test"], n_classes=0, name=name)
-    parts = {part: check_features(arrays[f"x_{part}"], arrays[f"y_{part}"], f"{name} ({part})") for part in ("train", "val", "test")}
+    parts = {
+        part: check_features(arrays[f"x_{part}"], arrays[f"y_{part}"], f"{name} ({part})")
+        for part in ("train", "val", "test")
+    }
     x_train, y_train = check_arrays(*parts["train"], f"{name} (train)")
     classes = np.unique(parts["train"][1])
-    encoded = {part: (parts[part][0], encode_labels(parts[part][1], classes, f"{name} ({part})")) for part in ("val", "test")}
+    encoded = {
+        part: (parts[part][0], encode_labels(parts[part][1], classes, f"{name} ({part})")) for part in ("val", "test")
+    }
     return Dataset(x_train, y_train, *encoded["val"], *encoded["test"], n_classes=len(classes), name=name)
 
 
@@ -148,11 +168,15 @@ def _load_cached(key: str) -> Dataset:
     try:
         loaded = loader(**options)
     except Exception as exc:  # the user's loader failed: say whose code and what, not a traceback
-        raise DataError(f"data loader {source!r} raised {type(exc).__name__}: {exc} (run with --debug for the traceback)") from exc
+        raise DataError(
+            f"data loader {source!r} raised {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+        ) from exc
     if isinstance(loaded, dict):
         if "x" in loaded:
             return split(loaded["x"], loaded["y"], *fractions, name=source, task=task)
         return _from_splits(loaded, source, task)
     if isinstance(loaded, tuple) and len(loaded) == 2:
         return split(*loaded, *fractions, name=source, task=task)
-    raise DataError(f"data loader {source!r} must return (x, y) or a dict of arrays, but returned {type(loaded).__name__}")
+    raise DataError(
+        f"data loader {source!r} must return (x, y) or a dict of arrays, but returned {type(loaded).__name__}"
+    )

@@ -39,8 +39,14 @@ def tf_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, order: 
         orders = tf.data.Dataset.from_tensors(tf.constant(order, tf.int64))
     else:
         every_sample = tf.range(used, dtype=tf.int64)
-        orders = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).map(
-            lambda draw: tf.random.experimental.stateless_shuffle(every_sample, seed=tf.stack([draw, tf.constant(seed, tf.int64)]))
+        orders = (
+            tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+            .take(1)
+            .map(
+                lambda draw: tf.random.experimental.stateless_shuffle(
+                    every_sample, seed=tf.stack([draw, tf.constant(seed, tf.int64)])
+                )
+            )
         )
 
     def batch_indices(order: Any) -> Any:

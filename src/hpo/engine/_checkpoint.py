@@ -30,9 +30,15 @@ class Checkpoint:
     def to_bytes(self) -> bytes:
         """An ``.npz`` archive (no pickle: safe to load from a shared folder)."""
         arrays = {f"m{i}": a for i, a in enumerate(self.model)} | {f"o{i}": a for i, a in enumerate(self.optimizer)}
-        meta = {"epoch": self.epoch, "model": len(self.model), "optimizer": len(self.optimizer), "history": self.history}
+        meta = {
+            "epoch": self.epoch,
+            "model": len(self.model),
+            "optimizer": len(self.optimizer),
+            "history": self.history,
+        }
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays, **{_META: np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)})
+        arrays[_META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        np.savez(buffer, allow_pickle=False, **arrays)
         return buffer.getvalue()
 
     @classmethod
@@ -61,11 +67,14 @@ def restore(model: keras.Model, checkpoint: Checkpoint) -> None:
     """Put ``checkpoint`` back into ``model``, built and compiled from the same parameters."""
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    for kind, variables, values in (("model", model.variables, checkpoint.model), ("optimizer", model.optimizer.variables, checkpoint.optimizer)):
+    for kind, variables, values in (
+        ("model", model.variables, checkpoint.model),
+        ("optimizer", model.optimizer.variables, checkpoint.optimizer),
+    ):
         if len(variables) != len(values):
             raise ValueError(
                 f"the checkpoint holds {len(values)} {kind} variables but this configuration builds {len(variables)}; "
                 "it was saved for another model (a changed space or builder)"
             )
-        for variable, value in zip(variables, values):
+        for variable, value in zip(variables, values, strict=True):
             variable.assign(value)

@@ -56,7 +56,9 @@ def compute_metrics(y_true: np.ndarray, probs: np.ndarray, prefix: str = "") -> 
     return {prefix + k: v for k, v in values.items()}
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, loss: str = "mse", prefix: str = "", huber_delta: float = 1.0) -> dict[str, float]:
+def regression_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, loss: str = "mse", prefix: str = "", huber_delta: float = 1.0
+) -> dict[str, float]:
     """loss (the training loss's value), mse, mae and r2, each named ``prefix + name``, as
     scikit-learn's ``mean_squared_error``, ``mean_absolute_error`` and ``r2_score`` compute them."""
     y_true = np.asarray(y_true, dtype=np.float64).ravel()

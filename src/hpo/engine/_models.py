@@ -49,7 +49,11 @@ def _augmentation(params: dict[str, Any]) -> list[keras.layers.Layer]:
 def _dense_stack(x: Any, params: dict[str, Any], reg: Any) -> Any:
     activation = builtin_value(params, "activation")
     for i in range(int(builtin_value(params, "depth"))):
-        x = keras.layers.Dense(int(builtin_value(params, f"units_{i}")), kernel_initializer=builtin_value(params, "kernel_initializer"), kernel_regularizer=reg)(x)
+        x = keras.layers.Dense(
+            int(builtin_value(params, f"units_{i}")),
+            kernel_initializer=builtin_value(params, "kernel_initializer"),
+            kernel_regularizer=reg,
+        )(x)
         if builtin_value(params, "batch_norm"):
             x = _batch_norm()(x)
         x = keras.layers.Activation(activation)(x)
@@ -71,13 +75,19 @@ def build_builtin(params: dict[str, Any], input_shape: tuple[int, ...], n_classe
             x = layer(x)
     if family == "cnn":
         if len(input_shape) != 3:
-            raise TrialFailed(f"family 'cnn' needs image input (height, width, channels), but the data has shape {input_shape}; use family 'mlp'")
+            raise TrialFailed(
+                f"family 'cnn' needs image input (height, width, channels), but the data has shape {input_shape}; use "
+                "family 'mlp'"
+            )
         pool = keras.layers.MaxPooling2D if builtin_value(params, "pooling") == "max" else keras.layers.AveragePooling2D
         size = min(input_shape[0], input_shape[1])
         for i in range(int(builtin_value(params, "conv_blocks"))):
             x = keras.layers.Conv2D(
-                int(builtin_value(params, f"filters_{i}")), int(builtin_value(params, "kernel_size")), padding="same",
-                kernel_initializer=builtin_value(params, "kernel_initializer"), kernel_regularizer=reg,
+                int(builtin_value(params, f"filters_{i}")),
+                int(builtin_value(params, "kernel_size")),
+                padding="same",
+                kernel_initializer=builtin_value(params, "kernel_initializer"),
+                kernel_regularizer=reg,
             )(x)
             if builtin_value(params, "batch_norm"):
                 x = _batch_norm()(x)

@@ -10,7 +10,9 @@ from hpo._builtin_params import builtin_value
 from hpo._errors import TrialFailed
 
 
-def learning_rate_schedule(params: dict[str, Any], steps_per_epoch: int, epochs: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+def learning_rate_schedule(
+    params: dict[str, Any], steps_per_epoch: int, epochs: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The schedule named by ``lr_schedule`` (default ``none``), in optimizer steps."""
     lr = float(builtin_value(params, "learning_rate"))
     kind = builtin_value(params, "lr_schedule")
@@ -19,9 +21,15 @@ def learning_rate_schedule(params: dict[str, Any], steps_per_epoch: int, epochs:
     if kind == "none":
         return lr
     if kind == "exponential":
-        return schedules.ExponentialDecay(lr, decay_steps=builtin_value(params, "decay_epochs") * spe, decay_rate=builtin_value(params, "decay_rate"))
+        return schedules.ExponentialDecay(
+            lr, decay_steps=builtin_value(params, "decay_epochs") * spe, decay_rate=builtin_value(params, "decay_rate")
+        )
     if kind == "inverse_time":
-        return schedules.InverseTimeDecay(lr, decay_steps=builtin_value(params, "decay_epochs") * spe, decay_rate=builtin_value(params, "inverse_decay_rate"))
+        return schedules.InverseTimeDecay(
+            lr,
+            decay_steps=builtin_value(params, "decay_epochs") * spe,
+            decay_rate=builtin_value(params, "inverse_decay_rate"),
+        )
     if kind == "cosine":
         warmup = builtin_value(params, "warmup_epochs") * spe
         total = max(1, epochs * spe - warmup)
@@ -44,11 +52,15 @@ def build_optimizer(params: dict[str, Any], steps_per_epoch: int, epochs: int) -
     lr = learning_rate_schedule(params, steps_per_epoch, epochs)
     name = builtin_value(params, "optimizer")
     if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=builtin_value(params, "momentum"), nesterov=bool(builtin_value(params, "nesterov")))
+        return keras.optimizers.SGD(
+            lr, momentum=builtin_value(params, "momentum"), nesterov=bool(builtin_value(params, "nesterov"))
+        )
     if name == "adam":
         return keras.optimizers.Adam(lr)
     if name == "adamw":
         return keras.optimizers.AdamW(lr, weight_decay=builtin_value(params, "weight_decay"))
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(lr, rho=builtin_value(params, "rho"), momentum=builtin_value(params, "momentum"))
+        return keras.optimizers.RMSprop(
+            lr, rho=builtin_value(params, "rho"), momentum=builtin_value(params, "momentum")
+        )
     raise TrialFailed(f"optimizer must be sgd, adam, adamw or rmsprop, but got {name!r}")

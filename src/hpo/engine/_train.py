@@ -72,14 +72,18 @@ def training_loss(params: dict[str, Any], task: str) -> keras.losses.Loss:
     raise TrialFailed(f"loss must be one of {', '.join(_LOSSES)} for a regression target, but got {name!r}")
 
 
-def validation_metrics(model: keras.Model, data: Dataset, x: np.ndarray, y: np.ndarray, params: dict[str, Any], prefix: str) -> dict[str, float]:
+def validation_metrics(
+    model: keras.Model, data: Dataset, x: np.ndarray, y: np.ndarray, params: dict[str, Any], prefix: str
+) -> dict[str, float]:
     """The task's metrics of ``model`` on ``(x, y)``: classification from probabilities, regression from values."""
     outputs = _predict(model, x)
     if not np.all(np.isfinite(outputs)):
         raise TrialFailed("the model's predictions hold NaN or inf; lower learning_rate")
     if data.task == "classification":
         return compute_metrics(y, outputs, prefix=prefix)
-    return regression_metrics(y, outputs, str(builtin_value(params, "loss")), prefix, float(builtin_value(params, "huber_delta")))
+    return regression_metrics(
+        y, outputs, str(builtin_value(params, "loss")), prefix, float(builtin_value(params, "huber_delta"))
+    )
 
 
 def with_normalization(model: keras.Model, data: Dataset, method: str) -> keras.Model:
@@ -159,7 +163,9 @@ class _EpochReporter(keras.callbacks.Callback):
                 "(or its upper bound in the space) or add batch normalization"
             )
         try:
-            scores = validation_metrics(self.model, self._data, self._data.x_val, self._data.y_val, self._context.params, "val_")
+            scores = validation_metrics(
+                self.model, self._data, self._data.x_val, self._data.y_val, self._context.params, "val_"
+            )
         except TrialFailed as exc:
             raise TrialFailed(f"at epoch {epoch + 1}: {exc}") from None
         metrics = {"loss": float(loss), **scores, **costs}
@@ -168,8 +174,16 @@ class _EpochReporter(keras.callbacks.Callback):
 
 
 def _fit_by_epoch(
-    model: keras.Model, data: Dataset, batch_size: int, epochs: int, seed: int, callbacks: list[keras.callbacks.Callback],
-    verbose: int, result: TrainedModel, start: Checkpoint | None, pause_after: Callable[[], int | None],
+    model: keras.Model,
+    data: Dataset,
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    callbacks: list[keras.callbacks.Callback],
+    verbose: int,
+    result: TrainedModel,
+    start: Checkpoint | None,
+    pause_after: Callable[[], int | None],
 ) -> Checkpoint | None:
     """Train one epoch per ``fit`` with each epoch's data order drawn from (seed, epoch), so that
     training continued from a checkpoint follows the same curve as training that never paused;
@@ -183,7 +197,13 @@ def _fit_by_epoch(
     used = epoch_samples(len(data.y_train), batch_size)
     while epoch < min(pause_after() or epochs, epochs):
         order = epoch_order(len(data.y_train), used, seed, epoch)
-        one = {"epochs": epoch + 1, "initial_epoch": epoch, "callbacks": callbacks, "verbose": verbose, "shuffle": False}
+        one = {
+            "epochs": epoch + 1,
+            "initial_epoch": epoch,
+            "callbacks": callbacks,
+            "verbose": verbose,
+            "shuffle": False,
+        }
         if uses_tf_data():
             model.fit(tf_batches(data.x_train, data.y_train, batch_size, seed, order), **one)
         else:
@@ -193,8 +213,13 @@ def _fit_by_epoch(
 
 
 def train_trial(
-    config: SweepConfig, context: TrialContext, keep_model: bool = False, *,
-    resumable: bool = False, start: Checkpoint | None = None, pause_after: int | None = None,
+    config: SweepConfig,
+    context: TrialContext,
+    keep_model: bool = False,
+    *,
+    resumable: bool = False,
+    start: Checkpoint | None = None,
+    pause_after: int | None = None,
 ) -> TrainedModel:
     """Train ``context.params`` on ``context.data`` (the sweep's data when None), reporting each epoch.
 
@@ -228,15 +253,35 @@ def train_trial(
         verbose = 2 if config.train.verbose else 0
         if resumable or used < len(data.y_train):  # on JAX: whole batches, one epoch's order at a time
             result.checkpoint = _fit_by_epoch(
-                model, data, batch_size, config.train.epochs, context.seed, callbacks, verbose, result, start,
+                model,
+                data,
+                batch_size,
+                config.train.epochs,
+                context.seed,
+                callbacks,
+                verbose,
+                result,
+                start,
                 (lambda: context.pause_after) if pause_after is None else (lambda: pause_after),
             )
         elif uses_tf_data():
-            model.fit(tf_batches(data.x_train, data.y_train, batch_size, context.seed), epochs=config.train.epochs,
-                      callbacks=callbacks, verbose=verbose, shuffle=False)
+            model.fit(
+                tf_batches(data.x_train, data.y_train, batch_size, context.seed),
+                epochs=config.train.epochs,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,
+            )
         else:
-            model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=config.train.epochs, callbacks=callbacks,
-                      verbose=verbose, shuffle=True)
+            model.fit(
+                data.x_train,
+                data.y_train,
+                batch_size=batch_size,
+                epochs=config.train.epochs,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=True,
+            )
         if result.checkpoint is None and _LATENCY_METRICS & set(config.objective.metrics_used()):
             result.measured = latency(model, data.x_val)
         if keep_model:

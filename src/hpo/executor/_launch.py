@@ -141,7 +141,12 @@ class Launcher:
         best qualifying paused trial, the highest rung first); None: it pauses. It keeps its model,
         so it saves the checkpoint and the rebuild a pause and a continuation cost."""
         promotion = self._promotion
-        if promotion is None or epoch not in promotion.rungs(number)[:-1] or self._lifecycle.stopping or self.out_of_time():
+        if (
+            promotion is None
+            or epoch not in promotion.rungs(number)[:-1]
+            or self._lifecycle.stopping
+            or self.out_of_time()
+        ):
             return None
         with self._lock():
             trials = []
@@ -166,7 +171,9 @@ class Launcher:
         lifecycle.resume(trial, params, frozen)
         checkpoint = lifecycle.checkpoints.load(frozen.number) if lifecycle.checkpoints is not None else None
         if checkpoint is None:
-            lifecycle.fail(frozen.number, f"its checkpoint is missing, so it cannot continue after epoch {paused}", retryable=False)
+            lifecycle.fail(
+                frozen.number, f"its checkpoint is missing, so it cannot continue after epoch {paused}", retryable=False
+            )
             return HOLD
         last = to_epoch >= lifecycle.rules.max_epochs
         return Launch(frozen.number, params, start=checkpoint, pause_after=None if last else to_epoch)

@@ -128,8 +128,12 @@ class Lifecycle:
         if live is None:
             return
         if self.checkpoints is None:
-            self._fail(number, "the trial called trial.pause(), but this sweep has no promotion scheduler (pruner asha or "
-                       "async_hyperband); pause only when trial.pause_after is set", retryable=False)
+            self._fail(
+                number,
+                "the trial called trial.pause(), but this sweep has no promotion scheduler (pruner asha or "
+                "async_hyperband); pause only when trial.pause_after is set",
+                retryable=False,
+            )
             return
         del self._live[number]
         self._pruning.forget(number)
@@ -153,7 +157,13 @@ class Lifecycle:
             self.counts["pruned"] += 1
             ended.append(frozen.number)
             attrs = frozen.user_attrs
-            self.emit("pruned", frozen.number, epochs=attrs.get(_constants.ATTR_EPOCHS), metrics=attrs.get(_constants.ATTR_METRICS), was_paused=True)
+            self.emit(
+                "pruned",
+                frozen.number,
+                epochs=attrs.get(_constants.ATTR_EPOCHS),
+                metrics=attrs.get(_constants.ATTR_METRICS),
+                was_paused=True,
+            )
         return ended
 
     def placed(self, number: int, placement: dict[str, Any]) -> None:
@@ -179,7 +189,11 @@ class Lifecycle:
             return False
         value = metrics[metric]
         if not finite(value):
-            self._fail(number, f"objective metric {metric!r} is {value} at epoch {epoch}; a non-finite objective fails the trial", retryable=False)
+            self._fail(
+                number,
+                f"objective metric {metric!r} is {value} at epoch {epoch}; a non-finite objective fails the trial",
+                retryable=False,
+            )
             return False
         trained = epoch >= self.rules.max_epochs  # then it completes, whatever the pruner thinks
         prune = self._pruning.report(number, epoch, float(value), decide=not trained)
@@ -201,16 +215,24 @@ class Lifecycle:
             return
         final = {**live.metrics, **(metrics or {})}
         if not final:
-            self._fail(number, "the trial ended without reporting any metric (call report(epoch, metrics) or return the metrics)", retryable=False)
+            self._fail(
+                number,
+                "the trial ended without reporting any metric (call report(epoch, metrics) or return the metrics)",
+                retryable=False,
+            )
             return
         for metric, _ in self._goals:
             if metric not in final:
-                reason = f"objective metric {metric!r} is not among the trial's final metrics ({', '.join(sorted(final))})"
+                reason = (
+                    f"objective metric {metric!r} is not among the trial's final metrics ({', '.join(sorted(final))})"
+                )
                 self._fail(number, reason, retryable=False)
                 self.abort(reason)
                 return
             if not finite(final[metric]):
-                self._fail(number, f"objective metric {metric!r} is {final[metric]!r} at the end of training", retryable=False)
+                self._fail(
+                    number, f"objective metric {metric!r} is {final[metric]!r} at the end of training", retryable=False
+                )
                 return
         live.metrics = final
         feasible = self._constrain(live)
@@ -253,9 +275,11 @@ class Lifecycle:
             if not attrs.get(_constants.ATTR_WHOLE_GPU) and tries < self.rules.max_oom_retries:
                 self._fail(
                     number,
-                    f"{reason}; it ran out of memory on a share of a GPU (gpus_per_trial={self.rules.gpus_per_trial:g}): "
+                    f"{reason}; it ran out of memory on a share of a GPU "
+                    f"(gpus_per_trial={self.rules.gpus_per_trial:g}): "
                     f"queued again with a whole GPU (budget.max_oom_retries={self.rules.max_oom_retries})",
-                    retryable=True, whole_gpu=True,
+                    retryable=True,
+                    whole_gpu=True,
                 )
                 return
         self._fail(number, reason, retryable)
@@ -275,7 +299,11 @@ class Lifecycle:
         self.interrupted = True
         for number in self.live:
             live = self._live[number]
-            if live.paused_after is not None and self.checkpoints is not None and self.checkpoints.load(number) is not None:
+            if (
+                live.paused_after is not None
+                and self.checkpoints is not None
+                and self.checkpoints.load(number) is not None
+            ):
                 del self._live[number]
                 self._pruning.forget(number)
                 live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.paused_after)
@@ -303,8 +331,13 @@ class Lifecycle:
     def _fail(self, number: int, reason: str, retryable: bool, counted: bool = True, whole_gpu: bool = False) -> None:
         live = self._tell(number, TrialState.FAIL)
         fail_trial(
-            self.study, self._storage, number, reason,
-            retryable=retryable and self.abort_reason is None, max_retries=self.rules.max_retries, whole_gpu=whole_gpu,
+            self.study,
+            self._storage,
+            number,
+            reason,
+            retryable=retryable and self.abort_reason is None,
+            max_retries=self.rules.max_retries,
+            whole_gpu=whole_gpu,
         )
         self.counts["failed"] += 1
         self.emit("failed", number, reason=reason, epochs=live.epochs)

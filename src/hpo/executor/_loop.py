@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hpo.executor._events import Ended, Event, Failed, Paused, Placed, Reported
-from hpo.executor._launch import FINISHED, HOLD, Launcher
+from hpo.executor._launch import FINISHED, HOLD, Launch, Launcher
 from hpo.executor._lifecycle import Lifecycle
 
 POLL_S = 0.5
@@ -26,9 +26,14 @@ class LoopTimings:
     held_slot_s: float = 0.0  # slot-seconds idle while the sampler's start-up phase held new trials back
     drained_slot_s: float = 0.0  # slot-seconds idle with nothing left to start, while the last trials ran
     stopping_slot_s: float = 0.0  # slot-seconds from a trial's stop (pruned, failed) until its worker was free
-    started: float = field(default_factory=time.perf_counter)
+    now: Callable[[], float] = time.perf_counter  # the clock it reads (a test's scripted pool passes its own)
+    started: float = -1.0  # when the loop started, on ``now``'s clock (set on creation)
     _idle: tuple[float, int, str] = (0.0, 0, "")  # since when, how many slots, why ("held", "drained")
     _stopping: dict[int, float] = field(default_factory=dict)  # trial -> when its worker was told to stop
+
+    def __post_init__(self) -> None:
+        if self.started < 0:
+            self.started = self.now()
 
     def stop_sent(self, number: int, now: float) -> None:
         self._stopping.setdefault(number, now)
@@ -62,7 +67,12 @@ class Pool(Protocol):
     def running(self) -> list[int]: ...
 
     def launch(
-        self, number: int, params: dict[str, Any], whole_gpu: bool = False, start: bytes | None = None, pause_after: int | None = None
+        self,
+        number: int,
+        params: dict[str, Any],
+        whole_gpu: bool = False,
+        start: bytes | None = None,
+        pause_after: int | None = None,
     ) -> None: ...
 
     def stop(self, number: int) -> None: ...
@@ -99,22 +109,22 @@ def drive(
     clock = timings or LoopTimings()
     finished = False
     while not interrupted():
-        mark = time.perf_counter()
-        step = None
+        mark = clock.now()
+        step: object = None
         while not finished and pool.free_slots():
             step = launcher.next()
             if step is FINISHED:
                 finished = True
-            if step is FINISHED or step is HOLD:
+            if not isinstance(step, Launch):  # FINISHED or HOLD
                 break
             pool.launch(step.number, step.params, step.whole_gpu, step.start, step.pause_after)
         if finished and not pool.running():
-            clock.idle(time.perf_counter(), 0, "")
+            clock.idle(clock.now(), 0, "")
             return
-        polled = time.perf_counter()
+        polled = clock.now()
         clock.idle(polled, pool.free_slots(), _idle_reason(step, finished, launcher))
         events = pool.poll(poll_s)
-        handled = time.perf_counter()
+        handled = clock.now()
         for event in events:
             dispatch(lifecycle, event)
             if clock.first_start_s is None and isinstance(event, Placed):
@@ -125,11 +135,11 @@ def drive(
         for number in pool.running():
             if number not in live:
                 pool.stop(number)  # pruned, failed or aborted: the study already holds its end
-                clock.stop_sent(number, time.perf_counter())
+                clock.stop_sent(number, clock.now())
         for event in events:
             if isinstance(event, Reported) and event.number in live:
                 # The trial waits briefly for this (or for a stop); at its rung, for whether it goes on.
                 pool.hear(event.number, event.epoch, launcher.promote_in_place(event.number, event.epoch))
         clock.asking_s += polled - mark
         clock.waiting_s += handled - polled
-        clock.handling_s += time.perf_counter() - handled
+        clock.handling_s += clock.now() - handled

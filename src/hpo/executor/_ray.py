@@ -40,9 +40,14 @@ def _worker_env() -> dict[str, str]:
     an environment for each worker, which delays every worker's start by about a second
     (benchmarks/startup.py)."""
     env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
-    cache = os.environ.get(_constants.ENV_JAX_CACHE) or str(Path(tempfile.gettempdir()) / f"hpo-jax-cache-{os.getuid()}")
+    cache = os.environ.get(_constants.ENV_JAX_CACHE) or str(
+        Path(tempfile.gettempdir()) / f"hpo-jax-cache-{os.getuid()}"
+    )
     if cache != "off":
-        env |= {"JAX_COMPILATION_CACHE_DIR": cache, "JAX_COMPILATION_CACHE_MAX_SIZE": str(_constants.JAX_CACHE_MAX_BYTES)}
+        env |= {
+            "JAX_COMPILATION_CACHE_DIR": cache,
+            "JAX_COMPILATION_CACHE_MAX_SIZE": str(_constants.JAX_CACHE_MAX_BYTES),
+        }
     return env
 
 
@@ -139,7 +144,10 @@ class _PlacedWorker(TrialWorker):
         for key, value in _worker_env().items():  # this process is the actor's own
             os.environ.setdefault(key, value)
         context = ray.get_runtime_context()
-        placement = {"node": context.get_node_id(), "gpus": [str(g) for g in context.get_accelerator_ids().get("GPU", [])]}
+        placement = {
+            "node": context.get_node_id(),
+            "gpus": [str(g) for g in context.get_accelerator_ids().get("GPU", [])],
+        }
         super().__init__(sweep_config, data, gpu_fraction, placement)
 
     def ping(self) -> bool:
@@ -209,7 +217,12 @@ class RayPool:
         return [slot.number for slot in self._slots if slot.number is not None]
 
     def launch(
-        self, number: int, params: dict[str, Any], whole_gpu: bool = False, start: bytes | None = None, pause_after: int | None = None
+        self,
+        number: int,
+        params: dict[str, Any],
+        whole_gpu: bool = False,
+        start: bytes | None = None,
+        pause_after: int | None = None,
     ) -> None:
         idle = [slot for slot in self._slots if slot.number is None and not slot.parked and not slot.retired]
         slot = next((slot for slot in idle if slot.placement), idle[0])  # a worker known to run first
@@ -224,7 +237,9 @@ class RayPool:
 
     def _start(self, slot: _Slot) -> None:
         slot.stopped, slot.placement, slot.launched_at = False, {}, time.monotonic()
-        slot.stream = slot.actor.run.options(num_returns="streaming").remote(slot.number, slot.params, slot.start, slot.pause_after)
+        slot.stream = slot.actor.run.options(num_returns="streaming").remote(
+            slot.number, slot.params, slot.start, slot.pause_after
+        )
 
     def _rebalance(self) -> None:
         """Park idle slots while a whole-GPU trial waits for its GPU; unpark them (and give the
@@ -293,6 +308,7 @@ class RayPool:
 
     def _next(self, slot: _Slot) -> list[Event]:
         number = slot.number
+        assert number is not None, "only a busy slot's stream is read"
         try:
             item = self._ray.get(next(slot.stream))
         except StopIteration:
@@ -307,12 +323,14 @@ class RayPool:
             slot.number = slot.stream = slot.start = None
         return [event]
 
-    def _lost(self, slot: _Slot, exc: Exception) -> list[Event]:
+    def _lost(self, slot: _Slot, exc: Any) -> list[Event]:
         """The actor died (its process was killed, or its node was lost): replace it and fail the
         trial, to be retried. A trial whose worker never started (placed on a node that is dying
         but not yet known dead) goes to a new worker instead. A lost node also ends the trials of
-        every other worker on it, and the slots the remaining nodes cannot hold are retired."""
+        every other worker on it, and the slots the remaining nodes cannot hold are retired.
+        ``exc``: Ray's ``RayActorError`` (Ray is imported only where a pool runs)."""
         number = slot.number
+        assert number is not None, "only a busy slot's worker is lost with a trial"
         if exc.actor_init_failed:  # the worker's set-up raised: every new worker would too
             raise SweepAborted(f"the trial workers cannot start: {_creation_error(exc)}") from None
         placement = slot.placement
@@ -323,10 +341,14 @@ class RayPool:
         if _NODE_DIED in str(exc) or (placement and self._node_gone(placement["node"])):
             what = f"its node was lost (Ray node {placement.get('node', '?')}, host {placement.get('host', '?')})"
         elif placement:
-            what = f"its process died (pid {placement['pid']} on host {placement['host']}, Ray node {placement['node']})"
+            what = (
+                f"its process died (pid {placement['pid']} on host {placement['host']}, Ray node {placement['node']})"
+            )
         else:
             what = "its worker died before the driver heard that the trial had started"
-        events: list[Event] = [Failed(number, f"the worker running this trial was lost: {what}: {_first_line(exc)}", retryable=True)]
+        events: list[Event] = [
+            Failed(number, f"the worker running this trial was lost: {what}: {_first_line(exc)}", retryable=True)
+        ]
         slot.number, slot.stream, slot.dead = None, None, True
         if placement and what.startswith("its node was lost"):
             self._gone.add(placement["node"])
@@ -342,7 +364,14 @@ class RayPool:
                 continue
             if other.number is not None:
                 host = other.placement.get("host", "?")
-                events.append(Failed(other.number, f"the worker running this trial was lost: its node was lost (Ray node {node}, host {host}): {why}", retryable=True))
+                events.append(
+                    Failed(
+                        other.number,
+                        f"the worker running this trial was lost: its node was lost (Ray node {node}, host {host}): "
+                        f"{why}",
+                        retryable=True,
+                    )
+                )
                 other.number, other.stream = None, None
             other.dead = True
         return events
@@ -358,7 +387,9 @@ class RayPool:
                 if not slot.dead and not slot.parked:
                     self._ray.kill(slot.actor)
                 slot.retired, excess = True, excess - 1
-                _log.warning("the Ray cluster lost capacity; %d trials now run at once", sum(not s.retired for s in self._slots))
+                _log.warning(
+                    "the Ray cluster lost capacity; %d trials now run at once", sum(not s.retired for s in self._slots)
+                )
             else:
                 slot.actor, slot.dead = self._new_actor(slot.whole), False
         self._short = excess > 0  # more slots than room: retire the next ones that fall idle
@@ -372,7 +403,9 @@ class RayPool:
             if not node["Alive"] or node["NodeID"] in self._gone:
                 continue
             resources = node.get("Resources", {})
-            fits = math.floor(float(resources.get("CPU", 0)) / self._cpus + 1e-9) if self._cpus > 0 else len(self._slots)
+            fits = (
+                math.floor(float(resources.get("CPU", 0)) / self._cpus + 1e-9) if self._cpus > 0 else len(self._slots)
+            )
             if self._gpus > 0:
                 fits = min(fits, math.floor(float(resources.get("GPU", 0)) / self._gpus + 1e-9))
             total += fits
@@ -388,13 +421,17 @@ class RayPool:
                 if not node["Alive"]:
                     return True
                 try:
-                    socket.create_connection((node["NodeManagerAddress"], int(node["NodeManagerPort"])), timeout=1.0).close()
+                    socket.create_connection(
+                        (node["NodeManagerAddress"], int(node["NodeManagerPort"])), timeout=1.0
+                    ).close()
                 except OSError:
                     return True
                 return False
         return True
 
-    def final(self, number: int, params: dict[str, Any], interrupted: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
+    def final(
+        self, number: int, params: dict[str, Any], interrupted: Callable[[], bool] = lambda: False
+    ) -> dict[str, Any] | None:
         """The best trial re-trained once and scored on the test split, in a worker of this pool
         (the trials' resources, the backend already imported); a lost worker is replaced once.
         None when ``interrupted()`` turns true meanwhile."""
@@ -407,8 +444,10 @@ class RayPool:
                     return None
                 if time.monotonic() > deadline:
                     raise HpoError(
-                        f"re-training the best trial ({number}): no worker started within resources.worker_start_timeout="
-                        f"{self._start_timeout:g} s; the cluster may have lost its nodes: check `ray status`, then `hpo resume`"
+                        f"re-training the best trial ({number}): no worker started within "
+                        "resources.worker_start_timeout="
+                        f"{self._start_timeout:g} s; the cluster may have lost its nodes: check `ray status`, then "
+                        "`hpo resume`"
                     )
             ref = slot.actor.final.remote(number, params)
             while not self._ray.wait([ref], timeout=0.5)[0]:
@@ -434,7 +473,11 @@ class RayPool:
 def _creation_error(exc: BaseException) -> str:
     """The exception a worker's ``__init__`` raised, from Ray's wrapper around it."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    errors = [line for line in lines if ("Error" in line or "Exception" in line) and ":" in line and not line.startswith(("ray::", "The actor"))]
+    errors = [
+        line
+        for line in lines
+        if ("Error" in line or "Exception" in line) and ":" in line and not line.startswith(("ray::", "The actor"))
+    ]
     return errors[-1] if errors else _first_line(exc)
 
 

@@ -131,7 +131,11 @@ def _announce_earlier_runs(sweep: Sweep, study: optuna.Study, lifecycle: Lifecyc
 
 
 def _lifecycle(
-    sweep: Sweep, study: optuna.Study, storage: optuna.storages.BaseStorage, listener: Listener | None, promotion: Promotion | None
+    sweep: Sweep,
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    listener: Listener | None,
+    promotion: Promotion | None,
 ) -> Lifecycle:
     config = sweep.config
     rules = Rules(
@@ -156,7 +160,9 @@ def _promotion(sweep: Sweep) -> Promotion | None:
     config = sweep.config
     if config.pruner.name not in _constants.PROMOTION_SCHEDULERS:
         return None
-    return Promotion.from_config(config.pruner.name, config.pruner.args, config.train.epochs, config.objective.direction)
+    return Promotion.from_config(
+        config.pruner.name, config.pruner.args, config.train.epochs, config.objective.direction
+    )
 
 
 def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str, promotion: Promotion | None) -> Launcher:
@@ -194,7 +200,11 @@ def _final(
 
 
 def _execute(
-    launcher: Launcher, lifecycle: Lifecycle, pool: Pool, interrupted: Callable[[], bool], timings: LoopTimings | None = None
+    launcher: Launcher,
+    lifecycle: Lifecycle,
+    pool: Pool,
+    interrupted: Callable[[], bool],
+    timings: LoopTimings | None = None,
 ) -> None:
     """Drive the trials; on Ctrl+C (or any crash) fail this run's live trials, SIGINT held meanwhile."""
     try:
@@ -210,9 +220,15 @@ def _pool(sweep: Sweep, data: Dataset) -> _ray.RayPool:
     resources = sweep.config.resources
     slots = _ray.fitting_slots(resources.concurrency, resources.cpus_per_trial, resources.gpus_per_trial)
     if slots < resources.concurrency:
-        _log.warning("the Ray cluster fits %d trials at once, not resources.concurrency=%d", slots, resources.concurrency)
+        _log.warning(
+            "the Ray cluster fits %d trials at once, not resources.concurrency=%d", slots, resources.concurrency
+        )
     return _ray.RayPool(
-        slots, resources.cpus_per_trial, resources.gpus_per_trial, _worker_config(sweep), _ray.put(data),
+        slots,
+        resources.cpus_per_trial,
+        resources.gpus_per_trial,
+        _worker_config(sweep),
+        _ray.put(data),
         start_timeout=resources.worker_start_timeout,
     )
 
@@ -239,7 +255,9 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
         promotion = _promotion(sweep)
         lifecycle = _lifecycle(sweep, study, storage, listener, promotion)
         lifecycle.emit("opened", -1, study=study.study_name, storage=store.masked)
-        recovered = recover_stale_trials(study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s)
+        recovered = recover_stale_trials(
+            study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s
+        )
         _announce_earlier_runs(sweep, study, lifecycle, recovered)
         return _Prepared(data, store, study, lifecycle, _launcher(sweep, lifecycle, store, run_id, promotion), run_id)
     except BaseException:
@@ -275,7 +293,11 @@ def _sweep_in_ray(
     timings = LoopTimings()
     pool = _pool(sweep, run.data)
     try:
-        with signals_as_flag(signal.SIGTERM) as sigterm, Heartbeat(run.study, run.run_id, sweep.config.recovery.heartbeat_s):
+        with (
+            signals_as_flag(signal.SIGTERM) as sigterm,
+            Heartbeat(run.study, run.run_id, sweep.config.recovery.heartbeat_s),
+        ):
+
             def stop_asked() -> bool:
                 return interrupted() or sigterm()
 
@@ -288,8 +310,11 @@ def _sweep_in_ray(
             final = _final(sweep, run.study, pool, stop_asked, save_front) if evaluate and finished else {}
             spent = {
                 "first_trial_started_s": timings.first_start_s or 0.0,
-                "asking_s": timings.asking_s, "handling_s": timings.handling_s, "waiting_s": timings.waiting_s,
-                "held_slot_s": timings.held_slot_s, "drained_slot_s": timings.drained_slot_s,
+                "asking_s": timings.asking_s,
+                "handling_s": timings.handling_s,
+                "waiting_s": timings.waiting_s,
+                "held_slot_s": timings.held_slot_s,
+                "drained_slot_s": timings.drained_slot_s,
                 "stopping_slot_s": timings.stopping_slot_s,
             }
             return sweep_end, final, spent
@@ -338,5 +363,13 @@ def run_sweep(
     best = best_trial(run.study, sweep.config.objective)
     final = scored.get(best.number) if best is not None else None
     return SweepOutcome(
-        run.study, run.store.masked, wall, dict(lifecycle.counts), final, time.perf_counter() - started - wall, timings, scored, best
+        run.study,
+        run.store.masked,
+        wall,
+        dict(lifecycle.counts),
+        final,
+        time.perf_counter() - started - wall,
+        timings,
+        scored,
+        best,
     )

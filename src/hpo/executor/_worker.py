@@ -46,7 +46,13 @@ def _describe(exc: BaseException) -> str:
 class TrialWorker:
     """Runs trials of one sweep in this process, the backend imported and the data loaded once."""
 
-    def __init__(self, sweep_config: dict[str, Any], data: Dataset | None, gpu_fraction: float = 0.0, placement: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        sweep_config: dict[str, Any],
+        data: Dataset | None,
+        gpu_fraction: float = 0.0,
+        placement: dict[str, Any] | None = None,
+    ) -> None:
         from hpo._references import resolve_reference
 
         if gpu_fraction > 0:
@@ -83,17 +89,25 @@ class TrialWorker:
         if answers is not None:
             answers.hear(epoch, go_on_to)
 
-    def run(self, number: int, params: dict[str, Any], start: bytes | None = None, pause_after: int | None = None) -> Iterator[dict[str, Any]]:
+    def run(
+        self, number: int, params: dict[str, Any], start: bytes | None = None, pause_after: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Train one configuration, yielding its events as they happen; continue from ``start``
         (a checkpoint this worker class packed) and pause after epoch ``pause_after`` when given."""
         events: queue.Queue[dict[str, Any]] = queue.Queue()
         answers = self._answers.setdefault(number, Answers())
         context = TrialContext(
-            number=number, params=ReadParams(params), data=self._data, seed=self._config.train.seed,
-            epochs=self._config.train.epochs, gpu_share=self._gpu_share,
-            pause_after=pause_after, checkpoint=None if start is None else self._unpack(start),
+            number=number,
+            params=ReadParams(params),
+            data=self._data,
+            seed=self._config.train.seed,
+            epochs=self._config.train.epochs,
+            gpu_share=self._gpu_share,
+            pause_after=pause_after,
+            checkpoint=None if start is None else self._unpack(start),
             _sink=lambda epoch, metrics: events.put({"kind": "report", "epoch": epoch, "metrics": metrics}),
-            _answers=answers, _awaits_answers=True,
+            _answers=answers,
+            _awaits_answers=True,
         )
 
         thread = threading.Thread(target=self._train, args=(context, events), name=f"hpo-trial-{number}", daemon=True)
@@ -116,8 +130,14 @@ class TrialWorker:
         trial function returns no model). Runs in a worker so that the driver needs no GPU and
         never imports the backend.
         """
-        context = TrialContext(number=number, params=dict(params), data=self._data, seed=self._config.train.seed,
-                               epochs=self._config.train.epochs, gpu_share=self._gpu_share)
+        context = TrialContext(
+            number=number,
+            params=dict(params),
+            data=self._data,
+            seed=self._config.train.seed,
+            epochs=self._config.train.epochs,
+            gpu_share=self._gpu_share,
+        )
         if self._function is None:
             from hpo.engine import score_best
 
@@ -129,7 +149,11 @@ class TrialWorker:
             return {"validation_metrics": metrics, "test_metrics": {}, "model": None}
         from hpo.engine import evaluate_on_test, model_bytes
 
-        return {"validation_metrics": metrics, "test_metrics": evaluate_on_test(model, self._data, context.params), "model": model_bytes(model)}
+        return {
+            "validation_metrics": metrics,
+            "test_metrics": {} if self._data is None else evaluate_on_test(model, self._data, context.params),
+            "model": model_bytes(model),
+        }
 
     def _train(self, context: TrialContext, events: queue.Queue[dict[str, Any]]) -> None:
         try:
@@ -139,12 +163,15 @@ class TrialWorker:
         except TrialPaused as paused:
             events.put({"kind": "paused", "epoch": paused.epoch, "checkpoint": self._pack(paused.state)})
         except TrialFailed as exc:  # the configuration's fault: never retried as it is
-            events.put({"kind": "fail", "reason": str(exc), "retryable": False, "oom": isinstance(exc, TrialOutOfMemory)})
+            events.put(
+                {"kind": "fail", "reason": str(exc), "retryable": False, "oom": isinstance(exc, TrialOutOfMemory)}
+            )
         except Exception as exc:  # noqa: BLE001 - the trial's code failed: record it, keep the worker
             oom = is_out_of_memory(exc)
             events.put({"kind": "fail", "reason": _describe(exc), "retryable": not oom, "oom": oom})
         else:
-            events.put({"kind": "end", "metrics": metrics, "unread": context.params.unread()})
+            unread = context.params.unread() if isinstance(context.params, ReadParams) else []
+            events.put({"kind": "end", "metrics": metrics, "unread": unread})
 
     def _objective(self, context: TrialContext) -> dict[str, float]:
         if self._function is None:

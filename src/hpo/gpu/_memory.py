@@ -31,7 +31,9 @@ def _from_nvml(ids: list[str] | None) -> list[int]:
             ids = [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
         totals = []
         for gpu in ids:
-            handle = pynvml.nvmlDeviceGetHandleByIndex(int(gpu)) if gpu.isdigit() else pynvml.nvmlDeviceGetHandleByUUID(gpu)
+            handle = (
+                pynvml.nvmlDeviceGetHandleByIndex(int(gpu)) if gpu.isdigit() else pynvml.nvmlDeviceGetHandleByUUID(gpu)
+            )
             totals.append(int(pynvml.nvmlDeviceGetMemoryInfo(handle).total) // 2**20)
         return totals
     finally:
@@ -43,7 +45,11 @@ def _from_nvidia_smi(ids: list[str] | None) -> list[int]:
     if binary is None:
         raise GpuMemoryUnknown("nvidia-smi is not on PATH")
     query = [binary, "--query-gpu=index,uuid,memory.total", "--format=csv,noheader,nounits"]
-    rows = [line.split(", ") for line in subprocess.run(query, capture_output=True, text=True, check=True, timeout=30).stdout.splitlines() if line.strip()]
+    rows = [
+        line.split(", ")
+        for line in subprocess.run(query, capture_output=True, text=True, check=True, timeout=30).stdout.splitlines()
+        if line.strip()
+    ]
     by_id = {key: int(float(row[2])) for row in rows for key in (row[0], row[1])}
     return [by_id[gpu] for gpu in (ids if ids is not None else [row[0] for row in rows])]
 

@@ -56,7 +56,7 @@ def limit_gpu_memory(fraction: float) -> dict[str, int | float]:
         for device in devices:
             tf.config.experimental.set_memory_growth(device, True)
         return {}
-    limits = {}
+    limits: dict[str, int | float] = {}
     for index, (device, total) in enumerate(zip(devices, totals, strict=False)):
         limit = int(total * fraction)
         tf.config.set_logical_device_configuration(device, [tf.config.LogicalDeviceConfiguration(memory_limit=limit)])

@@ -19,21 +19,27 @@ from hpo.config import Sweep
 from hpo.study import best_trial, watched_value
 
 
-def trial_summary(sweep: Sweep, study: optuna.Study, trial: FrozenTrial, test_metrics: dict[str, float] | None) -> dict[str, Any]:
+def trial_summary(
+    sweep: Sweep, study: optuna.Study, trial: FrozenTrial, test_metrics: dict[str, float] | None
+) -> dict[str, Any]:
     """One finished trial as ``best.json`` (and each entry of ``pareto.json``) describe it."""
     objective = sweep.config.objective
     summary = {
         "sweep": sweep.name,
         "study": study.study_name,
         "trial": trial.number,
-        "objective": {"metric": objective.metric, "direction": objective.direction, "value": watched_value(trial, objective)},
+        "objective": {
+            "metric": objective.metric,
+            "direction": objective.direction,
+            "value": watched_value(trial, objective),
+        },
         "params": sweep.space.configuration(trial.params),
         "validation_metrics": trial.user_attrs.get(_constants.ATTR_METRICS, {}),
         "test_metrics": test_metrics or {},
         "epochs": trial.user_attrs.get(_constants.ATTR_EPOCHS),
     }
     if objective.multi:
-        summary["values"] = {g.metric: v for g, v in zip(objective.targets, trial.values)}
+        summary["values"] = {g.metric: v for g, v in zip(objective.targets, trial.values, strict=True)}
     if trial.constraints:
         summary["constraints"] = dict(trial.constraints)
     return summary

@@ -40,7 +40,10 @@ def write_exports(sweep: Sweep, study: optuna.Study) -> None:
 
 
 def finalize(
-    sweep: Sweep, study: optuna.Study, final: dict[str, Any] | None = None, scored: dict[int, dict[str, Any]] | None = None
+    sweep: Sweep,
+    study: optuna.Study,
+    final: dict[str, Any] | None = None,
+    scored: dict[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Exports, the resolved config, the best trial's model and test metrics (``final``, from the
     worker that re-trained it), the Pareto front of a multi-objective sweep (``scored``: its

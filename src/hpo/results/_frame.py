@@ -12,7 +12,20 @@ from hpo import _constants
 from hpo.config import ObjectiveConfig
 from hpo.study import is_feasible, paused_at
 
-_COLUMNS = ["number", "state", "value", "epochs", "duration_s", "fail_reason", "retry_of", "host", "pid", "node", "gpus", "datetime_start"]
+_COLUMNS = [
+    "number",
+    "state",
+    "value",
+    "epochs",
+    "duration_s",
+    "fail_reason",
+    "retry_of",
+    "host",
+    "pid",
+    "node",
+    "gpus",
+    "datetime_start",
+]
 
 
 def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) -> pd.DataFrame:
@@ -29,7 +42,11 @@ def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) 
     trials = study.get_trials(deepcopy=False)
     constrained = any(t.constraints for t in trials)
     for t in trials:
-        duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+        duration = (
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            if t.datetime_complete and t.datetime_start
+            else None
+        )
         epochs = t.user_attrs.get(_constants.ATTR_EPOCHS)
         if epochs is None and t.intermediate_values:
             epochs = max(t.intermediate_values)

@@ -35,7 +35,9 @@ def front_summary(sweep: Sweep, study: optuna.Study, scored: dict[int, dict[str,
     }
 
 
-def write_pareto(sweep: Sweep, study: optuna.Study, folder: Path, scored: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+def write_pareto(
+    sweep: Sweep, study: optuna.Study, folder: Path, scored: dict[int, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Write ``pareto.json`` and the re-trained front trials' models under ``front/`` (models of
     an earlier front are removed: none may pass for this one's)."""
     scored = scored or {}

@@ -28,7 +28,7 @@ def summarize(sweep: Sweep, study: optuna.Study) -> dict[str, Any]:
     trained = int(frame.epochs.fillna(0).sum()) if not frame.empty else 0
     saved = int((max_epochs - pruned.epochs.fillna(0)).sum()) if not pruned.empty else 0
     return {
-        "trials": int(len(frame)),
+        "trials": len(frame),
         "by_state": {str(k): int(v) for k, v in frame.state.value_counts().items()} if not frame.empty else {},
         "epochs_trained": trained,
         "epochs_saved_by_pruning": saved,
@@ -54,11 +54,17 @@ def _figures(sweep: Sweep, study: optuna.Study) -> list[tuple[str, Any]]:
     goals = sweep.config.objective.targets
     if len(goals) in (2, 3) and complete:
         names = [g.metric for g in goals]
-        figures.append((f"Pareto front: {' vs '.join(names)} (the best trials are those no other beats on every goal)",
-                        vis.plot_pareto_front(study, target_names=names)))
+        figures.append(
+            (
+                f"Pareto front: {' vs '.join(names)} (the best trials are those no other beats on every goal)",
+                vis.plot_pareto_front(study, target_names=names),
+            )
+        )
     figures.append(("Optimization history", vis.plot_optimization_history(study, **target)))
     if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
-        figures.append(("Intermediate values: learning curves, pruned trials end early", vis.plot_intermediate_values(study)))
+        figures.append(
+            ("Intermediate values: learning curves, pruned trials end early", vis.plot_intermediate_values(study))
+        )
     if len(complete) >= 2:
         try:
             importances = optuna.importance.get_param_importances(study, target=target.get("target"))
@@ -69,7 +75,12 @@ def _figures(sweep: Sweep, study: optuna.Study) -> list[tuple[str, Any]]:
             top = list(importances)[:8]
             title = "Parameter importances" + (" (few trials: a rough guide)" if len(complete) < 20 else "")
             figures.append((title, vis.plot_param_importances(study, **target)))
-            figures.append(("Parallel coordinates (most important parameters)", vis.plot_parallel_coordinate(study, params=top, **target)))
+            figures.append(
+                (
+                    "Parallel coordinates (most important parameters)",
+                    vis.plot_parallel_coordinate(study, params=top, **target),
+                )
+            )
             figures.append(("Slice (most important parameters)", vis.plot_slice(study, params=top[:6], **target)))
     return figures
 
@@ -84,14 +95,17 @@ def _pngs(sweep: Sweep, study: optuna.Study, folder: Path) -> list[str]:
     made = []
     target = _target(sweep)
     goals = [g.metric for g in sweep.config.objective.targets]
-    plots = [("history.png", lambda s: vm.plot_optimization_history(s, **target)), ("intermediate_values.png", vm.plot_intermediate_values)]
+    plots = [
+        ("history.png", lambda s: vm.plot_optimization_history(s, **target)),
+        ("intermediate_values.png", vm.plot_intermediate_values),
+    ]
     if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) >= 2:
         plots.append(("importances.png", lambda s: vm.plot_param_importances(s, **target)))
     if len(goals) in (2, 3):
         plots.insert(0, ("pareto_front.png", lambda s: vm.plot_pareto_front(s, target_names=goals)))
     for name, plot in plots:
         try:
-            ax = plot(study)
+            ax: Any = plot(study)  # matplotlib Axes, or an array of them
         except (ValueError, RuntimeError):
             continue
         fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
@@ -114,15 +128,21 @@ def _front_section(sweep: Sweep, study: optuna.Study) -> list[str]:
     names = [g.metric for g in objective.targets]
     parts = []
     if objective.multi:
-        parts.append(f"<h2>Pareto front ({len(pareto_front(study))} trials)</h2><table><tr><th>trial</th>"
-                     + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>")
+        parts.append(
+            f"<h2>Pareto front ({len(pareto_front(study))} trials)</h2><table><tr><th>trial</th>"
+            + "".join(f"<th>{html.escape(n)}</th>" for n in names)
+            + "</tr>"
+        )
         for t in pareto_front(study):
             parts.append(f"<tr><td>#{t.number}</td>" + "".join(f"<td>{v:.4g}</td>" for v in t.values) + "</tr>")
         parts.append("</table>")
     if objective.constraints:
         infeasible = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if not is_feasible(t)]
-        parts.append(f"<h3>Constraints: {html.escape(', '.join(objective.constraints))}</h3><p>infeasible trials (never best): "
-                     + (", ".join(f"#{t.number}" for t in infeasible) or "none") + "</p>")
+        parts.append(
+            f"<h3>Constraints: {html.escape(', '.join(objective.constraints))}</h3><p>infeasible trials (never best): "
+            + (", ".join(f"#{t.number}" for t in infeasible) or "none")
+            + "</p>"
+        )
     return parts
 
 
@@ -151,11 +171,18 @@ def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
     ]
     parts += _front_section(sweep, study)
     if best is not None:
-        parts.append(f"<h2>Best trial: #{best['trial']}, {html.escape(str(best['objective']['metric']))} = {best['objective']['value']:.4f}</h2>")
+        parts.append(
+            f"<h2>Best trial: #{best['trial']}, {html.escape(str(best['objective']['metric']))} = "
+            f"{best['objective']['value']:.4f}</h2>"
+        )
         parts.append("<h3>Test split (held out, used once)</h3><table>")
-        parts += [f"<tr><th>{html.escape(k)}</th><td>{v:.4f}</td></tr>" for k, v in best.get("test_metrics", {}).items()]
+        parts += [
+            f"<tr><th>{html.escape(k)}</th><td>{v:.4f}</td></tr>" for k, v in best.get("test_metrics", {}).items()
+        ]
         parts.append("</table><h3>Configuration</h3><table>")
-        parts += [f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in best["params"].items()]
+        parts += [
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in best["params"].items()
+        ]
         parts.append("</table>")
     parts.append("<h2>Plots</h2>" + "".join(f'<p><img src="{p}" alt="{p}" width="720"></p>' for p in pngs))
     first = True

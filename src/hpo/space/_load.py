@@ -61,7 +61,13 @@ def _collect(
         return
     for key in section:
         if key not in ("include", "params", "description"):
-            problems.append(doc.problem((*at, key), f"unknown key {key!r}{did_you_mean(key, ['include', 'params'])}", "a space holds `include` and `params`"))
+            problems.append(
+                doc.problem(
+                    (*at, key),
+                    f"unknown key {key!r}{did_you_mean(key, ['include', 'params'])}",
+                    "a space holds `include` and `params`",
+                )
+            )
     includes = section.get("include", [])
     if isinstance(includes, str):
         includes = [includes]
@@ -95,7 +101,9 @@ def _collect(
         _collect(block, (), [*chain, here], specs, problems, narrowed)
     params = section.get("params", {})
     if not isinstance(params, dict):
-        problems.append(doc.problem((*at, "params"), f"`params` must be a mapping of parameter names, but got {params!r}"))
+        problems.append(
+            doc.problem((*at, "params"), f"`params` must be a mapping of parameter names, but got {params!r}")
+        )
         return
     for name, raw in params.items():
         origin: Origin = (doc, (*at, "params", name))
@@ -104,7 +112,9 @@ def _collect(
             narrowed.add(name)
         if raw is None:
             if name not in specs:
-                problems.append(doc.problem(origin[1], f"cannot remove {name!r}: no included block declares it", "drop this line"))
+                problems.append(
+                    doc.problem(origin[1], f"cannot remove {name!r}: no included block declares it", "drop this line")
+                )
             specs.pop(name, None)
         elif isinstance(raw, dict) and "type" not in raw and name in specs and isinstance(specs[name][0], dict):
             specs[name] = ({**specs[name][0], **raw}, origin)  # partial override of an included parameter

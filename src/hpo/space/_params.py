@@ -52,7 +52,7 @@ class _Param:
 
     kind = ""
 
-    def suggest(self, trial: optuna.Trial) -> Any:
+    def suggest(self, trial: optuna.trial.BaseTrial) -> Any:
         raise NotImplementedError
 
     def distribution(self) -> optuna.distributions.BaseDistribution | None:
@@ -87,7 +87,7 @@ class FloatParam(_Param):
 
     kind = "float"
 
-    def suggest(self, trial: optuna.Trial) -> float:
+    def suggest(self, trial: optuna.trial.BaseTrial) -> float:
         return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
 
     def distribution(self) -> optuna.distributions.FloatDistribution:
@@ -129,7 +129,7 @@ class IntParam(_Param):
 
     kind = "int"
 
-    def suggest(self, trial: optuna.Trial) -> int:
+    def suggest(self, trial: optuna.trial.BaseTrial) -> int:
         return trial.suggest_int(self.name, self.low, self.high, log=self.log, step=self.step)
 
     def distribution(self) -> optuna.distributions.IntDistribution:
@@ -168,7 +168,7 @@ class CategoricalParam(_Param):
 
     kind = "categorical"
 
-    def suggest(self, trial: optuna.Trial) -> Scalar:
+    def suggest(self, trial: optuna.trial.BaseTrial) -> Scalar:
         return trial.suggest_categorical(self.name, list(self.choices))
 
     def distribution(self) -> optuna.distributions.CategoricalDistribution:
@@ -190,7 +190,7 @@ class FixedParam(_Param):
 
     kind = "fixed"
 
-    def suggest(self, trial: optuna.Trial) -> Scalar:
+    def suggest(self, trial: optuna.trial.BaseTrial) -> Scalar:
         return self.value
 
     def distribution(self) -> None:

@@ -28,7 +28,6 @@ _COMMON_KEYS = ("type", "when", "per_layer")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -99,13 +98,17 @@ class ParamParser:
         if raw is None:
             return ()
         if not isinstance(raw, dict) or not raw:
-            self._fail(path, f"`when` maps parent parameters to values, but got {raw!r}", "write e.g. when: {optimizer: [sgd]}")
+            self._fail(
+                path, f"`when` maps parent parameters to values, but got {raw!r}", "write e.g. when: {optimizer: [sgd]}"
+            )
             return ()
         conditions = []
         for parent, values in raw.items():
             values = values if isinstance(values, list) else [values]
             if not values or not all(_is_scalar(v) for v in values):
-                self._fail((*path, parent), f"condition values must be a non-empty list of plain values, but got {values!r}")
+                self._fail(
+                    (*path, parent), f"condition values must be a non-empty list of plain values, but got {values!r}"
+                )
                 continue
             conditions.append(Condition(parent=str(parent), values=tuple(values)))
         return tuple(conditions)
@@ -145,7 +148,9 @@ class ParamParser:
             return None
         low, high = bounds["low"], bounds["high"]
         if low > high:
-            self._fail(path, f"`low <= high` must hold, but got (low={low!r}, high={high!r})", "swap or correct the bounds")
+            self._fail(
+                path, f"`low <= high` must hold, but got (low={low!r}, high={high!r})", "swap or correct the bounds"
+            )
             return None
         if log and low <= 0:
             self._fail(
@@ -158,22 +163,34 @@ class ParamParser:
             self._fail(path, f"`step` cannot be used with log=true, but got step={step!r}", "drop `step` or `log`")
             return None
         if kind == "float":
-            return FloatParam(low=float(low), high=float(high), log=log, step=None if step is None else float(step), **common)
+            return FloatParam(
+                low=float(low), high=float(high), log=log, step=None if step is None else float(step), **common
+            )
         return IntParam(low=int(low), high=int(high), log=log, step=1 if step is None else int(step), **common)
 
     def _categorical(self, raw: dict[str, Any], path: KeyPath, common: dict[str, Any]) -> Param | None:
         choices = raw.get("choices")
         if not isinstance(choices, list) or not choices:
-            self._fail((*path, "choices"), f"`choices` must be a non-empty list, but got {choices!r}", "list at least one choice")
+            self._fail(
+                (*path, "choices"),
+                f"`choices` must be a non-empty list, but got {choices!r}",
+                "list at least one choice",
+            )
             return None
         for i, choice in enumerate(choices):
             if not _is_scalar(choice) or (isinstance(choice, float) and not math.isfinite(choice)):
-                self._fail((*path, "choices", i), f"a choice must be a string, number, bool or null, but got {choice!r}")
+                self._fail(
+                    (*path, "choices", i), f"a choice must be a string, number, bool or null, but got {choice!r}"
+                )
                 return None
         seen: list[Any] = []
         for choice in choices:
             if any(type(choice) is type(s) and choice == s for s in seen):
-                self._fail((*path, "choices"), f"choices must be distinct, but {choice!r} appears twice", "remove the duplicate")
+                self._fail(
+                    (*path, "choices"),
+                    f"choices must be distinct, but {choice!r} appears twice",
+                    "remove the duplicate",
+                )
                 return None
             seen.append(choice)
         return CategoricalParam(choices=tuple(choices), **common)

@@ -66,14 +66,26 @@ class SearchSpace:
                 continue
             parent = by_name.get(param.per_layer)
             if parent is None:
-                fail(param.name, ("per_layer",), f"`per_layer` names unknown parameter {param.per_layer!r}{did_you_mean(param.per_layer, by_name)}", "name an int parameter such as the depth")
+                fail(
+                    param.name,
+                    ("per_layer",),
+                    f"`per_layer` names unknown parameter {param.per_layer!r}{did_you_mean(param.per_layer, by_name)}",
+                    "name an int parameter such as the depth",
+                )
                 continue
             if isinstance(parent, IntParam):
                 n_layers = parent.max_value
-            elif isinstance(parent, FixedParam) and isinstance(parent.value, int) and not isinstance(parent.value, bool):
+            elif (
+                isinstance(parent, FixedParam) and isinstance(parent.value, int) and not isinstance(parent.value, bool)
+            ):
                 n_layers = parent.value
             else:
-                fail(param.name, ("per_layer",), f"`per_layer` needs an int parameter, but {parent.name!r} is {parent.kind}", "name an int parameter")
+                fail(
+                    param.name,
+                    ("per_layer",),
+                    f"`per_layer` needs an int parameter, but {parent.name!r} is {parent.kind}",
+                    "name an int parameter",
+                )
                 continue
             for i in range(max(n_layers, 0)):
                 owner[f"{param.name}_{i}"] = param.name
@@ -92,7 +104,12 @@ class SearchSpace:
             raise ConfigError(problems)
         cycle = _find_cycle(expanded)
         if cycle:
-            fail(owner[cycle[0]], ("when",), "conditions form a cycle: " + " -> ".join(cycle), "remove one of the conditions")
+            fail(
+                owner[cycle[0]],
+                ("when",),
+                "conditions form a cycle: " + " -> ".join(cycle),
+                "remove one of the conditions",
+            )
             raise ConfigError(problems)
         all_params = {p.name: p for p in expanded}
         kept: list[Param] = []
@@ -135,7 +152,7 @@ class SearchSpace:
         """Whether ``param`` exists given the values of the parameters sampled before it."""
         return all(cond.holds(dict(values)) for cond in param.when)
 
-    def sample(self, trial: optuna.Trial) -> dict[str, Any]:
+    def sample(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         """Define-by-run sampling: each active parameter suggested in order; fixed values included."""
         values: dict[str, Any] = {}
         for param in self.params:
@@ -145,7 +162,7 @@ class SearchSpace:
 
     def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
         """The Optuna distribution of every tunable (non-fixed) parameter."""
-        out = {}
+        out: dict[str, optuna.distributions.BaseDistribution] = {}
         for param in self.params:
             dist = param.distribution()
             if dist is not None:
@@ -177,7 +194,11 @@ class SearchSpace:
         """Why ``values`` cannot be enqueued as a warm start (a partial configuration; fixed
         parameters cannot be set)."""
         reasons = self.check(values, partial=True)
-        reasons += [f"{k!r} is fixed in the space and cannot be enqueued" for k in values if k in self and self[k].kind == "fixed"]
+        reasons += [
+            f"{k!r} is fixed in the space and cannot be enqueued"
+            for k in values
+            if k in self and self[k].kind == "fixed"
+        ]
         return reasons
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,16 +241,28 @@ def _check_condition(params: Mapping[str, Param], cond: Condition, narrowed: boo
     parent = params.get(cond.parent)
     key = ("when", cond.parent)
     if parent is None:
-        fail(key, f"condition on unknown parameter {cond.parent!r}{did_you_mean(cond.parent, params)}", "name a declared parameter")
+        fail(
+            key,
+            f"condition on unknown parameter {cond.parent!r}{did_you_mean(cond.parent, params)}",
+            "name a declared parameter",
+        )
         return False
     if isinstance(parent, FloatParam):
-        fail(key, f"conditions on a float parameter are not supported, but {cond.parent!r} is float", "condition on a categorical or int parameter")
+        fail(
+            key,
+            f"conditions on a float parameter are not supported, but {cond.parent!r} is float",
+            "condition on a categorical or int parameter",
+        )
         return False
     impossible = [v for v in cond.values or () if not parent.contains(v)]
     if narrowed:
         return len(impossible) < len(cond.values or ())
     for value in impossible:
-        fail(key, f"condition value {value!r} can never occur: {cond.parent!r} takes {parent.describe()}", "use a value the parent can take")
+        fail(
+            key,
+            f"condition value {value!r} can never occur: {cond.parent!r} takes {parent.describe()}",
+            "use a value the parent can take",
+        )
     return not impossible
 
 
@@ -247,7 +280,7 @@ def _find_cycle(params: list[Param]) -> list[str] | None:
         stack.append(node)
         for parent in graph.get(node, []):
             if state.get(parent) == 1:
-                return stack[stack.index(parent):] + [parent]
+                return [*stack[stack.index(parent) :], parent]
             if parent in graph and parent not in state:
                 found = visit(parent)
                 if found:

@@ -21,7 +21,7 @@ _PREFIX = "hpo:driver:"
 
 def driver_records(study: optuna.Study) -> dict[str, dict[str, Any]]:
     """Every run's last heartbeat, by run id."""
-    return {k[len(_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(_PREFIX)}
+    return {k[len(_PREFIX) :]: v for k, v in study.user_attrs.items() if k.startswith(_PREFIX)}
 
 
 def _pid_alive(pid: int) -> bool:

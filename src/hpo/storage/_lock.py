@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import optuna.storages.journal
 
 from hpo.storage._url import storage_kind
 

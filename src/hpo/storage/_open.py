@@ -38,9 +38,17 @@ def _open_journal(path: Path, append: bool) -> optuna.storages.BaseStorage:
         return optuna.storages.JournalStorage(SnapshotJournalBackend(str(path)))
     except (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
         raise HpoError(
-            f"cannot create or write the study journal {path}: {exc.strerror}; choose a writable --results-dir or --storage"
+            f"cannot create or write the study journal {path}: {exc.strerror}; choose a writable --results-dir or "
+            "--storage"
         ) from None
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError, IndexError, AttributeError) as exc:  # replaying bad records
+    except (
+        ValueError,
+        UnicodeDecodeError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+    ) as exc:  # replaying bad records
         raise HpoError(
             f"the study journal {path} is corrupt or truncated ({type(exc).__name__}: {exc}); "
             "it was left untouched: restore it from a backup or point --storage elsewhere"

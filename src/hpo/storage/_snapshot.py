@@ -48,7 +48,14 @@ class SnapshotJournalBackend(JournalFileBackend, BaseJournalSnapshot):
             first = journal.readline()
             journal.seek(last_start)
             last = journal.read(end - last_start)
-        header = {"optuna": optuna.__version__, "records": records, "end": end, "first": _digest(first), "last": _digest(last), "last_start": last_start}
+        header = {
+            "optuna": optuna.__version__,
+            "records": records,
+            "end": end,
+            "first": _digest(first),
+            "last": _digest(last),
+            "last_start": last_start,
+        }
         temporary = self.snapshot_path.with_name(f"{self.snapshot_path.name}.{os.getpid()}.tmp")
         temporary.write_bytes(json.dumps(header).encode() + b"\n" + snapshot)
         os.replace(temporary, self.snapshot_path)  # readers see the old snapshot or the new, whole

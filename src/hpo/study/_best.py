@@ -29,7 +29,8 @@ def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
     feasible = [t for t in complete if is_feasible(t)]
     if not feasible:
         return []
-    best = (max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min)(t.value for t in feasible)
+    values = [t.value for t in feasible if t.value is not None]  # a COMPLETE single-objective trial has one
+    best = (max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min)(values)
     return [copy.deepcopy(t) for t in sorted(feasible, key=lambda t: t.number) if t.value == best]
 
 

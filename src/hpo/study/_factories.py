@@ -24,7 +24,7 @@ def pruner_class(name: str) -> type:
 
 
 def _check_args(cls: type, args: dict[str, Any], reserved: tuple[str, ...]) -> None:
-    accepted = [n for n in inspect.signature(cls.__init__).parameters if n not in ("self", *reserved)]
+    accepted = [n for n in inspect.signature(cls).parameters if n not in reserved]
     for key in args:
         if key not in accepted:
             raise ValueError(
@@ -56,10 +56,15 @@ def make_pruner(name: str, args: dict[str, Any], epochs: int) -> optuna.pruners.
     positional: tuple[Any, ...] = ()
     if name == "patient":
         wrapped = args.pop("wrapped", {"name": "median"})
-        if not isinstance(wrapped, dict) or wrapped.get("name") not in _constants.PRUNERS or wrapped["name"] in _constants.PROMOTION_SCHEDULERS:
+        if (
+            not isinstance(wrapped, dict)
+            or wrapped.get("name") not in _constants.PRUNERS
+            or wrapped["name"] in _constants.PROMOTION_SCHEDULERS
+        ):
             raise ValueError(
                 f"`wrapped` must be {{name: <pruner>, args: {{...}}}} with a pruner name from "
-                f"{', '.join(n for n in _constants.PRUNERS if n not in _constants.PROMOTION_SCHEDULERS)}, but got {wrapped!r}"
+                f"{', '.join(n for n in _constants.PRUNERS if n not in _constants.PROMOTION_SCHEDULERS)}, but got "
+                f"{wrapped!r}"
             )
         _check_args(cls, args, ("wrapped_pruner",))
         positional = (make_pruner(wrapped["name"], dict(wrapped.get("args", {})), epochs),)
@@ -75,7 +80,7 @@ def make_pruner(name: str, args: dict[str, Any], epochs: int) -> optuna.pruners.
 
 def startup_trials(name: str, args: dict[str, Any]) -> int:
     """How many finished trials the sampler needs before it stops sampling at random (0 if none)."""
-    parameter = inspect.signature(sampler_class(name).__init__).parameters.get("n_startup_trials")
+    parameter = inspect.signature(sampler_class(name)).parameters.get("n_startup_trials")
     if parameter is None:
         return 0
     return int(args.get("n_startup_trials", parameter.default))

@@ -25,7 +25,7 @@ def grid_values(space: SearchSpace) -> dict[str, list[Any]]:
                     f"the grid sampler needs a finite grid, but float parameter {param.name!r} has no `step`; "
                     "add `step` to it or choose another sampler"
                 )
-            n = int(round((param.high - param.low) / param.step))
+            n = round((param.high - param.low) / param.step)
             grid[param.name] = [param.low + i * param.step for i in range(n + 1)]
     return grid
 

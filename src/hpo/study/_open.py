@@ -69,7 +69,11 @@ def open_study(
         name += "-new"
     try:
         study = optuna.create_study(
-            study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=[g.direction for g in config.objective.targets]
+            study_name=name,
+            storage=storage,
+            sampler=sampler,
+            pruner=pruner,
+            directions=[g.direction for g in config.objective.targets],
         )
     except optuna.exceptions.DuplicatedStudyError:  # another driver created it a moment ago: join it
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
@@ -89,7 +93,9 @@ def open_existing_storage(sweep: Sweep) -> optuna.storages.BaseStorage:
     """The sweep's storage for reading; UsageError (nothing created) when its journal does not exist."""
     store = Store(sweep.storage_url())
     if not store.exists():  # don't create files just to look
-        raise UsageError(f"no study for sweep {sweep.name!r}: {store.url} does not exist; run `hpo run {sweep.path}` first")
+        raise UsageError(
+            f"no study for sweep {sweep.name!r}: {store.url} does not exist; run `hpo run {sweep.path}` first"
+        )
     return store.open()
 
 
@@ -99,6 +105,7 @@ def load_existing_study(sweep: Sweep) -> optuna.Study:
     names = study_names(storage, sweep.study_name)
     if not names:
         raise UsageError(
-            f"no study {sweep.study_name!r} in {Store(sweep.storage_url()).masked} yet; run `hpo run {sweep.path}` first"
+            f"no study {sweep.study_name!r} in {Store(sweep.storage_url()).masked} yet; run `hpo run {sweep.path}` "
+            "first"
         )
     return optuna.load_study(study_name=names[-1], storage=storage)

@@ -19,7 +19,7 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -52,7 +52,10 @@ class Promotion:
             raise ValueError(f"{name} takes {', '.join(sorted(_ARGS))}, but got unknown {', '.join(unknown)}")
         low, eta = args.get("min_epochs", 1), args.get("reduction_factor", 3)
         if not (isinstance(low, int) and isinstance(eta, int) and low >= 1 and eta >= 2):
-            raise ValueError(f"`min_epochs >= 1` and `reduction_factor >= 2` must hold as whole numbers, but got (min_epochs={low!r}, reduction_factor={eta!r})")
+            raise ValueError(
+                "`min_epochs >= 1` and `reduction_factor >= 2` must hold as whole numbers, but got "
+                f"(min_epochs={low!r}, reduction_factor={eta!r})"
+            )
         if low * eta > epochs:
             raise ValueError(
                 f"`min_epochs * reduction_factor <= train.epochs` must hold for a second rung, but got "
@@ -61,7 +64,10 @@ class Promotion:
         most = math.floor(math.log(epochs / low, eta) + 1e-9) + 1  # brackets whose first rung is below the top
         count = args.get("brackets", most if name == "async_hyperband" else 1)
         if not (isinstance(count, int) and 1 <= count <= most):
-            raise ValueError(f"`1 <= brackets <= {most}` must hold for min_epochs={low}, reduction_factor={eta}, epochs={epochs}, but got {count!r}")
+            raise ValueError(
+                f"`1 <= brackets <= {most}` must hold for min_epochs={low}, reduction_factor={eta}, epochs={epochs}, "
+                f"but got {count!r}"
+            )
         brackets = []
         for s in range(count):
             rungs = [low * eta ** (s + k) for k in range(most) if low * eta ** (s + k) < epochs]
@@ -125,6 +131,11 @@ class _PausedAsPruned:
         return self._get_trials()
 
 
+def _as_study(view: _PausedAsPruned) -> optuna.Study:
+    """The view where the sampler expects a Study: it reads only what a Study offers."""
+    return cast(optuna.Study, view)
+
+
 class PausedAwareSampler(optuna.samplers.BaseSampler):
     """The sweep's sampler, learning from paused trials' results at their rungs (without this it
     would see only the trials that ended, most of them at the end of the sweep)."""
@@ -133,18 +144,22 @@ class PausedAwareSampler(optuna.samplers.BaseSampler):
         self.sampler = sampler
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
-        return self.sampler.infer_relative_search_space(_PausedAsPruned(study), trial)
+        return self.sampler.infer_relative_search_space(_as_study(_PausedAsPruned(study)), trial)
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, Any]) -> dict[str, Any]:
-        return self.sampler.sample_relative(_PausedAsPruned(study), trial, search_space)
+        return self.sampler.sample_relative(_as_study(_PausedAsPruned(study)), trial, search_space)
 
-    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: Any) -> Any:
-        return self.sampler.sample_independent(_PausedAsPruned(study), trial, param_name, param_distribution)
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: Any
+    ) -> Any:
+        return self.sampler.sample_independent(_as_study(_PausedAsPruned(study)), trial, param_name, param_distribution)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.sampler.before_trial(study, trial)
 
-    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
         self.sampler.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:

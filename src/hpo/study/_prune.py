@@ -9,7 +9,7 @@ single-objective study, which goes through this same path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.study import StudyDirection
@@ -43,7 +43,8 @@ class EpochPruning:
     def __init__(self, study: optuna.Study, storage: optuna.storages.BaseStorage, direction: str) -> None:
         self._study = study
         self._storage = storage
-        self._view = study if len(study.directions) == 1 else _OneMetricView(study, direction)
+        # The pruner reads only what a Study offers (direction, trials): the view stands in for one.
+        self._view = study if len(study.directions) == 1 else cast(optuna.Study, _OneMetricView(study, direction))
         self._study_id = storage.get_study_id_from_name(study.study_name)
         self._trial_ids: dict[int, int] = {}
 

@@ -28,12 +28,15 @@ def recover_stale_trials(
         recovered = []
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             run = trial.user_attrs.get(_constants.ATTR_RUN)
-            if paused_at(trial) is not None or driver_alive(drivers.get(run), now, stale_after_s):
+            if paused_at(trial) is not None or driver_alive(drivers.get(str(run)), now, stale_after_s):
                 continue  # a paused trial waits for promotion, whichever driver paused it
             fail_trial(
-                study, storage, trial.number,
+                study,
+                storage,
+                trial.number,
                 f"its driver (run {run}) stopped before the trial ended; recovered by a later run",
-                retryable=True, max_retries=max_retries,
+                retryable=True,
+                max_retries=max_retries,
             )
             recovered.append(trial.number)
         return recovered

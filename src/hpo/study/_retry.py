@@ -33,8 +33,12 @@ def fail_trial(
         oom_attempt = int(frozen.user_attrs.get(_constants.ATTR_OOM_ATTEMPT, 0)) + 1
         study.enqueue_trial(
             dict(frozen.params),
-            user_attrs={_constants.ATTR_RETRY_OF: number, _constants.ATTR_ATTEMPT: attempt,
-                        _constants.ATTR_OOM_ATTEMPT: oom_attempt, _constants.ATTR_WHOLE_GPU: True},
+            user_attrs={
+                _constants.ATTR_RETRY_OF: number,
+                _constants.ATTR_ATTEMPT: attempt,
+                _constants.ATTR_OOM_ATTEMPT: oom_attempt,
+                _constants.ATTR_WHOLE_GPU: True,
+            },
         )
         return True
     if not retryable or attempt >= max_retries:

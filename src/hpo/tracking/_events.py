@@ -27,7 +27,9 @@ class EventFile:
         self._write(event_pb2.Event(wall_time=at or time.time(), step=step, summary=summary))
 
     def scalars(self, values: dict[str, float], step: int, at: float | None = None) -> None:
-        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=k, simple_value=v) for k, v in values.items()])
+        summary = summary_pb2.Summary(
+            value=[summary_pb2.Summary.Value(tag=k, simple_value=v) for k, v in values.items()]
+        )
         self.summary(summary, step, at)
 
     def close(self) -> None:

@@ -86,7 +86,9 @@ class MlflowTracker:
     def epoch(self, number: int, epoch: int, metrics: dict[str, float], at: float) -> None:
         self._queue.put((self._epoch, (number, epoch, metrics, at)))
 
-    def ended(self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float) -> None:
+    def ended(
+        self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float
+    ) -> None:
         self._queue.put((self._end, (number, state, epochs, metrics, reason, at)))
 
     def finished(self, status: str, metrics: dict[str, float], artifacts: list[Path]) -> None:
@@ -99,7 +101,8 @@ class MlflowTracker:
             _log.warning(
                 "MLflow at %s did not take this run's last records within %g s (tracking.mlflow.flush_timeout_s); "
                 "the server may be gone. The study keeps every trial (hpo export writes them all)",
-                self.uri, self._flush_timeout,
+                self.uri,
+                self._flush_timeout,
             )
 
     # -- the background thread ----------------------------------------------------------------
@@ -115,7 +118,10 @@ class MlflowTracker:
                 self._broken = True
                 _log.warning(
                     "MLflow tracking at %s failed (%s: %s); it is off for the rest of this run. The study keeps every "
-                    "trial (hpo export writes them all)", self.uri, type(exc).__name__, exc,
+                    "trial (hpo export writes them all)",
+                    self.uri,
+                    type(exc).__name__,
+                    exc,
                 )
 
     def _open(self, study: str, storage: str) -> None:
@@ -130,26 +136,45 @@ class MlflowTracker:
             self._experiment = experiment.experiment_id
         quoted = study.replace("'", "\\'")
         earlier = client.search_runs(
-            [self._experiment], filter_string=f"tags.`{TAG_STUDY}` = '{quoted}' and tags.`{TAG_ROLE}` = 'sweep'", max_results=1
+            [self._experiment],
+            filter_string=f"tags.`{TAG_STUDY}` = '{quoted}' and tags.`{TAG_ROLE}` = 'sweep'",
+            max_results=1,
         )
         if earlier:  # a resumed sweep continues its study's run
             self._parent = earlier[0].info.run_id
             client.update_run(self._parent, status="RUNNING")
             return
         config = self._sweep.config
-        tags = {TAG_STUDY: study, TAG_ROLE: "sweep", "hpo.sweep": self._sweep.name, "hpo.storage": storage,
-                "hpo.sweep_file": str(self._sweep.path)}
+        tags = {
+            TAG_STUDY: study,
+            TAG_ROLE: "sweep",
+            "hpo.sweep": self._sweep.name,
+            "hpo.storage": storage,
+            "hpo.sweep_file": str(self._sweep.path),
+        }
         self._parent = client.create_run(self._experiment, run_name=study, tags=tags).info.run_id
         params = {
-            "sampler": config.sampler.name, "pruner": config.pruner.name, "metric": config.objective.metric,
-            "direction": config.objective.direction, "epochs": config.train.epochs, "trials": config.budget.trials,
-            "concurrency": config.resources.concurrency, "gpus_per_trial": config.resources.gpus_per_trial,
-            "data": config.data.source, "builder": config.model.builder,
+            "sampler": config.sampler.name,
+            "pruner": config.pruner.name,
+            "metric": config.objective.metric,
+            "direction": config.objective.direction,
+            "epochs": config.train.epochs,
+            "trials": config.budget.trials,
+            "concurrency": config.resources.concurrency,
+            "gpus_per_trial": config.resources.gpus_per_trial,
+            "data": config.data.source,
+            "builder": config.model.builder,
         }
         self._log(self._parent, params=params)
 
-    def _log(self, run: str, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None,
-             step: int = 0, at: float | None = None) -> None:
+    def _log(
+        self,
+        run: str,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        step: int = 0,
+        at: float | None = None,
+    ) -> None:
         from mlflow.entities import Metric, Param
 
         self._client.log_batch(
@@ -172,7 +197,8 @@ class MlflowTracker:
         """A promoted trial's run: the one this run started, or one an earlier run left paused."""
         if number not in self._runs:
             found = self._client.search_runs(
-                [self._experiment], max_results=1,
+                [self._experiment],
+                max_results=1,
                 filter_string=f"tags.`mlflow.parentRunId` = '{self._parent}' and tags.`{TAG_TRIAL}` = '{number}'",
             )
             if not found:
@@ -187,7 +213,9 @@ class MlflowTracker:
             self._last[number] = metrics
             self._log(self._runs[number], metrics=metrics, step=epoch, at=at)
 
-    def _end(self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float) -> None:
+    def _end(
+        self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float
+    ) -> None:
         run, last = self._runs.pop(number, None), self._last.pop(number, {})
         if run is None:
             return

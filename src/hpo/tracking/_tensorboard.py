@@ -28,7 +28,9 @@ _EXPERIMENT_FILE = "events.out.tfevents.0.hpo-experiment"  # rewritten as metric
 
 
 def _plugin_summary(tag: str, data: plugin_data_pb2.HParamsPluginData) -> summary_pb2.Summary:
-    value = summary_pb2.Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data), tensor=metadata.NULL_TENSOR)
+    value = summary_pb2.Summary.Value(
+        tag=tag, metadata=metadata.create_summary_metadata(data), tensor=metadata.NULL_TENSOR
+    )
     return summary_pb2.Summary(value=[value])
 
 
@@ -36,8 +38,10 @@ def _as_strings(distribution: optuna.distributions.BaseDistribution) -> bool:
     """Whether a categorical's choices mix kinds (or hold None): the HParams tab then shows them as text."""
     if not isinstance(distribution, optuna.distributions.CategoricalDistribution):
         return False
-    kinds = {bool if isinstance(c, bool) else str if isinstance(c, str) else float if isinstance(c, (int, float)) else None
-             for c in distribution.choices}
+    kinds = {
+        bool if isinstance(c, bool) else str if isinstance(c, str) else float if isinstance(c, (int, float)) else None
+        for c in distribution.choices
+    }
     return len(kinds) != 1 or None in kinds
 
 
@@ -91,15 +95,23 @@ class TensorBoardTracker:
                 self._metrics += [name for name in metrics if name not in self._metrics]
                 self._write_experiment()
 
-    def ended(self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float) -> None:
+    def ended(
+        self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float
+    ) -> None:
         trial = self._trials.pop(number, None)
         if trial is None:
             return
         events = trial.events
         hparams = {**{k: self._value(k, v) for k, v in trial.params.items()}, STATE: state}
-        events.summary(summary_v2.hparams_pb(hparams, trial_id=f"trial_{number}", start_time_secs=trial.started), epochs, at)
+        events.summary(
+            summary_v2.hparams_pb(hparams, trial_id=f"trial_{number}", start_time_secs=trial.started), epochs, at
+        )
         end = plugin_data_pb2.SessionEndInfo(status=_STATUS[state], end_time_secs=at)
-        events.summary(_plugin_summary(metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)), epochs, at)
+        events.summary(
+            _plugin_summary(metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)),
+            epochs,
+            at,
+        )
         events.close()
 
     def finished(self, status: str, metrics: dict[str, float], artifacts: list[Path]) -> None:

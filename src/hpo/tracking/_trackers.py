@@ -42,7 +42,9 @@ class Tracker(Protocol):
 
     def epoch(self, number: int, epoch: int, metrics: dict[str, float], at: float) -> None: ...
 
-    def ended(self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float) -> None: ...
+    def ended(
+        self, number: int, state: str, epochs: int, metrics: dict[str, float], reason: str | None, at: float
+    ) -> None: ...
 
     def finished(self, status: str, metrics: dict[str, float], artifacts: list[Path]) -> None: ...
 
@@ -108,7 +110,10 @@ class Trackers:
                 self._trackers.remove(tracker)
                 _log.warning(
                     "%s tracking failed (%s: %s); it is off for the rest of this run. The study keeps every trial "
-                    "(hpo export writes them all)", tracker.name, type(exc).__name__, exc,
+                    "(hpo export writes them all)",
+                    tracker.name,
+                    type(exc).__name__,
+                    exc,
                 )
 
 
@@ -124,17 +129,29 @@ def run_summary(study: optuna.Study, written: dict[str, Any]) -> tuple[dict[str,
         metrics[f"best_{objective['metric']}"] = float(objective["value"])
         metrics.update({f"best_{name}": float(value) for name, value in best["test_metrics"].items()})
     folder = Path(written["folder"])
-    names = (_constants.BEST_MODEL, _constants.BEST_JSON, _constants.PARETO_JSON, _constants.REPORT_HTML,
-             _constants.TRIALS_CSV, _constants.RESOLVED_SWEEP)
+    names = (
+        _constants.BEST_MODEL,
+        _constants.BEST_JSON,
+        _constants.PARETO_JSON,
+        _constants.REPORT_HTML,
+        _constants.TRIALS_CSV,
+        _constants.RESOLVED_SWEEP,
+    )
     return metrics, [folder / name for name in names]
 
 
 def _require(sweep: Sweep, package: str, key: str) -> None:
     if importlib.util.find_spec(package) is None:
-        raise ConfigError([Problem(
-            str(sweep.path), key, f"tracking with {package} needs the {package} package, which is not installed",
-            fix="pip install 'hpo[tracking]', or remove the key",
-        )])
+        raise ConfigError(
+            [
+                Problem(
+                    str(sweep.path),
+                    key,
+                    f"tracking with {package} needs the {package} package, which is not installed",
+                    fix="pip install 'hpo[tracking]', or remove the key",
+                )
+            ]
+        )
 
 
 def open_trackers(sweep: Sweep) -> Trackers:
