@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from hpo import _constants
 from hpo.executor._lifecycle import Lifecycle
 from hpo.space import SearchSpace
-from hpo.study import Promotion, grid_exhausted, trial_cap
+from hpo.study import Promotion, grid_exhausted, live_trial, trial_cap
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class Launcher:
         """Promote a paused trial: it continues from its checkpoint to ``to_epoch`` (the lock is held)."""
         lifecycle = self._lifecycle
         paused = frozen.user_attrs.get(_constants.ATTR_PAUSED)  # read before the claim clears it
-        trial = optuna.Trial(lifecycle.study, frozen._trial_id)
+        trial = live_trial(lifecycle.study, lifecycle.storage, frozen.number)
         trial.set_user_attr(_constants.ATTR_RUN, self._run_id)
         params = self._space.configuration(frozen.params)
         lifecycle.resume(trial, params, frozen)

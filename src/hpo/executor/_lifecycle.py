@@ -24,7 +24,7 @@ from hpo._direction import reaches
 from hpo._trial import finite
 from hpo.config import Constraint
 from hpo.executor._checkpoints import CheckpointStore
-from hpo.study import EpochPruning, fail_trial, paused_at
+from hpo.study import EpochPruning, fail_trial, paused_at, trial_id
 
 # (event, trial number or -1, detail); events: opened (the study), started, epoch, complete,
 # pruned, failed, paused, continued, unread, aborted, resumed, recovered.
@@ -91,6 +91,10 @@ class Lifecycle:
     # -- what the sweep asks ------------------------------------------------------------------
 
     @property
+    def storage(self) -> optuna.storages.BaseStorage:
+        return self._storage
+
+    @property
     def live(self) -> list[int]:
         """Numbers of the trials asked by this run and not yet told."""
         return sorted(self._live)
@@ -150,7 +154,9 @@ class Lifecycle:
         for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if paused_at(frozen) is None:
                 continue
-            self._storage.set_trial_user_attr(frozen._trial_id, _constants.ATTR_PAUSED, None)
+            self._storage.set_trial_user_attr(
+                trial_id(self.study, self._storage, frozen.number), _constants.ATTR_PAUSED, None
+            )
             self.study.tell(frozen.number, state=TrialState.PRUNED)
             if self.checkpoints is not None:
                 self.checkpoints.drop(frozen.number)

@@ -120,7 +120,7 @@ class SearchSpace:
                 if cond.parent in dropped:
                     reachable = False
                 elif cond.above is None:
-                    report = lambda k, m, f="", n=owner[param.name]: fail(n, k, m, f)  # noqa: E731
+                    report = lambda k, m, f="", n=owner[param.name]: fail(n, k, m, f)  # noqa: E731 - binds this parameter's file
                     reachable &= _check_condition(all_params, cond, cond.parent in narrowed, report)
             if reachable:
                 kept.append(param)

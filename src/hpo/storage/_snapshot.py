@@ -7,6 +7,11 @@ together with where in the journal it ends and the bytes of the journal's first 
 replayed records: a snapshot that does not match the journal (another Optuna, a journal that was
 replaced, cut or repaired) is ignored and the journal replayed from its start, as without one.
 The journal stays the only record; deleting the snapshot loses nothing.
+
+Two Optuna internals make this work (tests/test_optuna_contract.py pins both): the hook class
+``BaseJournalSnapshot`` and the file backend's ``_log_number_offset`` (log number -> byte offset).
+Should an Optuna release move either, the backend falls back to what it is without them: a plain
+journal file, replayed from its start on every open (slower for a big study, the same trials).
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from pathlib import Path
 
 import optuna
 from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._base import (
-    BaseJournalSnapshot,  # Optuna's hook; not re-exported (its Redis backend uses it)
-)
+
+try:  # Optuna's hook; not re-exported (its Redis backend uses it)
+    from optuna.storages.journal._base import BaseJournalSnapshot as _SnapshotHook
+except ImportError:  # moved: no snapshots, the journal alone (see the module's docstring)
+    _SnapshotHook = object  # type: ignore[assignment,misc]  # the hook's absence is the fallback
 
 SUFFIX = ".snapshot"
 
@@ -29,7 +36,14 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class SnapshotJournalBackend(JournalFileBackend, BaseJournalSnapshot):
+def _offsets(backend: JournalFileBackend) -> dict[int, int] | None:
+    """The backend's log number -> byte offset of that record, as read so far; None when this
+    Optuna keeps no such map (then no snapshot is written or used)."""
+    offsets = getattr(backend, "_log_number_offset", None)
+    return offsets if isinstance(offsets, dict) else None
+
+
+class SnapshotJournalBackend(JournalFileBackend, _SnapshotHook):
     """Optuna's journal file backend plus ``<journal>.snapshot``."""
 
     def __init__(self, path: str) -> None:
@@ -39,9 +53,9 @@ class SnapshotJournalBackend(JournalFileBackend, BaseJournalSnapshot):
 
     def save_snapshot(self, snapshot: bytes) -> None:
         """Optuna's replay state, which it takes right after reading the journal to its end."""
-        offsets = self._log_number_offset  # log number -> byte offset of its record, as read so far
-        records = max(offsets)
-        if records == 0:
+        offsets = _offsets(self)
+        records = max(offsets or (), default=0)
+        if offsets is None or records == 0:
             return
         end, last_start = offsets[records], offsets[records - 1]
         with open(self._journal, "rb") as journal:
@@ -79,7 +93,8 @@ class SnapshotJournalBackend(JournalFileBackend, BaseJournalSnapshot):
             and _digest(last) == header["last"]
             and last.endswith(b"\n")
         )
-        if not matches:
+        offsets = _offsets(self)
+        if not matches or offsets is None:
             return None
-        self._log_number_offset[header["records"]] = header["end"]
+        offsets[header["records"]] = header["end"]
         return snapshot

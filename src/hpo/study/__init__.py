@@ -4,6 +4,7 @@ and retrying trials, recovering the trials of dead drivers."""
 from hpo.study._best import best_trial, is_feasible, pareto_front, watched_value
 from hpo.study._factories import make_pruner, make_sampler, startup_trials
 from hpo.study._grid import grid_exhausted, trial_cap
+from hpo.study._handle import live_trial, trial_id
 from hpo.study._open import (
     load_existing_study,
     open_existing_storage,
@@ -23,6 +24,7 @@ __all__ = [
     "fail_trial",
     "grid_exhausted",
     "is_feasible",
+    "live_trial",
     "load_existing_study",
     "make_pruner",
     "make_sampler",
@@ -34,5 +36,6 @@ __all__ = [
     "startup_trials",
     "study_names",
     "trial_cap",
+    "trial_id",
     "watched_value",
 ]

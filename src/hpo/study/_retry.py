@@ -7,6 +7,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hpo import _constants
+from hpo.study._handle import trial_id
 
 
 def fail_trial(
@@ -23,10 +24,9 @@ def fail_trial(
 
     ``whole_gpu``: the trial ran out of memory on a GPU share; its retry asks for a whole GPU and
     does not count against ``max_retries`` (the caller bounds these by ``budget.max_oom_retries``)."""
-    study_id = storage.get_study_id_from_name(study.study_name)
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
-    frozen = storage.get_trial(trial_id)
-    storage.set_trial_user_attr(trial_id, _constants.ATTR_FAIL_REASON, reason)
+    own_id = trial_id(study, storage, number)
+    frozen = storage.get_trial(own_id)
+    storage.set_trial_user_attr(own_id, _constants.ATTR_FAIL_REASON, reason)
     study.tell(number, state=TrialState.FAIL)
     attempt = int(frozen.user_attrs.get(_constants.ATTR_ATTEMPT, 0))
     if whole_gpu:
