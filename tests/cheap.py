@@ -130,3 +130,13 @@ def pausing(trial: TrialContext) -> None:
         trial.report(epoch, {"val_accuracy": _curve(trial.params, epoch)})
         if epoch == trial.pause_after:
             trial.pause({"epoch": epoch})
+
+
+def pausing_held(trial: TrialContext) -> None:
+    """``pausing``, except that trials numbered ``hold_from`` or later wait before their first epoch
+    until ``log_dir/release`` exists (or they are stopped): a test can then kill the driver with
+    exactly the earlier trials paused, whatever the machine's speed."""
+    release = Path(trial.params["log_dir"]) / "release"
+    while trial.number >= int(trial.params["hold_from"]) and not release.exists() and not trial.should_stop:
+        time.sleep(0.05)
+    pausing(trial)

@@ -155,6 +155,16 @@ def test_a_missing_objective_metric_aborts_the_sweep_and_stops_the_others(storag
     assert not lc.study.get_trials(states=(TrialState.WAITING,)) and not lc.live
 
 
+def test_an_abort_never_requeues_the_live_trials_it_fails(storage) -> None:
+    lc = _lifecycle(storage, max_retries=3)
+    a, b = _start(lc), _start(lc)
+    lc.report(a, 1, _acc(0.5))
+    lc.abort("the data went away")
+    assert [t.state for t in lc.study.trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert not lc.study.get_trials(states=(TrialState.WAITING,)) and not lc.live
+    assert all("the data went away" in _trial(lc, n).user_attrs["hpo:fail_reason"] for n in (a, b))
+
+
 def test_consecutive_failures_abort_and_a_success_resets_the_count(storage) -> None:
     lc = _lifecycle(storage, max_consecutive_failures=2)
     lc.fail(_start(lc), "broken", retryable=False)
@@ -186,6 +196,48 @@ def test_the_target_value_stops_launching(storage, direction, values, reached) -
         lc.report(n, 1, _acc(value))
         lc.end(n)
     assert lc.target_reached is reached and lc.stopping is reached
+
+
+@pytest.mark.parametrize(
+    ("value", "feasible"), [(0.5, True), (0.50000001, False), (0.49, True)], ids=["at_the_bound", "past_it", "inside"]
+)
+def test_a_metric_exactly_at_its_bound_is_feasible(storage, value: float, feasible: bool) -> None:
+    from hpo.config import parse_constraint
+
+    lc = _lifecycle(storage, max_epochs=1, constraints=(parse_constraint("val_loss <= 0.5"),))
+    events: list = []
+    lc._listener = lambda event, number, detail: events.append(detail)
+    n = _start(lc)
+    lc.report(n, 1, {"val_accuracy": 0.5, "val_loss": value})
+    lc.end(n)
+    assert events[-1]["feasible"] is feasible
+    assert (_trial(lc, n).constraints["val_loss <= 0.5"] <= 0) is feasible
+    from hpo.study import is_feasible
+
+    assert is_feasible(_trial(lc, n)) is feasible
+
+
+def test_a_constraint_on_a_metric_the_trial_never_reported_is_violated(storage) -> None:
+    from hpo.config import parse_constraint
+
+    lc = _lifecycle(storage, max_epochs=1, constraints=(parse_constraint("latency_ms <= 2"),))
+    events: list = []
+    lc._listener = lambda event, number, detail: events.append(detail)
+    n = _start(lc)
+    lc.report(n, 1, _acc(0.9))
+    lc.end(n)
+    assert events[-1]["feasible"] is False and _trial(lc, n).constraints == {"latency_ms <= 2": 1.0}
+
+
+@pytest.mark.parametrize("feasible", [True, False], ids=["feasible", "infeasible"])
+def test_only_a_feasible_trial_reaching_the_target_stops_the_sweep(storage, feasible: bool) -> None:
+    from hpo.config import parse_constraint
+
+    lc = _lifecycle(storage, max_epochs=1, target=0.9, constraints=(parse_constraint("val_loss <= 0.5"),))
+    n = _start(lc)
+    lc.report(n, 1, {"val_accuracy": 0.95, "val_loss": 0.1 if feasible else 0.9})
+    lc.end(n)
+    assert lc.target_reached is feasible and lc.stopping is feasible
 
 
 def test_placement_is_recorded(storage) -> None:
@@ -523,3 +575,22 @@ def test_constraints_are_recorded_and_an_infeasible_trial_is_never_on_the_front(
     objective = ObjectiveConfig.model_validate({"goals": [{"metric": "val_accuracy", "direction": "maximize"}, {"metric": "cost", "direction": "minimize"}]})
     best = best_trial(lc.study, objective)
     assert best.number in feasible and best.values[0] == max(t.values[0] for t in front)
+
+
+def test_in_a_single_objective_sweep_an_infeasible_trial_is_never_the_best(storage) -> None:
+    from hpo.config import ObjectiveConfig, parse_constraint
+    from hpo.study import best_trial, is_feasible, pareto_front
+
+    lc = _lifecycle(storage, max_epochs=1, constraints=(parse_constraint("val_loss <= 0.5"),))
+    objective = ObjectiveConfig.model_validate({"metric": "val_accuracy", "direction": "maximize"})
+    n = _start(lc)
+    lc.report(n, 1, {"val_accuracy": 0.99, "val_loss": 0.9})  # the highest value, infeasible
+    lc.end(n)
+    assert best_trial(lc.study, objective) is None and pareto_front(lc.study) == []
+    for accuracy in (0.7, 0.8, 0.8):
+        n = _start(lc)
+        lc.report(n, 1, {"val_accuracy": accuracy, "val_loss": 0.2})
+        lc.end(n)
+    best = best_trial(lc.study, objective)
+    assert best is not None and best.number == 2 and best.value == 0.8 and is_feasible(best)
+    assert [t.number for t in pareto_front(lc.study)] == [2, 3]  # the feasible optimum's ties, by number

@@ -148,9 +148,16 @@ def test_the_diabetes_sweep_end_to_end(tmp_path) -> None:
     assert outcome.study.best_trial.value == min(t.value for t in outcome.study.trials)  # minimize
 
 
-def test_parameters_the_trials_code_never_reads_are_warned_about_once() -> None:
+def _builder_reading_filters_only_with_convolutions(params) -> list[str]:
+    """A user builder's shape: ``filters`` matters only when there are convolution blocks."""
+    layers = [f"conv{params['filters']}" for _ in range(params["n_conv"])]
+    return [*layers, f"dense{params['units']}"]
+
+
+def test_a_parameter_read_only_in_some_configurations_is_not_warned_about_but_a_typo_is_once() -> None:
     import optuna
 
+    from hpo._constants import UNREAD_WARN_AFTER_TRIALS
     from hpo._trial import ReadParams
     from hpo.executor import Lifecycle, Rules
 
@@ -161,7 +168,45 @@ def test_parameters_the_trials_code_never_reads_are_warned_about_once() -> None:
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(storage=storage)
     lifecycle = Lifecycle(study, storage, Rules(metric="m", direction="minimize", max_epochs=1),
-                          lambda event, number, detail: events.append((event, detail)))
-    lifecycle.unread(("dropuot",))
-    lifecycle.unread(("dropuot",))
-    assert events == [("unread", {"names": ["dropuot"]})]
+                          lambda event, number, detail: events.append((event, detail)) if event == "unread" else None)
+
+    def finish(n_conv: int) -> None:
+        trial = study.ask()
+        config = ReadParams({"n_conv": n_conv, "filters": 16, "units": 8, "dropuot": 0.2})
+        lifecycle.start(trial, dict(config))
+        _builder_reading_filters_only_with_convolutions(config)
+        lifecycle.unread(trial.number, tuple(config.unread()))
+        lifecycle.report(trial.number, 1, {"m": 0.5})
+        lifecycle.end(trial.number)
+
+    finish(0)  # the first trial reads neither filters nor the typo: no warning yet
+    assert events == []
+    for _ in range(UNREAD_WARN_AFTER_TRIALS - 2):
+        finish(0)
+    assert events == []  # 9 trials, none read filters or the typo
+    finish(2)  # a configuration with convolutions reads filters; the typo's 10th unread trial: said now
+    assert events == [("unread", {"names": ["dropuot"], "trials": UNREAD_WARN_AFTER_TRIALS})]
+    lifecycle.warn_unread()  # the end of the run: filters was read by one trial, the typo is said already
+    assert [detail["names"] for _, detail in events] == [["dropuot"]]
+
+
+def test_at_the_end_of_a_short_run_a_parameter_no_trial_read_is_warned_about() -> None:
+    import optuna
+
+    from hpo.executor import Lifecycle, Rules
+
+    events: list = []
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage)
+    lifecycle = Lifecycle(study, storage, Rules(metric="m", direction="minimize", max_epochs=1),
+                          lambda event, number, detail: events.append(detail) if event == "unread" else None)
+    for read in ((), ("filters",)):
+        trial = study.ask()
+        lifecycle.start(trial, {"filters": 16, "dropuot": 0.1})
+        lifecycle.unread(trial.number, ("dropuot", *(() if read else ("filters",))))
+        lifecycle.report(trial.number, 1, {"m": 0.5})
+        lifecycle.end(trial.number)
+    assert events == []
+    lifecycle.warn_unread()
+    lifecycle.warn_unread()
+    assert events == [{"names": ["dropuot"], "trials": 2}]

@@ -200,6 +200,17 @@ def test_a_pruned_trial_is_a_worse_one_on_the_watched_metric(watched: str) -> No
     assert 4 not in stopped and 2 not in stopped  # the two best curves run to the end
 
 
+def test_a_report_that_must_not_decide_records_the_value_and_never_prunes() -> None:
+    """The last epoch: hpo records the value but does not ask the pruner (the trial completes)."""
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, pruner=optuna.pruners.ThresholdPruner(lower=0.5))
+    pruning = EpochPruning(study, storage, "maximize")
+    trial = study.ask()
+    assert pruning.report(trial.number, 1, 0.1, decide=False) is False
+    assert pruning.report(trial.number, 2, 0.1) is True  # the same value, asked: below the threshold
+    assert study.trials[0].intermediate_values == {1: 0.1, 2: 0.1}
+
+
 def test_a_pruner_refuses_a_multi_objective_study_without_the_view() -> None:
     """Why the view exists: Optuna's pruners read ``study.direction``, which a study of several
     goals refuses."""

@@ -57,6 +57,16 @@ def _frozen(number: int, curve: dict[int, float], paused: int | None, state: Tri
                        params={}, distributions={}, user_attrs={"hpo:paused": paused}, system_attrs={}, intermediate_values=curve)
 
 
+@pytest.mark.parametrize(
+    ("state", "paused", "expected"),
+    [(TrialState.RUNNING, 2, 2), (TrialState.RUNNING, None, None), (TrialState.PRUNED, 2, None), (TrialState.COMPLETE, 2, None)],
+    ids=["paused", "running", "pruned_with_the_mark", "complete_with_the_mark"],
+)
+def test_only_a_running_trial_is_paused(state: TrialState, paused: int | None, expected: int | None) -> None:
+    """The mark alone does not make a trial paused: a told trial can never continue."""
+    assert paused_at(_frozen(0, {1: 0.5, 2: 0.6}, paused, state)) == expected
+
+
 def test_the_best_paused_trial_in_the_top_of_the_highest_rung_is_promoted_first() -> None:
     promotion = Promotion.from_config("asha", {"min_epochs": 1, "reduction_factor": 2}, 4, "maximize")  # rungs 1, 2, 4
     trials = [

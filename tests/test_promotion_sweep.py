@@ -57,44 +57,55 @@ def test_the_builtin_trainer_pauses_at_rungs_and_the_study_stays_truthful(tmp_pa
 
 
 def test_a_trial_functions_paused_trials_survive_a_killed_driver_and_resume_continues_them(tmp_path) -> None:
+    """Deterministic by construction: the three warm-start trials pause at rung 1 (with a reduction
+    factor of 4, three trials at a rung promote none) and every later trial is held before its
+    first epoch until the test releases it, so when the driver is killed exactly trials 0-2 are
+    paused. The first of them (x = 0.3, the curve's peak) is the best at its rung by construction,
+    so once `hpo resume` has a fourth trial at the rung, ASHA promotes it from its checkpoint."""
     path = tmp_path / "p.yaml"
     path.write_text(textwrap.dedent(f"""
         name: p
         data: {{source: digits}}
         train: {{epochs: 8}}
-        objective: {{metric: val_accuracy, function: "tests.cheap:pausing"}}
-        space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}, sleep: 0.3}}}}
+        objective: {{metric: val_accuracy, function: "tests.cheap:pausing_held"}}
+        space:
+          params:
+            x: {{type: float, low: 0.0, high: 1.0}}
+            sleep: 0.05
+            hold_from: 3
+            log_dir: {tmp_path}
         sampler: {{name: random, seed: 0}}
-        pruner: {{name: asha, args: {{min_epochs: 1, reduction_factor: 2}}}}
+        pruner: {{name: asha, args: {{min_epochs: 1, reduction_factor: 4}}}}
         budget: {{trials: 8}}
         resources: {{concurrency: 2}}
+        enqueue: [{{x: 0.3}}, {{x: 0.31}}, {{x: 0.29}}]
         results_dir: {tmp_path / "results"}
     """))
 
-    def paused() -> list[int]:
+    def paused() -> dict[int, int]:
         try:
-            return [t.number for t in _study(tmp_path, "p").trials if paused_at(t)]
+            return {t.number: paused_at(t) for t in _study(tmp_path, "p").trials if paused_at(t)}
         except (KeyError, FileNotFoundError):
-            return []
+            return {}
 
     driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_for(lambda: len(paused()) >= 2, 300, "two paused trials")
+        _wait_for(lambda: len(paused()) == 3, 300, "trials 0-2 paused (the later ones are held)")
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
     finally:
         os.killpg(driver.pid, signal.SIGKILL) if driver.poll() is None else None
-    waiting = {n: max(_study(tmp_path, "p").trials[n].intermediate_values) for n in paused()}
-    assert all((tmp_path / "results" / "p" / "checkpoints" / f"trial_{n}.ckpt").exists() for n in waiting)
+    assert paused() == {0: 1, 1: 1, 2: 1}
+    assert all((tmp_path / "results" / "p" / "checkpoints" / f"trial_{n}.ckpt").exists() for n in (0, 1, 2))
     status = run_hpo("status", str(path))
     assert status.returncode == 0 and "PAUSED" in status.stdout  # RUNNING in Optuna, shown as what it is
 
+    (tmp_path / "release").write_text("")
     resumed = subprocess.run(_hpo("resume", str(path)), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
     trials = _study(tmp_path, "p").trials
     assert len(trials) == 8 and {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL}
     assert all(_contiguous(t) for t in trials if t.intermediate_values)
-    continued = [n for n, epoch in waiting.items() if max(trials[n].intermediate_values) > epoch]
-    assert continued, f"no paused trial continued: {waiting}"  # promoted from its checkpoint by the later run
-    for number in continued:
-        assert trials[number].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert max(trials[0].intermediate_values) > 1, "the best paused trial was not continued from its checkpoint"
+    assert trials[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert not list((tmp_path / "results" / "p" / "checkpoints").glob("*"))

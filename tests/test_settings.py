@@ -57,12 +57,18 @@ MASKED = [
     ("postgresql://bob:p@ss@word@db/hpo", "postgresql://bob:***@db/hpo", "p@ss@word"),
     ("postgresql://db/hpo?user=bob&password=hunter2", "postgresql://db/hpo?user=bob&password=***", "hunter2"),
     ("mysql+pymysql://bob:hunter2@db/hpo?charset=utf8&passwd=hunter3", "mysql+pymysql://bob:***@db/hpo?charset=utf8&passwd=***", "hunter3"),
+    ("postgresql://db/hpo?sslmode=verify-full&sslpassword=k3y", "postgresql://db/hpo?sslmode=verify-full&sslpassword=***", "k3y"),
+    ("postgresql://db/hpo?token=t0k&user=bob", "postgresql://db/hpo?token=***&user=bob", "t0k"),
+    ("mysql://db/hpo?secret=s3c", "mysql://db/hpo?secret=***", "s3c"),
+    ("mysql://db/hpo?user=bob&pwd=pw1", "mysql://db/hpo?user=bob&pwd=***", "pw1"),
+    ("postgresql://db/hpo?user=bob&PASSWORD=UPPER1", "postgresql://db/hpo?user=bob&PASSWORD=***", "UPPER1"),
     ("postgresql://bob@db/hpo", "postgresql://bob@db/hpo", None),
     ("results/x/study.journal", "results/x/study.journal", None),
 ]
 
 
-@pytest.mark.parametrize(("url", "masked", "secret"), MASKED, ids=["userinfo", "userinfo_query", "unencoded_at", "query_password", "query_passwd", "no_password", "journal"])
+@pytest.mark.parametrize(("url", "masked", "secret"), MASKED, ids=["userinfo", "userinfo_query", "unencoded_at", "query_password", "query_passwd", "query_sslpassword", "query_token",
+     "query_secret", "query_pwd", "query_upper_case", "no_password", "journal"])
 def test_every_credential_form_is_masked(url: str, masked: str, secret: str | None) -> None:
     assert mask_url(url) == masked
     if secret:
@@ -192,3 +198,30 @@ def test_a_user_data_loader_that_raises_is_a_clear_error(tmp_path) -> None:
     assert result.returncode == 2, result.stderr
     assert "data loader 'tests.user_code:broken_loader' raised OSError: cannot read the data" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_report_rounds_its_tables_and_names_the_plot_axes_by_the_metric(tmp_path) -> None:
+    from hpo.config import load_sweep
+    from hpo.results import write_report
+    from hpo.study import open_study
+
+    path = tmp_path / "s.yaml"
+    path.write_text(MINIMAL_SWEEP + f"results_dir: {tmp_path / 'results'}\n")
+    sweep = load_sweep(path)
+    study = open_study(sweep)
+    for value in (0.1, 0.987654321):
+        trial = study.ask()
+        sweep.space.sample(trial)
+        for epoch in (1, 2):
+            trial.report(value * epoch / 2, epoch)
+        study.tell(trial, value)
+    folder = sweep.results_dir
+    best = study.best_trial
+    (folder / "best.json").write_text(json.dumps({
+        "study": study.study_name, "trial": best.number, "objective": {"metric": "val_accuracy", "value": best.value},
+        "params": {**best.params, "learning_rate": 0.00312345678}, "test_metrics": {"test_loss": 0.0123456789},
+    }))
+    page = write_report(sweep, study, folder).read_text()
+    assert "val_accuracy = 0.9877" in page and "<td>0.003123</td>" in page and "<td>0.01235</td>" in page
+    assert "0.00312345678" not in page and "= 0.987654321" not in page  # full precision stays in best.json
+    assert "Objective Value" not in page and "val_accuracy per epoch" in page

@@ -188,3 +188,26 @@ def test_sampled_enqueue_config_passes_check() -> None:
     values = sweep.space.sample(trial)
     assert sweep.space.check(values) == []
     assert values["filters_1"] == 64
+
+
+BOOL_INT_CASES = [
+    # (a parameter's value, a condition value or choice, whether they are the same)
+    (True, 1, False),
+    (1, True, False),
+    (False, 0, False),
+    (0, False, False),
+    (True, True, True),
+    (1, 1.0, True),
+    (2, 2, True),
+]
+
+
+@pytest.mark.parametrize(("value", "other", "same"), BOOL_INT_CASES, ids=lambda v: repr(v))
+def test_a_bool_is_never_the_number_it_equals_in_python(value, other, same: bool) -> None:
+    """``True == 1`` in Python, but a space that says ``when: {flag: [true]}`` or ``choices: [0, 1]``
+    means the bool or the number, not both: conditions, choices and fixed values keep them apart."""
+    from hpo.space._params import CategoricalParam, Condition, FixedParam
+
+    assert Condition("p", values=(other,)).holds({"p": value}) is same
+    assert CategoricalParam(name="c", choices=(other, "x")).contains(value) is same
+    assert FixedParam(name="f", value=other).contains(value) is same

@@ -152,3 +152,16 @@ def test_a_waiting_report_wakes_when_another_thread_answers() -> None:
     assert not done.wait(0.05)
     answers.hear(3)
     assert done.wait(60)
+
+
+@pytest.mark.parametrize("epochs", [[1, 1], [2, 1], [True], [0]], ids=["repeated", "backwards", "bool", "zero"])
+def test_epochs_must_be_whole_numbers_from_1_that_increase(epochs: list) -> None:
+    from hpo._errors import TrialFailed
+
+    context, _, _ = _context()
+    context._awaits_answers = False
+    *before, bad = epochs
+    for epoch in before:
+        context.report(epoch, {"val_accuracy": 0.5})
+    with pytest.raises(TrialFailed, match="1-based epochs that increase"):
+        context.report(bad, {"val_accuracy": 0.5})

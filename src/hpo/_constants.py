@@ -110,6 +110,10 @@ BUILTIN_TASKS = {"digits": "classification", "breast_cancer": "classification", 
 # driver on another host counts as dead (its RUNNING trials are then recovered).
 HEARTBEAT_S = 10.0
 STALE_AFTER_S = 60.0
+# A space parameter that this many finished trials had in their configuration and none of them read
+# is reported then, not only at the end of the run (code that reads a parameter only in some
+# configurations, e.g. `filters` only when `n_conv > 0`, reads it in some of them).
+UNREAD_WARN_AFTER_TRIALS = 10
 
 # After each report a trial waits for the driver's answer (go on, or stop: pruned) before its next
 # epoch, so that a pruned trial stops at once rather than after the next epoch's first steps; at

@@ -54,8 +54,8 @@ class Progress:
     def __call__(self, event: str, number: int, detail: dict[str, Any]) -> None:
         if event == "unread":  # a warning, on a terminal as well
             print(
-                f"warning: the trial's code never read the space parameters {', '.join(detail['names'])} (a typo in "
-                "the sweep file?)",
+                f"warning: no finished trial's code read the space parameters {', '.join(detail['names'])} "
+                f"({detail.get('trials', 1)} trials had them; a typo in the sweep file?)",
                 file=sys.stderr,
                 flush=True,
             )

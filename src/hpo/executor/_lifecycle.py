@@ -60,6 +60,7 @@ class _Live:
     epochs: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     paused_after: int | None = None  # promoted: the epoch of the checkpoint it continues from
+    params: tuple[str, ...] = ()  # the names in its configuration
 
 
 class Lifecycle:
@@ -84,6 +85,8 @@ class Lifecycle:
         self.abort_reason: str | None = None
         self.target_reached = False
         self.interrupted = False
+        self._read: set[str] = set()  # parameters some finished trial's code read
+        self._unread: dict[str, int] = {}  # parameter -> finished trials that had it and did not read it
         self._warned_unread: set[str] = set()
         self._pruning = EpochPruning(study, storage, rules.direction)
         self._goals = rules.goals or ((rules.metric, rules.direction),)
@@ -112,7 +115,7 @@ class Lifecycle:
 
     def start(self, trial: optuna.Trial, params: dict[str, Any]) -> None:
         """A trial was asked and handed to a worker."""
-        self._live[trial.number] = _Live(trial)
+        self._live[trial.number] = _Live(trial, params=tuple(params))
         self.emit("started", trial.number, params=params)
 
     def resume(self, trial: optuna.Trial, params: dict[str, Any], frozen: optuna.trial.FrozenTrial) -> None:
@@ -122,7 +125,7 @@ class Lifecycle:
         epochs = int(frozen.user_attrs.get(_constants.ATTR_EPOCHS, 0))
         metrics = dict(frozen.user_attrs.get(_constants.ATTR_METRICS) or {})
         trial.set_user_attr(_constants.ATTR_PAUSED, None)
-        self._live[trial.number] = _Live(trial, epochs, metrics, paused)
+        self._live[trial.number] = _Live(trial, epochs, metrics, paused, tuple(params))
         self.emit("continued", trial.number, params=params, epoch=epochs)
 
     def pause(self, number: int, epoch: int, checkpoint: bytes) -> None:
@@ -260,12 +263,32 @@ class Lifecycle:
             feasible = feasible and violation is not None and violation <= 0
         return feasible
 
-    def unread(self, names: tuple[str, ...]) -> None:
-        """Parameters a finished trial never read: said once per name (a typo in the space, usually)."""
-        new = [name for name in names if name not in self._warned_unread]
+    def unread(self, number: int, names: tuple[str, ...]) -> None:
+        """Trial ``number`` finished without reading the parameters ``names`` of its configuration.
+        A parameter no finished trial read is most likely a typo in the space; code that reads it
+        only in some configurations reads it in some trial. Said once per name: as soon as
+        ``UNREAD_WARN_AFTER_TRIALS`` trials had it unread and none read it, else by ``warn_unread``."""
+        live = self._live.get(number)
+        if live is None:
+            return
+        self._read.update(name for name in live.params if name not in names)
+        for name in names:
+            self._unread[name] = self._unread.get(name, 0) + 1
+        self._warn_unread(_constants.UNREAD_WARN_AFTER_TRIALS)
+
+    def warn_unread(self) -> None:
+        """The run is over: say which parameters no finished trial read (once per name)."""
+        self._warn_unread(1)
+
+    def _warn_unread(self, after: int) -> None:
+        new = sorted(
+            name
+            for name, count in self._unread.items()
+            if count >= after and name not in self._read and name not in self._warned_unread
+        )
         if new:
             self._warned_unread.update(new)
-            self.emit("unread", -1, names=new)
+            self.emit("unread", -1, names=new, trials=max(self._unread[name] for name in new))
 
     def fail(self, number: int, reason: str, retryable: bool, oom: bool = False) -> None:
         """The trial's code raised, or its worker died; ignored once the trial is told.

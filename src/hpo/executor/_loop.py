@@ -89,7 +89,7 @@ def dispatch(lifecycle: Lifecycle, event: Event) -> None:
     elif isinstance(event, Reported):
         lifecycle.report(event.number, event.epoch, event.metrics)
     elif isinstance(event, Ended):
-        lifecycle.unread(event.unread)
+        lifecycle.unread(event.number, event.unread)
         lifecycle.end(event.number, event.metrics)
     elif isinstance(event, Paused):
         lifecycle.pause(event.number, event.epoch, event.checkpoint)

@@ -304,6 +304,7 @@ def _sweep_in_ray(
             _execute(run.launcher, run.lifecycle, pool, stop_asked, timings)
             sweep_end = time.perf_counter()
             lifecycle = run.lifecycle
+            lifecycle.warn_unread()
             finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not stop_asked()
             if finished:
                 lifecycle.end_paused()  # promotion: what was never promoted ends PRUNED

@@ -37,12 +37,25 @@ def summarize(sweep: Sweep, study: optuna.Study) -> dict[str, Any]:
     }
 
 
+def _cell(value: Any) -> str:
+    """A table cell: floats to 4 significant digits (best.json and the exports keep them whole)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
 def _target(sweep: Sweep) -> dict[str, Any]:
-    """What Optuna's plots show of a multi-objective study: the goal pruning watches."""
+    """What Optuna's plots show, named by the metric (not "Objective Value"): the objective, or with
+    several goals the goal pruning watches."""
     objective = sweep.config.objective
     if not objective.multi:
-        return {}
+        return {"target_name": objective.metric}
     return {"target": lambda t: watched_value(t, objective), "target_name": objective.metric}
+
+
+def _curves_axis(sweep: Sweep) -> str:
+    """The intermediate values' axis: what the trials report per epoch."""
+    return f"{sweep.config.objective.metric} per epoch"
 
 
 def _figures(sweep: Sweep, study: optuna.Study) -> list[tuple[str, Any]]:
@@ -62,9 +75,9 @@ def _figures(sweep: Sweep, study: optuna.Study) -> list[tuple[str, Any]]:
         )
     figures.append(("Optimization history", vis.plot_optimization_history(study, **target)))
     if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
-        figures.append(
-            ("Intermediate values: learning curves, pruned trials end early", vis.plot_intermediate_values(study))
-        )
+        curves = vis.plot_intermediate_values(study)
+        curves.update_layout(yaxis_title=_curves_axis(sweep), xaxis_title="epoch")
+        figures.append(("Intermediate values: learning curves, pruned trials end early", curves))
     if len(complete) >= 2:
         try:
             importances = optuna.importance.get_param_importances(study, target=target.get("target"))
@@ -74,7 +87,7 @@ def _figures(sweep: Sweep, study: optuna.Study) -> list[tuple[str, Any]]:
         if importances:
             top = list(importances)[:8]
             title = "Parameter importances" + (" (few trials: a rough guide)" if len(complete) < 20 else "")
-            figures.append((title, vis.plot_param_importances(study, **target)))
+            figures.append((title, vis.plot_param_importances(study, **target)))  # its axis: importance
             figures.append(
                 (
                     "Parallel coordinates (most important parameters)",
@@ -97,7 +110,7 @@ def _pngs(sweep: Sweep, study: optuna.Study, folder: Path) -> list[str]:
     goals = [g.metric for g in sweep.config.objective.targets]
     plots = [
         ("history.png", lambda s: vm.plot_optimization_history(s, **target)),
-        ("intermediate_values.png", vm.plot_intermediate_values),
+        ("intermediate_values.png", vm.plot_intermediate_values),  # axis renamed below
     ]
     if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) >= 2:
         plots.append(("importances.png", lambda s: vm.plot_param_importances(s, **target)))
@@ -109,6 +122,9 @@ def _pngs(sweep: Sweep, study: optuna.Study, folder: Path) -> list[str]:
         except (ValueError, RuntimeError):
             continue
         fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        if name == "intermediate_values.png":
+            ax.set_ylabel(_curves_axis(sweep))
+            ax.set_xlabel("epoch")
         legend = ax.get_legend() if hasattr(ax, "get_legend") else None
         if legend is not None and len(study.trials) > _MAX_LEGEND_TRIALS:
             legend.remove()  # one entry per trial stops being readable (and is cut off) past this
@@ -134,7 +150,7 @@ def _front_section(sweep: Sweep, study: optuna.Study) -> list[str]:
             + "</tr>"
         )
         for t in pareto_front(study):
-            parts.append(f"<tr><td>#{t.number}</td>" + "".join(f"<td>{v:.4g}</td>" for v in t.values) + "</tr>")
+            parts.append(f"<tr><td>#{t.number}</td>" + "".join(f"<td>{_cell(v)}</td>" for v in t.values) + "</tr>")
         parts.append("</table>")
     if objective.constraints:
         infeasible = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if not is_feasible(t)]
@@ -173,16 +189,14 @@ def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
     if best is not None:
         parts.append(
             f"<h2>Best trial: #{best['trial']}, {html.escape(str(best['objective']['metric']))} = "
-            f"{best['objective']['value']:.4f}</h2>"
+            f"{_cell(best['objective']['value'])}</h2>"
         )
         parts.append("<h3>Test split (held out, used once)</h3><table>")
         parts += [
-            f"<tr><th>{html.escape(k)}</th><td>{v:.4f}</td></tr>" for k, v in best.get("test_metrics", {}).items()
+            f"<tr><th>{html.escape(k)}</th><td>{_cell(v)}</td></tr>" for k, v in best.get("test_metrics", {}).items()
         ]
         parts.append("</table><h3>Configuration</h3><table>")
-        parts += [
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in best["params"].items()
-        ]
+        parts += [f"<tr><th>{html.escape(k)}</th><td>{_cell(v)}</td></tr>" for k, v in best["params"].items()]
         parts.append("</table>")
     parts.append("<h2>Plots</h2>" + "".join(f'<p><img src="{p}" alt="{p}" width="720"></p>' for p in pngs))
     first = True
