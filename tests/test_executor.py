@@ -222,7 +222,7 @@ def test_nan_objective_fails_the_trial(tmp_path) -> None:
     outcome = run_sweep(_fn(_sweep(tmp_path, trials=2, concurrency=1), "nan_metric"))
     trials = outcome.study.trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
-    assert outcome.counts == {"complete": 0, "pruned": 0, "failed": 2}
+    assert outcome.counts == {"complete": 0, "pruned": 0, "failed": 2, "interrupted": 0}
     for t in trials:
         assert t.user_attrs["hpo:fail_reason"] == (
             "objective metric 'val_accuracy' is nan at epoch 1; a non-finite objective fails the trial"

@@ -63,8 +63,10 @@ def _counted(study: optuna.Study) -> int:
     return sum(1 for t in study.trials if t.state != TrialState.FAIL or t.number not in retried)
 
 
-def test_worker_sigkill_fails_the_trial_and_retries_it(tmp_path) -> None:
-    path = _sweep(tmp_path, "killed_once", trials=4, concurrency=2, max_retries=1)
+def test_worker_sigkill_interrupts_the_trial_and_it_runs_again(tmp_path) -> None:
+    """A worker killed from under its trial is an interruption, not the trial's failure: it runs
+    again although budget.max_retries is 0 (that is for the trial's own errors)."""
+    path = _sweep(tmp_path, "killed_once", trials=4, concurrency=2, max_retries=0)
     result = subprocess.run(_hpo("run", str(path)), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = _study(tmp_path)
@@ -72,6 +74,7 @@ def test_worker_sigkill_fails_the_trial_and_retries_it(tmp_path) -> None:
     assert len(failed) == 4  # every configuration's first attempt was killed
     for t in failed:
         assert t.user_attrs["hpo:fail_reason"].startswith("the worker running this trial was lost: its process died (pid ")
+        assert t.user_attrs["hpo:interrupted"] is True
         retries = [r for r in study.trials if r.user_attrs.get("hpo:retry_of") == t.number]
         assert len(retries) == 1 and retries[0].params == t.params and retries[0].state == TrialState.COMPLETE
     assert _counted(study) == 4  # the budget was finished: retries replace their killed attempts
@@ -117,11 +120,15 @@ def test_driver_sigkill_then_resume_keeps_finished_trials(tmp_path) -> None:
     after = {t.number: t for t in study.trials}
     for number, (state, value) in before.items():
         assert (after[number].state, after[number].value) == (state, value)  # nothing finished was lost
-    for number in stale:
-        assert after[number].state == TrialState.FAIL
+    for number in stale:  # interrupted, not failed: each configuration ran again, though max_retries is 0
+        assert after[number].state == TrialState.FAIL and after[number].user_attrs["hpo:interrupted"] is True
         assert "stopped before the trial ended" in after[number].user_attrs["hpo:fail_reason"]
+        (again,) = [t for t in study.trials if t.user_attrs.get("hpo:retry_of") == number]
+        assert again.state in (TrialState.COMPLETE, TrialState.PRUNED) and again.params == after[number].params
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
-    assert len(study.trials) == 8  # the budget counts the trials of both runs (no retries allowed here)
+    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(finished) == 8 and _counted(study) == 8  # the whole budget ran; each configuration counts once
+    assert len(study.trials) == 8 + len(stale)
 
 
 def _make_stale(url: str, name: str, n: int) -> None:
@@ -145,7 +152,7 @@ def _recover(url: str, name: str, start: multiprocessing.Event) -> None:
     storage = store.open()
     study = optuna.load_study(study_name=name, storage=storage)
     start.wait()
-    recover_stale_trials(study, storage, store, max_retries=1)
+    recover_stale_trials(study, storage, store)
 
 
 def test_two_drivers_recovering_at_once_do_not_double_fail_or_retry(storage_url: str, request) -> None:
@@ -208,7 +215,7 @@ def _descendants(pid: int) -> dict[int, str]:
 
 @pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
 def test_ctrl_c_leaves_a_consistent_resumable_study(tmp_path, presses: int) -> None:
-    path = _sweep(tmp_path, "slow", trials=6, concurrency=2, max_retries=1, sleep=0.5)
+    path = _sweep(tmp_path, "slow", trials=6, concurrency=2, max_retries=0, sleep=0.5)
     driver, lines = _start_driver(tmp_path, path)
     try:
         _wait_for(lambda: _states(tmp_path).count(TrialState.COMPLETE) >= 1 and TrialState.RUNNING in _states(tmp_path), 300, "a running trial")
@@ -227,8 +234,9 @@ def test_ctrl_c_leaves_a_consistent_resumable_study(tmp_path, presses: int) -> N
     assert not study.get_trials(states=(TrialState.RUNNING,)), "a trial was left RUNNING"
     interrupted = [t for t in study.trials if t.state == TrialState.FAIL]
     assert interrupted and all(t.user_attrs["hpo:fail_reason"] == "the sweep was interrupted before this trial ended" for t in interrupted)
+    assert all(t.user_attrs["hpo:interrupted"] is True for t in interrupted)
     waiting = study.get_trials(states=(TrialState.WAITING,))
-    assert sorted(t.user_attrs["hpo:retry_of"] for t in waiting) == sorted(t.number for t in interrupted)  # within max_retries
+    assert sorted(t.user_attrs["hpo:retry_of"] for t in waiting) == sorted(t.number for t in interrupted)  # max_retries is 0
     result = subprocess.run(_hpo("resume", str(path)), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = _study(tmp_path)
@@ -262,8 +270,8 @@ def test_stopping_the_driver_early_or_by_sigterm_exits_130_with_nothing_running(
         assert "started" not in output  # it stopped before launching anything
 
 
-def test_a_worker_killed_from_outside_fails_its_trial_and_the_retry_runs(tmp_path) -> None:
-    path = _sweep(tmp_path, "slow", trials=4, concurrency=2, max_retries=1, sleep=0.5)
+def test_a_worker_killed_from_outside_interrupts_its_trial_which_runs_again(tmp_path) -> None:
+    path = _sweep(tmp_path, "slow", trials=4, concurrency=2, max_retries=0, sleep=0.5)
     driver, lines = _start_driver(tmp_path, path)
     try:
         def placed() -> list:
@@ -332,5 +340,8 @@ def test_a_driver_on_another_host_is_recovered_only_after_its_heartbeat_goes_sta
     after = _study(tmp_path).trials
     dead, live = after[trials["remote-dead"]], after[trials["remote-live"]]
     assert dead.state == TrialState.FAIL and "its driver (run remote-dead) stopped" in dead.user_attrs["hpo:fail_reason"]
+    assert dead.user_attrs["hpo:interrupted"] is True
     assert live.state == TrialState.RUNNING  # its driver is alive: its trial is spared
-    assert len(after) == 3  # the budget counts the live driver's trial: this run added one
+    (again,) = [t for t in after if t.user_attrs.get("hpo:retry_of") == dead.number]
+    assert again.state == TrialState.COMPLETE  # the dead driver's configuration ran again in this run
+    assert len(after) == 4 and _counted(_study(tmp_path)) == 3  # the budget: the live trial, the re-run and one new

@@ -27,11 +27,11 @@ def test_a_second_ctrl_c_inside_the_bookkeeping_is_held_until_it_is_done() -> No
     delivered = []
 
     def listener(event: str, number: int, detail: dict) -> None:
-        if event == "failed" and not delivered:  # the first trial was just told FAIL: press Ctrl+C again now
+        if event == "interrupted" and not delivered:  # the first trial was just told FAIL: press Ctrl+C again now
             delivered.append(number)
             os.kill(os.getpid(), signal.SIGINT)
 
-    lifecycle = Lifecycle(study, storage, Rules(metric="val_accuracy", direction="maximize", max_epochs=100, max_retries=1), listener)
+    lifecycle = Lifecycle(study, storage, Rules(metric="val_accuracy", direction="maximize", max_epochs=100), listener)
     launcher = Launcher(lifecycle, parse_space({"x": {"type": "float", "low": 0, "high": 1}}), budget=10)
     polls = iter(range(1_000_000))
     with pytest.raises(KeyboardInterrupt):  # the held Ctrl+C is delivered once the bookkeeping is done
@@ -39,4 +39,4 @@ def test_a_second_ctrl_c_inside_the_bookkeeping_is_held_until_it_is_done() -> No
     assert delivered, "the second Ctrl+C was not sent inside the bookkeeping"
     states = [t.state for t in study.trials]
     assert states.count(TrialState.FAIL) == 3 and TrialState.RUNNING not in states  # all three told, none cut off
-    assert len(study.get_trials(states=(TrialState.WAITING,))) == 3  # and re-queued within max_retries
+    assert len(study.get_trials(states=(TrialState.WAITING,))) == 3  # and queued to run again

@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 
 from hpo.executor import FINISHED, HOLD, Launch, Launcher, Lifecycle, Rules
 from hpo.executor._events import Ended, Failed, Paused, Placed, Reported
+from hpo.executor._launch import spent_trials
 from hpo.executor._loop import LoopTimings, drive
 from hpo.space import parse_space
 
@@ -64,7 +65,7 @@ def test_trained_to_the_end_is_complete_with_the_last_epochs_value(storage) -> N
     assert t.state == TrialState.COMPLETE and t.value == pytest.approx(0.4)
     assert t.intermediate_values == pytest.approx({1: 0.1, 2: 0.2, 3: 0.3, 4: 0.4})
     assert t.user_attrs["hpo:epochs"] == 4 and t.user_attrs["hpo:val_metrics"] == pytest.approx(_acc(0.4))
-    assert lc.counts == {"complete": 1, "pruned": 0, "failed": 0} and not lc.live
+    assert lc.counts == {"complete": 1, "pruned": 0, "failed": 0, "interrupted": 0} and not lc.live
     assert [e for e, _ in events] == ["started", "epoch", "epoch", "epoch", "epoch", "complete"]
 
 
@@ -95,7 +96,7 @@ def test_an_error_after_a_prune_decision_keeps_the_pruned_state(storage) -> None
     lc.fail(n, "the worker running this trial was lost", retryable=True)
     assert _trial(lc, n).state == TrialState.PRUNED
     assert len(lc.study.trials) == 1  # nothing re-queued
-    assert lc.counts == {"complete": 0, "pruned": 1, "failed": 0}
+    assert lc.counts == {"complete": 0, "pruned": 1, "failed": 0, "interrupted": 0}
 
 
 def test_the_last_epoch_completes_even_when_the_pruner_would_stop_it(storage) -> None:
@@ -594,3 +595,57 @@ def test_in_a_single_objective_sweep_an_infeasible_trial_is_never_the_best(stora
     best = best_trial(lc.study, objective)
     assert best is not None and best.number == 2 and best.value == 0.8 and is_feasible(best)
     assert [t.number for t in pareto_front(lc.study)] == [2, 3]  # the feasible optimum's ties, by number
+
+
+# -- interrupted is not failed ----------------------------------------------------------------
+
+
+def _chain(lc: Lifecycle, number: int) -> list[optuna.trial.FrozenTrial]:
+    """The trials that re-ran trial ``number``'s configuration, in order."""
+    trials, chain = lc.study.get_trials(deepcopy=False), []
+    while (nxt := next((t for t in trials if t.user_attrs.get("hpo:retry_of") == number), None)) is not None:
+        chain.append(nxt)
+        number = nxt.number
+    return chain
+
+
+def test_ctrl_c_requeues_the_running_trials_whatever_max_retries_says(storage) -> None:
+    lc = _lifecycle(storage, max_retries=0)
+    a, b = _start(lc), _start(lc)
+    lc.report(a, 1, _acc(0.5))
+    lc.interrupt()
+    for number in (a, b):
+        trial = _trial(lc, number)
+        assert trial.state == TrialState.FAIL and trial.user_attrs["hpo:interrupted"] is True
+        (again,) = _chain(lc, number)
+        assert again.state == TrialState.WAITING and again.system_attrs["fixed_params"] == trial.params
+        assert again.user_attrs.get("hpo:attempt", 0) == 0  # max_retries is for the trial's own errors
+    assert lc.counts["interrupted"] == 2 and lc.counts["failed"] == 0 and lc.consecutive_failures == 0
+
+
+def test_a_lost_worker_reruns_its_trial_at_once_and_it_is_no_failure(storage) -> None:
+    def script(number: int, params: dict, whole_gpu: bool) -> list:
+        if number == 0:
+            return [Reported(number, 1, _acc(0.5)), Failed(number, "the worker running this trial was lost", True, interrupted=True)]
+        return _curve(number, params)
+
+    lc = _lifecycle(storage, max_retries=0, max_consecutive_failures=1)
+    drive(_launcher(lc, budget=3), lc, ScriptedPool(2, script), poll_s=0)
+    trials = lc.study.trials
+    assert lc.abort_reason is None  # an interruption is no failure in a row
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 3 and len(trials) == 4
+    (again,) = _chain(lc, 0)
+    assert again.state == TrialState.COMPLETE and again.params == trials[0].params
+    assert spent_trials(trials) == 3  # the configuration counts once in the budget
+
+
+def test_a_configuration_interrupted_more_than_max_interruptions_times_fails_for_good(storage) -> None:
+    def script(number: int, params: dict, whole_gpu: bool) -> list:
+        return [Failed(number, "the worker running this trial was lost: its process died", True, interrupted=True)]
+
+    lc = _lifecycle(storage, max_retries=0, max_interruptions=2, max_consecutive_failures=10)
+    drive(_launcher(lc, budget=1), lc, ScriptedPool(1, script), poll_s=0)
+    trials = lc.study.trials
+    assert [t.state for t in trials] == [TrialState.FAIL] * 3  # the first run and its 2 re-runs
+    assert "interrupted 3 times" in trials[-1].user_attrs["hpo:fail_reason"]
+    assert lc.counts == {"complete": 0, "pruned": 0, "failed": 1, "interrupted": 2}

@@ -158,7 +158,7 @@ def test_paused_trials_survive_the_driver_and_a_later_run_continues_them(storage
     from hpo.storage import Store
 
     store = Store(str(tmp_path / "other.journal"))  # recovery fails dead drivers' RUNNING trials, never paused ones
-    assert not set(recover_stale_trials(lc.study, storage, store, max_retries=0, stale_after_s=1)) & set(paused)
+    assert not set(recover_stale_trials(lc.study, storage, store, stale_after_s=1)) & set(paused)
     later = Lifecycle(lc.study, storage, lc.rules, None, CheckpointStore(tmp_path / "checkpoints"))
     drive(_launcher(later, budget=6), later, ScriptedPool(2, trainer), poll_s=0)
     later.end_paused()

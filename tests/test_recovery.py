@@ -43,17 +43,16 @@ DRIVERS = [
 
 
 @pytest.mark.parametrize(("record", "recovered"), [d[1:] for d in DRIVERS], ids=[d[0] for d in DRIVERS])
-@pytest.mark.parametrize("max_retries", [0, 1])
-def test_a_dead_drivers_running_trials_fail_and_are_requeued_within_max_retries(tmp_path, record, recovered, max_retries) -> None:
+def test_a_dead_drivers_running_trials_are_interrupted_and_run_again(tmp_path, record, recovered) -> None:
     study, storage, store = _study(tmp_path / "r.journal")
     if record is not None:
         study.set_user_attr("hpo:driver:old", {"host": record["host"], "pid": record["pid"], "time": time.time() - record["age"]})
     number = _running(study, "old")
-    assert recover_stale_trials(study, storage, store, max_retries=max_retries, stale_after_s=60) == ([number] if recovered else [])
+    assert recover_stale_trials(study, storage, store, stale_after_s=60) == ([number] if recovered else [])
     trial = study.trials[number]
     assert trial.state == (TrialState.FAIL if recovered else TrialState.RUNNING)
     retries = [t for t in study.trials if t.user_attrs.get("hpo:retry_of") == number]
-    assert len(retries) == (1 if recovered and max_retries else 0)
+    assert len(retries) == (1 if recovered else 0)
     if retries:
         assert retries[0].state == TrialState.WAITING and retries[0].system_attrs["fixed_params"] == trial.params
     if recovered:
@@ -64,5 +63,19 @@ def test_a_paused_trial_is_never_recovered_whoever_paused_it(tmp_path) -> None:
     study, storage, store = _study(tmp_path / "r.journal")
     paused = _running(study, "old", paused=2)
     dead = _running(study, "old")
-    assert recover_stale_trials(study, storage, store, max_retries=0) == [dead]
+    assert recover_stale_trials(study, storage, store) == [dead]
     assert study.trials[paused].state == TrialState.RUNNING
+
+
+def test_a_dead_drivers_trial_runs_again_and_keeps_its_attempt_and_whole_gpu(tmp_path) -> None:
+    """Whatever budget.max_retries says (it is for a trial's own errors): the re-run carries the
+    attempt count and, for an out-of-memory retry, its whole GPU."""
+    study, storage, store = _study(tmp_path / "r.journal")
+    number = _running(study, "old")
+    # the trial as a whole-GPU retry (it ran out of memory on a share before)
+    storage.set_trial_user_attr(storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name("r"), number), "hpo:whole_gpu", True)
+    assert recover_stale_trials(study, storage, store) == [number]
+    (again,) = [t for t in study.trials if t.user_attrs.get("hpo:retry_of") == number]
+    assert again.state == TrialState.WAITING and again.user_attrs.get("hpo:attempt", 0) == 0
+    assert again.user_attrs["hpo:whole_gpu"] is True and again.user_attrs["hpo:interruptions"] == 1
+    assert study.trials[number].user_attrs["hpo:interrupted"] is True

@@ -156,7 +156,7 @@ def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[S
         written = refresh(sweep, study)
     finally:
         store.close()
-    counts = {"complete": 0, "pruned": 0, "failed": 0}
+    counts = {"complete": 0, "pruned": 0, "failed": 0, "interrupted": 0}
     return SweepResult(
         sweep, study, SweepOutcome(study, store.masked, 0.0, counts, best=best, nothing_left=True)
     ), written

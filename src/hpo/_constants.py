@@ -40,6 +40,13 @@ ATTR_METRICS = "hpo:val_metrics"  # the last epoch's reported metrics (name kept
 ATTR_PLACEMENT = "hpo:placement"
 ATTR_WHOLE_GPU = "hpo:whole_gpu"  # a retry that runs on a whole GPU after running out of memory on a share
 ATTR_OOM_ATTEMPT = "hpo:oom_attempt"
+# A trial cut short by something outside it (its driver killed or stopped, its worker or node lost):
+# FAIL in the study with this attribute true and its reason, and its configuration queued again
+# (linked by ATTR_RETRY_OF) without using up budget.max_retries; ATTR_INTERRUPTIONS counts the
+# interruptions of one configuration in a row, up to budget.max_interruptions.
+ATTR_INTERRUPTED = "hpo:interrupted"
+ATTR_INTERRUPTIONS = "hpo:interruptions"
+MAX_INTERRUPTIONS = 10
 ATTR_PAUSED = "hpo:paused"  # the epoch a trial paused after (it stays RUNNING in the study); null once it continues
 ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
 

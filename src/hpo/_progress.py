@@ -27,7 +27,7 @@ class Progress:
         self.total = total
         self.direction = direction
         self.metric = metric
-        self.counts = {"running": 0, "complete": 0, "pruned": 0, "failed": 0}
+        self.counts = {"running": 0, "complete": 0, "pruned": 0, "failed": 0, "interrupted": 0}
         self.best: float | None = None
         self.earlier = 0  # finished trials of earlier runs of the same study
         self.started = time.monotonic()
@@ -73,7 +73,7 @@ class Progress:
             self.counts["running"] += 1
         elif event == "paused":  # promotion: waits, RUNNING in the study, until promoted or the end
             self.counts["running"] -= 1
-        elif event in ("complete", "pruned", "failed"):
+        elif event in ("complete", "pruned", "failed", "interrupted"):
             if not detail.get("was_paused"):  # a paused trial ending at the sweep's end was not running
                 self.counts["running"] -= 1
             self.counts[event] += 1
@@ -113,11 +113,12 @@ class Progress:
             ),
             "pruned": f"pruned at epoch {detail.get('epochs')}",
             "failed": f"failed: {detail.get('reason')}",
+            "interrupted": f"interrupted ({detail.get('reason')}); its configuration runs again",
             "aborted": f"sweep aborted: {detail.get('reason')}",
             "resumed": f"continuing the study: {detail.get('finished')} trials finished in earlier runs",
             "recovered": (
-                "marked FAIL (and re-queued within max_retries) the trials a dead driver left RUNNING: "
-                f"{detail.get('trials')}"
+                f"the trials a dead driver left RUNNING were interrupted, not failed: {detail.get('trials')} "
+                "(marked FAIL and interrupted in the study, their configurations queued to run again)"
             ),
         }[event]
         best = "-" if self.best is None else f"{self.best:.4f}"

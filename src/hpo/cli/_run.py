@@ -82,7 +82,9 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
         else:
             out.print(
                 f"done in {outcome.wall_s:.0f}s: {counts['complete']} complete, {counts['pruned']} pruned, "
-                f"{counts['failed']} failed this run; study {outcome.study.study_name!r} in {outcome.storage}",
+                f"{counts['failed']} failed"
+                + (f", {counts['interrupted']} interrupted (run again)" if counts.get("interrupted") else "")
+                + f" this run; study {outcome.study.study_name!r} in {outcome.storage}",
                 highlight=False,
             )
         if best is not None:

@@ -98,6 +98,11 @@ class BudgetConfig(_Strict):
     max_oom_retries: int = Field(
         1, ge=0, description="re-runs on a whole GPU of a trial that ran out of memory on a GPU share"
     )
+    max_interruptions: int = Field(
+        _constants.MAX_INTERRUPTIONS,
+        ge=0,
+        description="re-runs of a configuration cut short by its driver, worker or node, in a row",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> BudgetConfig:

@@ -41,6 +41,7 @@ class Failed:
     reason: str
     retryable: bool
     oom: bool = False
+    interrupted: bool = False  # cut short from outside (its worker or node lost), not by its own code
 
 
 Event = Placed | Reported | Ended | Paused | Failed

@@ -1,6 +1,8 @@
 """The life of this run's trials between ``ask`` and ``tell``: one state machine, every count.
 
     asked -> running -> reported epochs -> pruned | complete | failed(reason, retryable) -> told
+                                 or -> interrupted (its driver stopped, its worker or node lost: FAIL
+                                       in the study, marked so, its configuration queued again)
                                  or -> paused (promotion: RUNNING in the study, its checkpoint
                                        kept) -> continued -> running ... | pruned when the sweep ends
 
@@ -24,7 +26,7 @@ from hpo._direction import reaches
 from hpo._trial import finite
 from hpo.config import Constraint
 from hpo.executor._checkpoints import CheckpointStore
-from hpo.study import EpochPruning, fail_trial, paused_at, trial_id
+from hpo.study import EpochPruning, fail_trial, interrupt_trial, paused_at, trial_id
 
 # (event, trial number or -1, detail); events: opened (the study), started, epoch, complete,
 # pruned, failed, paused, continued, unread, aborted, resumed, recovered.
@@ -47,6 +49,7 @@ class Rules:
     target: float | None = None
     gpus_per_trial: float = 0.0
     max_oom_retries: int = 1
+    max_interruptions: int = _constants.MAX_INTERRUPTIONS
 
     @property
     def packed(self) -> bool:
@@ -80,7 +83,7 @@ class Lifecycle:
         self._storage = storage
         self._listener = listener
         self._live: dict[int, _Live] = {}
-        self.counts = {"complete": 0, "pruned": 0, "failed": 0}
+        self.counts = {"complete": 0, "pruned": 0, "failed": 0, "interrupted": 0}
         self.consecutive_failures = 0
         self.abort_reason: str | None = None
         self.target_reached = False
@@ -290,13 +293,17 @@ class Lifecycle:
             self._warned_unread.update(new)
             self.emit("unread", -1, names=new, trials=max(self._unread[name] for name in new))
 
-    def fail(self, number: int, reason: str, retryable: bool, oom: bool = False) -> None:
+    def fail(self, number: int, reason: str, retryable: bool, oom: bool = False, interrupted: bool = False) -> None:
         """The trial's code raised, or its worker died; ignored once the trial is told.
 
         ``oom``: it ran out of memory. On a GPU share it is queued again with a whole GPU (at most
-        ``max_oom_retries`` times), before it counts as failed for good."""
+        ``max_oom_retries`` times), before it counts as failed for good. ``interrupted``: its worker
+        or node was lost; it runs again (``_interrupt``) rather than failing."""
         live = self._live.get(number)
         if live is None:
+            return
+        if interrupted and self.abort_reason is None:
+            self._interrupt(number, reason)
             return
         if oom and self.rules.packed and self.abort_reason is None and not self.interrupted:
             attrs = live.trial.user_attrs
@@ -323,8 +330,9 @@ class Lifecycle:
             self._fail(number, f"stopped because the sweep was aborted: {reason}", retryable=False, counted=False)
 
     def interrupt(self) -> None:
-        """Ctrl+C: every live trial fails, re-queued within ``max_retries``; nothing stays RUNNING
-        but a promoted trial, which goes back to paused at its checkpoint (a later run continues it)."""
+        """Ctrl+C or SIGTERM: every live trial is interrupted (``_interrupt``: its configuration runs
+        again in a later run); nothing stays RUNNING but a promoted trial, which goes back to paused
+        at its checkpoint (a later run continues it)."""
         self.interrupted = True
         for number in self.live:
             live = self._live[number]
@@ -339,7 +347,7 @@ class Lifecycle:
                 live.trial.set_user_attr(_constants.ATTR_PAUSED, live.paused_after)
                 self.emit("paused", number, epoch=live.paused_after, metrics=live.metrics)
                 continue
-            self._fail(number, "the sweep was interrupted before this trial ended", retryable=True, counted=False)
+            self._interrupt(number, "the sweep was interrupted before this trial ended")
 
     # -- telling the study --------------------------------------------------------------------
 
@@ -357,6 +365,17 @@ class Lifecycle:
             self.study.tell(live.trial, values, state=state)
         return live
 
+    def _interrupt(self, number: int, reason: str) -> None:
+        """Cut short from outside: FAIL marked interrupted and queued again, which is no failure in
+        a row and uses up no retry; past ``max_interruptions`` in a row it is a failure."""
+        live = self._tell(number, TrialState.FAIL)
+        failure = interrupt_trial(self.study, self._storage, number, reason, self.rules.max_interruptions)
+        if failure is None:
+            self.counts["interrupted"] += 1
+            self.emit("interrupted", number, reason=reason, epochs=live.epochs)
+        else:
+            self._failed(number, failure, live.epochs, counted=True)
+
     def _fail(self, number: int, reason: str, retryable: bool, counted: bool = True, whole_gpu: bool = False) -> None:
         live = self._tell(number, TrialState.FAIL)
         fail_trial(
@@ -368,8 +387,12 @@ class Lifecycle:
             max_retries=self.rules.max_retries,
             whole_gpu=whole_gpu,
         )
+        self._failed(number, reason, live.epochs, counted)
+
+    def _failed(self, number: int, reason: str, epochs: int, counted: bool) -> None:
+        """Count a failure told to the study; ``counted``: towards the consecutive-failure limit."""
         self.counts["failed"] += 1
-        self.emit("failed", number, reason=reason, epochs=live.epochs)
+        self.emit("failed", number, reason=reason, epochs=epochs)
         if not counted:
             return
         self.consecutive_failures += 1

@@ -94,7 +94,7 @@ def dispatch(lifecycle: Lifecycle, event: Event) -> None:
     elif isinstance(event, Paused):
         lifecycle.pause(event.number, event.epoch, event.checkpoint)
     elif isinstance(event, Failed):
-        lifecycle.fail(event.number, event.reason, event.retryable, event.oom)
+        lifecycle.fail(event.number, event.reason, event.retryable, event.oom, event.interrupted)
 
 
 def drive(

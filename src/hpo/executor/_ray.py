@@ -313,7 +313,7 @@ class RayPool:
             item = self._ray.get(next(slot.stream))
         except StopIteration:
             slot.number = slot.stream = None
-            return [Failed(number, "the trial's worker ended without a result", retryable=True)]
+            return [Failed(number, "the trial's worker ended without a result", retryable=True, interrupted=True)]
         except self._ray.exceptions.RayActorError as exc:
             return self._lost(slot, exc)
         event = event_from(number, item)
@@ -347,7 +347,12 @@ class RayPool:
         else:
             what = "its worker died before the driver heard that the trial had started"
         events: list[Event] = [
-            Failed(number, f"the worker running this trial was lost: {what}: {_first_line(exc)}", retryable=True)
+            Failed(
+                number,
+                f"the worker running this trial was lost: {what}: {_first_line(exc)}",
+                retryable=True,
+                interrupted=True,
+            )
         ]
         slot.number, slot.stream, slot.dead = None, None, True
         if placement and what.startswith("its node was lost"):
@@ -370,6 +375,7 @@ class RayPool:
                         f"the worker running this trial was lost: its node was lost (Ray node {node}, host {host}): "
                         f"{why}",
                         retryable=True,
+                        interrupted=True,
                     )
                 )
                 other.number, other.stream = None, None

@@ -149,6 +149,7 @@ def _lifecycle(
         constraints=tuple(config.objective.parsed_constraints()),
         gpus_per_trial=config.resources.gpus_per_trial,
         max_oom_retries=config.budget.max_oom_retries,
+        max_interruptions=config.budget.max_interruptions,
     )
     checkpoints = None
     if promotion is not None:
@@ -256,7 +257,11 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
         lifecycle = _lifecycle(sweep, study, storage, listener, promotion)
         lifecycle.emit("opened", -1, study=study.study_name, storage=store.masked)
         recovered = recover_stale_trials(
-            study, storage, store, sweep.config.budget.max_retries, sweep.config.recovery.stale_after_s
+            study,
+            storage,
+            store,
+            sweep.config.recovery.stale_after_s,
+            max_interruptions=sweep.config.budget.max_interruptions,
         )
         _announce_earlier_runs(sweep, study, lifecycle, recovered)
         return _Prepared(data, store, study, lifecycle, _launcher(sweep, lifecycle, store, run_id, promotion), run_id)

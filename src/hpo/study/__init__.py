@@ -14,7 +14,7 @@ from hpo.study._open import (
 from hpo.study._promotion import PausedAwareSampler, Promotion, paused_at
 from hpo.study._prune import EpochPruning
 from hpo.study._recovery import recover_stale_trials
-from hpo.study._retry import fail_trial
+from hpo.study._retry import fail_trial, interrupt_trial
 
 __all__ = [
     "EpochPruning",
@@ -23,6 +23,7 @@ __all__ = [
     "best_trial",
     "fail_trial",
     "grid_exhausted",
+    "interrupt_trial",
     "is_feasible",
     "live_trial",
     "load_existing_study",

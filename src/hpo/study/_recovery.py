@@ -11,17 +11,18 @@ from optuna.trial import TrialState
 from hpo import _constants
 from hpo.storage import Store, driver_alive, driver_records
 from hpo.study._promotion import paused_at
-from hpo.study._retry import fail_trial
+from hpo.study._retry import interrupt_trial
 
 
 def recover_stale_trials(
     study: optuna.Study,
     storage: optuna.storages.BaseStorage,
     store: Store,
-    max_retries: int,
     stale_after_s: float = _constants.STALE_AFTER_S,
+    max_interruptions: int = _constants.MAX_INTERRUPTIONS,
 ) -> list[int]:
-    """Fail (and re-queue within ``max_retries``) RUNNING trials whose driver is dead; their numbers."""
+    """RUNNING trials whose driver is dead were interrupted, not failed: each is told FAIL as
+    interrupted and its configuration queued to run again (``interrupt_trial``); their numbers."""
     with store.lock("recovery"):
         now = time.time()
         drivers = driver_records(study)
@@ -30,13 +31,12 @@ def recover_stale_trials(
             run = trial.user_attrs.get(_constants.ATTR_RUN)
             if paused_at(trial) is not None or driver_alive(drivers.get(str(run)), now, stale_after_s):
                 continue  # a paused trial waits for promotion, whichever driver paused it
-            fail_trial(
+            interrupt_trial(
                 study,
                 storage,
                 trial.number,
                 f"its driver (run {run}) stopped before the trial ended; recovered by a later run",
-                retryable=True,
-                max_retries=max_retries,
+                max_interruptions,
             )
             recovered.append(trial.number)
         return recovered

@@ -24,7 +24,8 @@ from hpo.config import Sweep
 _log = logging.getLogger(__name__)
 
 # lifecycle event -> the trial's end state as Optuna names it
-_ENDS = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
+# (an interrupted trial is FAIL in the study; its configuration runs again as another trial)
+_ENDS = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL", "interrupted": "FAIL"}
 
 
 class Tracker(Protocol):
