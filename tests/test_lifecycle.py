@@ -492,6 +492,23 @@ def test_out_of_memory_on_a_gpu_share_is_retried_once_on_a_whole_gpu(storage, gp
     assert len(trials) == (6 + len(ooms) if whole else 6)  # a whole-GPU retry replaces its trial in the budget
 
 
+def test_out_of_memory_retries_on_whole_gpus_are_no_failures_in_a_row(storage) -> None:
+    """Race 6 of issue 26: every trial of a packed sweep runs out of memory on its share; each is
+    queued again with a whole GPU, so none is a failure in a row and the sweep goes on (it had
+    aborted after max_consecutive_failures of them)."""
+
+    def script(number: int, params: dict, whole_gpu: bool) -> list:
+        if not whole_gpu:
+            return [Failed(number, "RuntimeError: out of memory", retryable=False, oom=True)]
+        return _curve(number, params)
+
+    lc = _lifecycle(storage, gpus_per_trial=0.25, max_oom_retries=1, max_consecutive_failures=2)
+    drive(_launcher(lc, budget=4), lc, ScriptedPool(2, script), poll_s=0)
+    assert lc.abort_reason is None
+    states = [t.state for t in lc.study.trials]
+    assert states.count(TrialState.FAIL) == 4 and states.count(TrialState.COMPLETE) == 4
+
+
 # -- several goals ----------------------------------------------------------------------------
 
 

@@ -315,6 +315,7 @@ class Lifecycle:
                     f"(gpus_per_trial={self.rules.gpus_per_trial:g}): "
                     f"queued again with a whole GPU (budget.max_oom_retries={self.rules.max_oom_retries})",
                     retryable=True,
+                    counted=False,  # it runs again on a whole GPU: no failure in a row
                     whole_gpu=True,
                 )
                 return

@@ -6,6 +6,7 @@ ask/tell, so every driver writes ``{host, pid, time}`` under ``hpo:driver:<run>`
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -15,6 +16,8 @@ from typing import Any
 import optuna
 
 from hpo import _constants
+
+_log = logging.getLogger(__name__)
 
 _PREFIX = "hpo:driver:"
 
@@ -57,8 +60,20 @@ class Heartbeat:
         self._study.set_user_attr(self._key, {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()})
 
     def _loop(self) -> None:
+        """Beat until stopped, through storage outages: a heartbeat that stopped at the first error
+        would make this live driver look dead to another one, which would fail its trials."""
+        failing = False
         while not self._stop.wait(self._every_s):
-            self.beat()
+            try:
+                self.beat()
+            except Exception as exc:  # noqa: BLE001 - any storage error: keep beating, say it once per outage
+                if not failing:
+                    _log.warning("could not write the driver's heartbeat (%s); retrying every %g s", exc, self._every_s)
+                failing = True
+            else:
+                if failing:
+                    _log.warning("the driver's heartbeat is written again")
+                failing = False
 
     def __enter__(self) -> Heartbeat:
         self.beat()
