@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -79,3 +80,64 @@ def test_a_dead_drivers_trial_runs_again_and_keeps_its_attempt_and_whole_gpu(tmp
     assert again.state == TrialState.WAITING and again.user_attrs.get("hpo:attempt", 0) == 0
     assert again.user_attrs["hpo:whole_gpu"] is True and again.user_attrs["hpo:interruptions"] == 1
     assert study.trials[number].user_attrs["hpo:interrupted"] is True
+
+
+class _SlowAsk(optuna.samplers.RandomSampler):
+    """A sampler whose ask is where another driver starts up: inside the first ask (the new trial
+    already RUNNING in the storage), a second driver runs its recovery in a thread; the ask waits
+    up to ``grace_s`` for that recovery to finish (it cannot, while the first driver holds the lock
+    recovery must take)."""
+
+    def __init__(self, recover, grace_s: float = 2.0) -> None:
+        super().__init__(seed=0)
+        self._recover = recover
+        self._grace_s = grace_s
+        self.recovered: list[int] | None = None
+        self.thread: threading.Thread | None = None
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        super().before_trial(study, trial)
+        if self.thread is None:
+            def second_driver() -> None:
+                self.recovered = self._recover()
+
+            self.thread = threading.Thread(target=second_driver)
+            self.thread.start()
+            self.thread.join(self._grace_s)
+
+
+def test_a_driver_starting_during_another_drivers_ask_never_recovers_its_new_trial(storage_url: str, request) -> None:
+    """Race 1 of issue 26: the new trial is RUNNING before it names its driver; a second driver's
+    recovery in that window took it for a dead driver's trial and failed it, and the first driver
+    then crashed writing to a finished trial. Recovery and launching now share one lock, and a
+    trial names its driver before that lock is released."""
+    from hpo.executor import Launch, Launcher, Lifecycle, Rules
+    from hpo.space import parse_space
+    from hpo.storage import Heartbeat
+
+    name = f"race1-{request.node.callspec.id}"
+    store = Store(storage_url)
+    storage = store.open()
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    Heartbeat(study, "first").beat()  # the first driver is alive
+
+    def recover() -> list[int]:
+        other = optuna.load_study(study_name=name, storage=store.open())
+        return recover_stale_trials(other, other._storage, Store(storage_url))
+
+    sampler = _SlowAsk(recover)
+    study.sampler = sampler
+    lifecycle = Lifecycle(study, storage, Rules(metric="val_accuracy", direction="maximize", max_epochs=1))
+    space = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    launcher = Launcher(lifecycle, space, budget=1, run_id="first", lock=lambda: store.lock("budget"))
+    launched = launcher.next()
+    assert isinstance(launched, Launch)
+    assert sampler.thread is not None
+    sampler.thread.join(60)
+    assert sampler.recovered == []  # the second driver saw the trial's live driver
+    trial = study.trials[launched.number]
+    assert trial.state == TrialState.RUNNING and trial.user_attrs["hpo:run"] == "first"
+    lifecycle.report(launched.number, 1, {"val_accuracy": 0.5})
+    lifecycle.end(launched.number)  # the first driver finishes its trial as if nothing happened
+    assert study.trials[launched.number].state == TrialState.COMPLETE
+    store.close()

@@ -117,6 +117,9 @@ BUILTIN_TASKS = {"digits": "classification", "breast_cancer": "classification", 
 # driver on another host counts as dead (its RUNNING trials are then recovered).
 HEARTBEAT_S = 10.0
 STALE_AFTER_S = 60.0
+# The storage-wide lock held while a driver decides which trials exist and who runs them: asking a
+# trial and naming its driver (the budget), promoting a paused one, recovering a dead driver's.
+TRIALS_LOCK = "budget"
 # A space parameter that this many finished trials had in their configuration and none of them read
 # is reported then, not only at the end of the run (code that reads a parameter only in some
 # configurations, e.g. `filters` only when `n_conv > 0`, reads it in some of them).

@@ -128,7 +128,7 @@ class Launcher:
                 return HOLD  # past the sampler's random start-up phase, wait for its results
             queued = _waiting(trials)
             trial = study.ask()
-        trial.set_user_attr(_constants.ATTR_RUN, self._run_id)
+            trial.set_user_attr(_constants.ATTR_RUN, self._run_id)  # before another driver's recovery can look
         params = self._space.sample(trial)
         whole_gpu = queued and bool(trial.user_attrs.get(_constants.ATTR_WHOLE_GPU))
         lifecycle.start(trial, params)

@@ -175,7 +175,7 @@ def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str, pro
         startup_trials=startup_trials(config.sampler.name, config.sampler.args),
         timeout=config.budget.timeout,
         run_id=run_id,
-        lock=lambda: store.lock("budget"),
+        lock=lambda: store.lock(_constants.TRIALS_LOCK),
         promotion=promotion,
     )
 

@@ -1,5 +1,6 @@
-"""Recovery of trials that a dead driver left RUNNING, under the storage-wide lock so that two
-drivers resuming at once neither fail nor retry a trial twice."""
+"""Recovery of trials that a dead driver left RUNNING, under the lock the launchers hold while they
+ask a trial and name its driver: two drivers resuming at once neither interrupt nor re-queue a
+trial twice, and a trial another driver is asking is never taken for a dead driver's."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def recover_stale_trials(
 ) -> list[int]:
     """RUNNING trials whose driver is dead were interrupted, not failed: each is told FAIL as
     interrupted and its configuration queued to run again (``interrupt_trial``); their numbers."""
-    with store.lock("recovery"):
+    # The launchers' lock: a trial another driver is asking names its driver before this can read it.
+    with store.lock(_constants.TRIALS_LOCK):
         now = time.time()
         drivers = driver_records(study)
         recovered = []
