@@ -13,6 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from hpo import _constants
 from hpo.storage import Store, open_storage
 from hpo.study import recover_stale_trials
 
@@ -129,7 +130,7 @@ def test_a_driver_starting_during_another_drivers_ask_never_recovers_its_new_tri
     study.sampler = sampler
     lifecycle = Lifecycle(study, storage, Rules(metric="val_accuracy", direction="maximize", max_epochs=1))
     space = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
-    launcher = Launcher(lifecycle, space, budget=1, run_id="first", lock=lambda: store.lock("budget"))
+    launcher = Launcher(lifecycle, space, budget=1, run_id="first", lock=lambda: store.lock(_constants.TRIALS_LOCK))
     launched = launcher.next()
     assert isinstance(launched, Launch)
     assert sampler.thread is not None

@@ -1,16 +1,18 @@
-"""A lock shared by every driver of one storage: a lock file beside a journal or SQLite file, or a
-database session lock (PostgreSQL advisory lock, MySQL named lock) for several hosts."""
+"""A lock shared by every driver of one storage: an operating-system lock on a file beside a journal
+or SQLite file, or a database session lock (PostgreSQL advisory lock, MySQL named lock) for several
+hosts. A held lock is held until its holder releases it or dies, however long that takes: nothing
+breaks in after a grace period (a slow ask under the lock must not let a second driver past the
+budget), and a dead holder's lock is free at once."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import optuna
-import optuna.storages.journal
 
 from hpo.storage._url import storage_kind
 
@@ -29,12 +31,17 @@ def _key(name: str) -> int:
 
 @contextlib.contextmanager
 def _file_lock(url: str, name: str) -> Iterator[None]:
-    lock = optuna.storages.journal.JournalFileOpenLock(str(_lock_file(url, name)))
-    lock.acquire()
+    """``flock`` on ``<file>.hpo-<name>.lock`` (kept on disk: deleting it would race). The kernel
+    frees it when the holder dies; on NFS, Linux maps it to the server's byte-range locks."""
+    fd = os.open(_lock_file(url, name), os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        yield
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        lock.release()
+        os.close(fd)
 
 
 @contextlib.contextmanager
