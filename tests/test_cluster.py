@@ -293,3 +293,126 @@ def test_without_an_address_a_cluster_already_on_this_machine_is_left_alone(ray_
     head = subprocess.run([str(Path(sys.executable).parent / "ray"), "status", "--address", ray_head], capture_output=True,
                           text=True, timeout=120, env={**os.environ, **AUTH})
     assert head.returncode == 0  # and the other cluster is still up
+
+
+# -- an elastic cluster: every node able to run a trial lost, then nodes joining -------------------
+
+
+class _Elastic:
+    """A head that cannot run a trial (no GPU) and GPU worker nodes added and killed at will."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.ray = str(Path(sys.executable).parent / "ray")
+        self.env = {**_environ(), "PYTHONPATH": str(SRC), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
+        port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        self.groups = [_start_head(self.env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+                                   "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats")]
+        self.tmp_path = tmp_path
+        self.nodes: list[subprocess.Popen] = []
+
+    def _gpus(self) -> float:
+        status = subprocess.run([self.ray, "status", "--address", self.address], capture_output=True, text=True, env=self.env, timeout=60)
+        used_total = [line.split()[0] for line in status.stdout.splitlines() if line.strip().endswith(" GPU")]
+        return float(used_total[0].split("/")[1]) if used_total else 0.0
+
+    def add_node(self) -> subprocess.Popen:
+        command = [self.ray, "start", f"--address={self.address}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+                   "--num-gpus=1", "--block", "--disable-usage-stats"]
+        log = (self.tmp_path / f"node-{len(self.nodes)}.log").open("w")
+        node = subprocess.Popen(command, env=self.env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+        self.groups.append(node.pid)
+        deadline = time.monotonic() + 120
+        while self._gpus() < 1.0:
+            assert node.poll() is None and time.monotonic() < deadline, "the worker node did not join"
+            time.sleep(1)
+        self.nodes.append(node)
+        return node
+
+    def kill(self, node: subprocess.Popen) -> None:
+        _kill_groups(node.pid)
+
+    def close(self) -> None:
+        _kill_groups(*self.groups)
+
+
+@pytest.fixture
+def elastic(tmp_path):
+    cluster = _Elastic(tmp_path)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _elastic_sweep(folder: Path, start_timeout: float) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = _user_sweep(folder, trials=6, concurrency=2, sleep=0.5)
+    path.write_text(path.read_text().replace("worker_start_timeout: 120", f"worker_start_timeout: {start_timeout}"))
+    return path
+
+
+def _running_on(journal: Path, count: int) -> bool:
+    try:
+        trials = journal_study(journal, "u").trials
+    except (KeyError, FileNotFoundError):
+        return False
+    return sum(t.state == TrialState.RUNNING and "hpo:placement" in t.user_attrs for t in trials) >= count
+
+
+def _driver_idles_while_starved(process: subprocess.Popen, seconds: float = 4.0) -> float:
+    """The driver's share of one core over ``seconds`` (a spinning loop takes most of one)."""
+    before, start = _cpu_s(process.pid), time.monotonic()
+    time.sleep(seconds)
+    return (_cpu_s(process.pid) - before) / (time.monotonic() - start)
+
+
+def test_at_zero_capacity_the_driver_waits_without_spinning_and_a_node_that_joins_is_used(elastic, tmp_path) -> None:
+    """Race 2 and the elastic cluster of issue 26: the only GPU node is lost; the driver waits (it
+    had spun at 100% CPU forever), and a node that joins later runs the rest of the sweep."""
+    folder = tmp_path / "driver"
+    path = _elastic_sweep(folder, start_timeout=300)
+    first = elastic.add_node()
+    process = _run_driver(folder, path, elastic.address, wait=False)
+    journal = folder / "results" / "u" / "study.journal"
+    deadline = time.monotonic() + 300
+    while not _running_on(journal, 2):
+        assert process.poll() is None and time.monotonic() < deadline, "no trial started"
+        time.sleep(0.3)
+    elastic.kill(first)
+    time.sleep(3)  # the driver learns of the loss and retires its workers
+    share = _driver_idles_while_starved(process)
+    assert process.poll() is None and share < 0.25, f"the driver used {share:.0%} of a core with no worker to wait for"
+    elastic.add_node()
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output[-4000:]
+    study = journal_study(journal, "u")
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 6  # the whole budget, on the node that joined
+    assert all(t.user_attrs.get("hpo:interrupted") for t in study.get_trials(states=(TrialState.FAIL,)))
+    assert "gained capacity" in output
+
+
+def test_at_zero_capacity_past_worker_start_timeout_the_driver_exits_1_and_resume_finishes(elastic, tmp_path) -> None:
+    folder = tmp_path / "driver"
+    path = _elastic_sweep(folder, start_timeout=8)
+    first = elastic.add_node()
+    process = _run_driver(folder, path, elastic.address, wait=False)
+    journal = folder / "results" / "u" / "study.journal"
+    deadline = time.monotonic() + 300
+    while not _running_on(journal, 1):
+        assert process.poll() is None and time.monotonic() < deadline, "no trial started"
+        time.sleep(0.3)
+    elastic.kill(first)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 1, output[-4000:]
+    assert "no Ray node could run a trial for" in output and "hpo resume" in output, output[-3000:]
+    assert not journal_study(journal, "u").get_trials(states=(TrialState.RUNNING,))
+    elastic.add_node()
+    resumed = _run_driver(folder, path, elastic.address)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert len(journal_study(journal, "u").get_trials(states=(TrialState.COMPLETE,))) == 6

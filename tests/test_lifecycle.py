@@ -666,3 +666,42 @@ def test_a_configuration_interrupted_more_than_max_interruptions_times_fails_for
     assert [t.state for t in trials] == [TrialState.FAIL] * 3  # the first run and its 2 re-runs
     assert "interrupted 3 times" in trials[-1].user_attrs["hpo:fail_reason"]
     assert lc.counts == {"complete": 0, "pruned": 0, "failed": 1, "interrupted": 2}
+
+
+class _StarvedPool(ScriptedPool):
+    """A cluster whose capacity falls to zero once ``after`` trials were launched: no free slot,
+    nothing running (every worker retired), as RayPool is after its last node was lost."""
+
+    def __init__(self, size: int, script, after: int) -> None:
+        super().__init__(size, script)
+        self.after = after
+        self.launched = 0
+        self.polls = 0
+
+    def launch(self, number: int, params: dict, *args) -> None:
+        self.launched += 1
+        super().launch(number, params, *args)
+
+    def free_slots(self) -> int:
+        return 0 if self.launched >= self.after else super().free_slots()
+
+    def poll(self, timeout: float) -> list:
+        self.polls += 1
+        return super().poll(timeout)
+
+
+def test_at_zero_capacity_the_sweeps_timeout_still_ends_it(storage) -> None:
+    """Race 2 of issue 26: with every worker gone the loop never asked the launcher again, so
+    budget.timeout never fired (and the driver spun). The timeout is on a scripted clock."""
+    now = [0.0]
+    lc = _lifecycle(storage)
+    pool = _StarvedPool(2, _curve, after=2)
+    launcher = _launcher(lc, budget=50, timeout=60.0, clock=lambda: now[0])
+
+    def interrupted() -> bool:  # time passes with every turn of the loop; a safety stop far past the timeout
+        now[0] += 1.0
+        return pool.polls > 10_000
+
+    drive(launcher, lc, pool, poll_s=0, interrupted=interrupted)
+    assert pool.polls < 10_000, "the loop never noticed the sweep's timeout"
+    assert launcher.out_of_time() and len(lc.study.trials) == 2

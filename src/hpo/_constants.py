@@ -120,6 +120,10 @@ STALE_AFTER_S = 60.0
 # The storage-wide lock held while a driver decides which trials exist and who runs them: asking a
 # trial and naming its driver (the budget), promoting a paused one, recovering a dead driver's.
 TRIALS_LOCK = "budget"
+# An elastic cluster: how often the pool asks Ray whether nodes joined while some of its workers are
+# retired (lost capacity), and how long it sleeps between looks while it has no worker at all.
+CAPACITY_CHECK_S = 5.0
+STARVED_WAIT_S = 0.5
 # A space parameter that this many finished trials had in their configuration and none of them read
 # is reported then, not only at the end of the run (code that reads a parameter only in some
 # configurations, e.g. `filters` only when `n_conv > 0`, reads it in some of them).

@@ -95,6 +95,17 @@ class Launcher:
         self._promotion = promotion
         self.holding_for_startup = False  # the last HOLD waits for the sampler's start-up trials (not the budget's end)
 
+    def over(self) -> bool:
+        """Whether no trial can start again in this run (stopping, out of time, the budget spent and
+        nothing to promote), found without asking the sampler: the loop asks this while no worker
+        is free and none runs (a cluster whose capacity fell to zero)."""
+        if self._lifecycle.stopping or self.out_of_time():
+            return True
+        study = self._lifecycle.study
+        trials = study.get_trials(deepcopy=False)
+        promotable = self._promotion is not None and self._promotion.promotion(trials) is not None
+        return budget_spent(study, trials, self._budget) and not promotable
+
     def out_of_time(self) -> bool:
         return self._deadline is not None and self._clock() >= self._deadline
 

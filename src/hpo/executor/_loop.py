@@ -118,8 +118,8 @@ def drive(
             if not isinstance(step, Launch):  # FINISHED or HOLD
                 break
             pool.launch(step.number, step.params, step.whole_gpu, step.start, step.pause_after)
-        if finished and not pool.running():
-            clock.idle(clock.now(), 0, "")
+        if not pool.running() and (finished or (not pool.free_slots() and launcher.over())):
+            clock.idle(clock.now(), 0, "")  # (no worker free or busy: the cluster lost them all)
             return
         polled = clock.now()
         clock.idle(polled, pool.free_slots(), _idle_reason(step, finished, launcher))

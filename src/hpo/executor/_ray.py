@@ -198,6 +198,8 @@ class RayPool:
         self._config, self._data, self._cpus, self._gpus = sweep_config, data, cpus, gpus
         self._gone: set[str] = set()  # Ray nodes found lost
         self._short = False
+        self._starved_since: float | None = None  # since when no worker is left (capacity zero)
+        self._capacity_checked = 0.0  # when the cluster was last asked whether nodes joined
         self._slots = [_Slot(self._new_actor()) for _ in range(size)]
 
     def _new_actor(self, whole: bool = False) -> Any:
@@ -277,7 +279,9 @@ class RayPool:
     def poll(self, timeout: float) -> list[Event]:
         """Events from the running trials, waiting up to ``timeout`` seconds for the first."""
         busy = {slot.stream: slot for slot in self._slots if slot.number is not None}
+        self._grow()
         if not busy:
+            self._starved(timeout)
             return []
         self._check_started(busy.values())
         ready, rest = self._ray.wait(list(busy), num_returns=1, timeout=timeout)
@@ -400,6 +404,50 @@ class RayPool:
                 slot.actor, slot.dead = self._new_actor(slot.whole), False
         self._short = excess > 0  # more slots than room: retire the next ones that fall idle
 
+    def _grow(self, every_s: float = _constants.CAPACITY_CHECK_S) -> None:
+        """Slots retired when the cluster lost capacity come back, up to what the nodes alive now
+        can hold (nodes that joined mid-sweep), asking the cluster at most every ``every_s``."""
+        retired = [slot for slot in self._slots if slot.retired]
+        if not retired or time.monotonic() - self._capacity_checked < every_s:
+            return
+        self._capacity_checked = time.monotonic()
+        room = self._capacity() - (len(self._slots) - len(retired))
+        for slot in retired[: max(room, 0)]:
+            self._revive(slot)
+        if room > 0:
+            _log.warning("the Ray cluster gained capacity; %d trials now run at once", self._active())
+
+    def _revive(self, slot: _Slot) -> None:
+        """A retired slot gets a new worker (Ray places it once a node has room)."""
+        slot.actor, slot.retired, slot.dead, slot.parked, slot.whole = self._new_actor(), False, False, False, False
+
+    def _active(self) -> int:
+        return sum(not slot.retired for slot in self._slots)
+
+    def _starved(self, timeout: float) -> None:
+        """No worker is left (every node that could run one was lost): wait for nodes to join,
+        without spinning, up to ``worker_start_timeout``; then stop the sweep (``hpo resume``
+        continues it)."""
+        if self._active():
+            self._starved_since = None
+            return
+        now = time.monotonic()
+        if self._starved_since is None:
+            self._starved_since = now
+            _log.warning("no Ray node can run a trial now; waiting up to %g s for one", self._start_timeout)
+        self._grow(every_s=0.0)
+        if self._active():
+            self._starved_since = None
+            return
+        if now - self._starved_since > self._start_timeout:
+            raise SweepAborted(
+                f"no Ray node could run a trial for {now - self._starved_since:.0f} s "
+                f"(resources.worker_start_timeout={self._start_timeout:g}): the cluster lost every node with "
+                "room for a trial (cpus_per_trial, gpus_per_trial); add nodes (`ray start --address ...`), then "
+                "`hpo resume`"
+            )
+        time.sleep(max(timeout, _constants.STARVED_WAIT_S))
+
     def _capacity(self) -> int:
         """How many workers the nodes not known lost can hold."""
         import math
@@ -442,6 +490,10 @@ class RayPool:
         (the trials' resources, the backend already imported); a lost worker is replaced once.
         None when ``interrupted()`` turns true meanwhile."""
         live = [slot for slot in self._slots if not slot.retired and not slot.parked]
+        if not live:  # the cluster lost every worker: a new one, which waits for a node below
+            slot = self._slots[0]
+            self._revive(slot)
+            live = [slot]
         slot = next((slot for slot in live if slot.placement), live[0])  # a worker known to run
         for attempt in (1, 2):
             ready, deadline = slot.actor.ping.remote(), time.monotonic() + self._start_timeout
