@@ -29,11 +29,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src
 	$(BIN)/mypy
 
-# The whole suite after the gate. Two xdist workers, a file's tests in one of them one at a time:
-# the suite waits on Ray starts and subprocesses much of its time, and the multi-node tests' `ray
-# start` clusters bind fixed ports.
+# The whole suite after the gate, on four xdist workers (2 cores): the suite waits on Ray starts,
+# subprocesses and sleeping trial functions much of its time, so the workers overlap it. Tests are
+# spread one by one, except the files marked with an xdist_group: `ray start` clusters (one at a
+# time) and modules that start one Ray or run one sweep for all their tests.
 test: lint system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 4 --dist loadgroup
 
 # No Ray, no training, no framework import in the test process (tests/conftest.py enforces it),
 # no sweep-running subprocess, no wall-clock assertion.

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from tests.conftest import REPO, journal_study, run_hpo
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cli-sweep")]  # one worker runs the module's sweep once
 
 SWEEP = """
 name: digits_small

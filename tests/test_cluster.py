@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from tests.conftest import REPO, SRC, TREE_PATH, free_port, journal_study
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray-start")]  # `ray start` clusters: one at a time
 
 
 # A Ray started in this test process (hpo's local one) set this switch in os.environ; `ray start`

@@ -17,7 +17,7 @@ from hpo.config import load_sweep
 from hpo.executor import run_sweep
 from tests.conftest import journal_study
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("executor")]  # one worker starts the module's Ray once
 
 
 @pytest.fixture(scope="module", autouse=True)

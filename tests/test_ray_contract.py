@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray-contract")]  # one worker starts the module's Ray once
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from hpo.config._base import is_reference
 from hpo.config._sweep import FILE_DATASETS, SweepConfig
 from hpo.space import SearchSpace, space_from_document
 from hpo.storage import mask_url, storage_kind
+from hpo.study import make_pruner, make_sampler
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,6 @@ def _check_goals(doc: YamlDocument, config: SweepConfig) -> list[Problem]:
 
 def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> None:
     """Rules that span sections: metric names, storage, sampler and pruner arguments, warm starts."""
-    from hpo.study import make_pruner, make_sampler
-
     problems: list[Problem] = []
     if config.model.builder == "builtin" and config.objective.function is None:
         task = config.data.task if config.data.task != "auto" else _constants.BUILTIN_TASKS.get(config.data.source)

@@ -39,98 +39,17 @@ class SearchSpace:
         narrowed: frozenset[str] = frozenset(),
     ) -> None:
         """``narrowed`` names parameters that a later file redefined over an included block:
-        children whose conditions they can no longer satisfy are dropped instead of rejected."""
+        children whose conditions they can no longer satisfy are dropped instead of rejected.
+        Raises ConfigError listing every problem, each at the file and key that caused it."""
         self.declared = list(declared)
-        origins = origins or {}
-        self._origins = dict(origins)
-        problems: list[Problem] = []
-
-        def fail(name: str, key: KeyPath, message: str, fix: str = "") -> None:
-            if name in origins:
-                doc, path = origins[name]
-                problems.append(doc.problem((*path, *key), message, fix))
-            else:
-                problems.append(Problem("<space>", ".".join(["params", name, *map(str, key)]), message, fix))
-
-        names = [p.name for p in self.declared]
-        duplicates = {n for n in names if names.count(n) > 1}
-        for name in sorted(duplicates):
-            fail(name, (), f"parameter {name!r} is declared more than once", "keep one declaration")
-        by_name = {p.name: p for p in self.declared}
-        expanded: list[Param] = []
-        owner: dict[str, str] = {}  # expanded name -> declared name, for error locations
-        for param in self.declared:
-            if param.per_layer is None:
-                expanded.append(param)
-                owner[param.name] = param.name
-                continue
-            parent = by_name.get(param.per_layer)
-            if parent is None:
-                fail(
-                    param.name,
-                    ("per_layer",),
-                    f"`per_layer` names unknown parameter {param.per_layer!r}{did_you_mean(param.per_layer, by_name)}",
-                    "name an int parameter such as the depth",
-                )
-                continue
-            if isinstance(parent, IntParam):
-                n_layers = parent.max_value
-            elif (
-                isinstance(parent, FixedParam) and isinstance(parent.value, int) and not isinstance(parent.value, bool)
-            ):
-                n_layers = parent.value
-            else:
-                fail(
-                    param.name,
-                    ("per_layer",),
-                    f"`per_layer` needs an int parameter, but {parent.name!r} is {parent.kind}",
-                    "name an int parameter",
-                )
-                continue
-            for i in range(max(n_layers, 0)):
-                owner[f"{param.name}_{i}"] = param.name
-                expanded.append(
-                    dataclasses.replace(
-                        param,
-                        name=f"{param.name}_{i}",
-                        per_layer=None,
-                        when=(*param.when, Condition(parent=parent.name, above=i)),
-                    )
-                )
-        ex_names = [p.name for p in expanded]
-        for name in sorted({n for n in ex_names if ex_names.count(n) > 1} - duplicates):
-            fail(name, (), f"parameter {name!r} clashes with a per-layer parameter of the same name", "rename it")
-        if problems:
-            raise ConfigError(problems)
-        cycle = _find_cycle(expanded)
-        if cycle:
-            fail(
-                owner[cycle[0]],
-                ("when",),
-                "conditions form a cycle: " + " -> ".join(cycle),
-                "remove one of the conditions",
-            )
-            raise ConfigError(problems)
-        all_params = {p.name: p for p in expanded}
-        kept: list[Param] = []
-        dropped: set[str] = set()
-        for param in _topological(expanded):
-            reachable = True
-            for cond in param.when:
-                if cond.parent in dropped:
-                    reachable = False
-                elif cond.above is None:
-                    report = lambda k, m, f="", n=owner[param.name]: fail(n, k, m, f)  # noqa: E731 - binds this parameter's file
-                    reachable &= _check_condition(all_params, cond, cond.parent in narrowed, report)
-            if reachable:
-                kept.append(param)
-            else:
-                dropped.add(param.name)
-        if problems:
-            raise ConfigError(problems)
+        self._origins = dict(origins or {})
+        build = _Construction(self.declared, self._origins)
+        expanded = build.expand()
+        build.check_acyclic(expanded)
+        kept = build.reachable(expanded, narrowed)
         self.params: list[Param] = kept
         self._by_name: dict[str, Param] = {p.name: p for p in kept}
-        self._kept_declared = {owner[p.name] for p in kept}
+        self._kept_declared = {build.owner[p.name] for p in kept}
 
     def origin(self, name: str) -> Origin | None:
         """The document and key path that declared parameter ``name`` (None for spaces built in code)."""
@@ -268,6 +187,115 @@ def _check_condition(params: Mapping[str, Param], cond: Condition, narrowed: boo
 
 def _describe_when(param: Param) -> str:
     return " and ".join(c.describe() for c in param.when) or "always"
+
+
+class _Construction:
+    """The checks that build a SearchSpace, collecting every problem before raising them together."""
+
+    def __init__(self, declared: list[Param], origins: Mapping[str, Origin]) -> None:
+        self.declared = declared
+        self.origins = origins
+        self.problems: list[Problem] = []
+        self.owner: dict[str, str] = {}  # expanded name -> declared name, for error locations
+
+    def fail(self, name: str, key: KeyPath, message: str, fix: str = "") -> None:
+        if name in self.origins:
+            doc, path = self.origins[name]
+            self.problems.append(doc.problem((*path, *key), message, fix))
+        else:
+            self.problems.append(Problem("<space>", ".".join(["params", name, *map(str, key)]), message, fix))
+
+    def raise_any(self) -> None:
+        if self.problems:
+            raise ConfigError(self.problems)
+
+    def expand(self) -> list[Param]:
+        """Every parameter with its per-layer ones expanded (``units`` -> ``units_0`` ...)."""
+        names = [p.name for p in self.declared]
+        duplicates = {n for n in names if names.count(n) > 1}
+        for name in sorted(duplicates):
+            self.fail(name, (), f"parameter {name!r} is declared more than once", "keep one declaration")
+        by_name = {p.name: p for p in self.declared}
+        expanded: list[Param] = []
+        for param in self.declared:
+            layers = self._layers(param, by_name)
+            if layers is None:
+                expanded.append(param)
+                self.owner[param.name] = param.name
+                continue
+            parent, n_layers = layers
+            for i in range(max(n_layers, 0)):
+                self.owner[f"{param.name}_{i}"] = param.name
+                when = (*param.when, Condition(parent=parent, above=i))
+                expanded.append(dataclasses.replace(param, name=f"{param.name}_{i}", per_layer=None, when=when))
+        ex_names = [p.name for p in expanded]
+        for name in sorted({n for n in ex_names if ex_names.count(n) > 1} - duplicates):
+            self.fail(name, (), f"parameter {name!r} clashes with a per-layer parameter of the same name", "rename it")
+        self.raise_any()
+        return expanded
+
+    def _layers(self, param: Param, by_name: Mapping[str, Param]) -> tuple[str, int] | None:
+        """For a per-layer parameter, its depth parameter's name and largest value (0 when that is
+        not usable, a problem noted); None for an ordinary parameter."""
+        if param.per_layer is None:
+            return None
+        parent = by_name.get(param.per_layer)
+        if parent is None:
+            self.fail(
+                param.name,
+                ("per_layer",),
+                f"`per_layer` names unknown parameter {param.per_layer!r}{did_you_mean(param.per_layer, by_name)}",
+                "name an int parameter such as the depth",
+            )
+            return param.per_layer, 0
+        if isinstance(parent, IntParam):
+            return parent.name, parent.max_value
+        if isinstance(parent, FixedParam) and isinstance(parent.value, int) and not isinstance(parent.value, bool):
+            return parent.name, parent.value
+        self.fail(
+            param.name,
+            ("per_layer",),
+            f"`per_layer` needs an int parameter, but {parent.name!r} is {parent.kind}",
+            "name an int parameter",
+        )
+        return parent.name, 0
+
+    def check_acyclic(self, expanded: list[Param]) -> None:
+        cycle = _find_cycle(expanded)
+        if cycle:
+            self.fail(
+                self.owner[cycle[0]],
+                ("when",),
+                "conditions form a cycle: " + " -> ".join(cycle),
+                "remove one of the conditions",
+            )
+            self.raise_any()
+
+    def reachable(self, expanded: list[Param], narrowed: frozenset[str]) -> list[Param]:
+        """The parameters in sampling order whose conditions can hold; a condition on a value its
+        parent can never take is a problem, unless a later file narrowed that parent (then the child
+        is dropped, and its own children with it)."""
+        all_params = {p.name: p for p in expanded}
+        kept: list[Param] = []
+        dropped: set[str] = set()
+        for param in _topological(expanded):
+            reachable = True
+            for cond in param.when:
+                if cond.parent in dropped:
+                    reachable = False
+                elif cond.above is None:
+                    owner = self.owner[param.name]
+
+                    def report(key: KeyPath, message: str, fix: str = "", owner: str = owner) -> None:
+                        self.fail(owner, key, message, fix)
+
+                    reachable &= _check_condition(all_params, cond, cond.parent in narrowed, report)
+            if reachable:
+                kept.append(param)
+            else:
+                dropped.add(param.name)
+        self.raise_any()
+        return kept
 
 
 def _find_cycle(params: list[Param]) -> list[str] | None:

@@ -4,11 +4,13 @@ front of a multi-objective one, and the trial hpo re-trains and saves as "the be
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.config import ObjectiveConfig
+if TYPE_CHECKING:  # the study package never imports config at run time (config imports it)
+    from hpo.config import ObjectiveConfig
 
 
 def is_feasible(trial: FrozenTrial) -> bool:

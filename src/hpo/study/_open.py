@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 import warnings
+from typing import TYPE_CHECKING
 
 import optuna
 
 from hpo import _constants
 from hpo._errors import UsageError
-from hpo.config import Sweep
 from hpo.storage import Store
 from hpo.study._factories import make_pruner, make_sampler
 from hpo.study._grid import AskTellGridSampler
 from hpo.study._promotion import PausedAwareSampler
+
+if TYPE_CHECKING:  # the study package never imports config at run time (config imports it)
+    from hpo.config import Sweep
 
 
 def study_names(storage: optuna.storages.BaseStorage, base: str) -> list[str]:
