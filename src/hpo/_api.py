@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from hpo.executor import Listener, SweepOutcome
+    from hpo.results import Written
 
 # run()'s keyword arguments, as the CLI's flags name them, and the sweep keys they set.
 FLAGS = {
@@ -106,7 +107,7 @@ def execute(
     save: str = "best",
     listener: Listener | None = None,
     finished: Callable[[SweepOutcome], None] | None = None,
-) -> tuple[SweepResult, dict[str, Any]]:
+) -> tuple[SweepResult, Written]:
     """Run ``sweep`` and write its results folder (``finished`` is told the outcome in between);
     the result and what was written."""
     from hpo.executor import run_sweep
@@ -129,7 +130,7 @@ def execute(
     return SweepResult(sweep, outcome.study, outcome), written
 
 
-def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[SweepResult, dict[str, Any]] | None:
+def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[SweepResult, Written] | None:
     """The result of a run that would start no trial and whose best was re-trained by an earlier
     run (``best.json`` current; with ``--save front`` ``pareto.json`` too): no Ray, no data, no
     training, the exports and the report written again. None when a run has work to do."""

@@ -123,6 +123,12 @@ TRIALS_LOCK = "budget"
 # An elastic cluster: how often the pool asks Ray whether nodes joined while some of its workers are
 # retired (lost capacity), and how long it sleeps between looks while it has no worker at all.
 CAPACITY_CHECK_S = 5.0
+# Storage outages (a database restarting, a journal's disk full for a moment): the driver retries
+# each storage call with backoff from STORAGE_RETRY_FIRST_S, doubling up to STORAGE_RETRY_MAX_S,
+# for at most recovery.storage_outage_s (STORAGE_OUTAGE_S by default), then stops; resume continues.
+STORAGE_OUTAGE_S = 120.0
+STORAGE_RETRY_FIRST_S = 0.5
+STORAGE_RETRY_MAX_S = 8.0
 STARVED_WAIT_S = 0.5
 # A space parameter that this many finished trials had in their configuration and none of them read
 # is reported then, not only at the end of the run (code that reads a parameter only in some

@@ -109,12 +109,12 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
             return _constants.EXIT_RUNTIME
     outcome = result.outcome
     assert outcome is not None, "hpo.run's result always holds what the run did"
-    if results["front"] is not None:
+    if results.front is not None:
         out.print(
-            f"Pareto front: {len(results['front']['front'])} trials ({_constants.PARETO_JSON}; `hpo best` lists them)",
+            f"Pareto front: {len(results.front['front'])} trials ({_constants.PARETO_JSON}; `hpo best` lists them)",
             highlight=False,
         )
-    summary = results["best"]
+    summary = results.best
     if summary is not None and summary["test_metrics"]:
         tests = ", ".join(f"{k[5:]} {v:.4f}" for k, v in summary["test_metrics"].items())
         when = "by an earlier run" if outcome.nothing_left else f"once in {outcome.final_s:.0f}s"
@@ -129,10 +129,10 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
             _constants.FRONT_DIR,
             _constants.REPORT_HTML,
         )
-        if (Path(results["folder"]) / name).exists()
+        if (results.folder / name).exists()
     ]
-    out.print(f"results: {results['folder']}/ ({', '.join(written)})", highlight=False)
-    out.print(f"report:    {results['report']}", highlight=False)
+    out.print(f"results: {results.folder}/ ({', '.join(written)})", highlight=False)
+    out.print(f"report:    {results.report}", highlight=False)
     out.print(f"dashboard: hpo dashboard {sweep_path}", highlight=False)
     if config.tracking.tensorboard:
         out.print(f"tensorboard: hpo tensorboard {sweep_path}", highlight=False)

@@ -136,6 +136,9 @@ class RecoveryConfig(_Strict):
 
     heartbeat_s: float = Field(_constants.HEARTBEAT_S, gt=0)
     stale_after_s: float = Field(_constants.STALE_AFTER_S, gt=0)
+    storage_outage_s: float = Field(
+        _constants.STORAGE_OUTAGE_S, ge=0, description="seconds the driver retries a storage that is unreachable"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RecoveryConfig:

@@ -29,7 +29,7 @@ from hpo.executor._checkpoints import CheckpointStore
 from hpo.study import EpochPruning, fail_trial, interrupt_trial, paused_at, trial_id
 
 # (event, trial number or -1, detail); events: opened (the study), started, epoch, complete,
-# pruned, failed, paused, continued, unread, aborted, resumed, recovered.
+# pruned, failed, interrupted, paused, continued, promoted, unread, aborted, resumed, recovered.
 Listener = Callable[[str, int, dict[str, Any]], None]
 
 

@@ -28,7 +28,7 @@ from hpo.executor._lifecycle import Lifecycle, Listener, Rules
 from hpo.executor._loop import LoopTimings, Pool, drive
 from hpo.executor._signals import sigint_deferred, signals_as_flag
 from hpo.space import CategoricalParam, FixedParam
-from hpo.storage import Heartbeat, Store
+from hpo.storage import Heartbeat, StorageOutage, Store
 from hpo.study import (
     Promotion,
     best_trial,
@@ -108,7 +108,7 @@ def _worker_config(sweep: Sweep) -> dict[str, Any]:
 
 
 def _open(sweep: Sweep, new_study: bool) -> tuple[Store, optuna.storages.BaseStorage, optuna.Study]:
-    store = Store(sweep.storage_url())
+    store = Store(sweep.storage_url(), outage_s=sweep.config.recovery.storage_outage_s)
     storage = store.open(append=True)
     return store, storage, open_study(sweep, storage, new_study=new_study)
 
@@ -207,13 +207,20 @@ def _execute(
     interrupted: Callable[[], bool],
     timings: LoopTimings | None = None,
 ) -> None:
-    """Drive the trials; on Ctrl+C (or any crash) fail this run's live trials, SIGINT held meanwhile."""
+    """Drive the trials; on Ctrl+C (or any crash) interrupt this run's live trials, SIGINT held
+    meanwhile. Not after a storage outage: nothing can be written then, and the next run's recovery
+    finds those trials RUNNING with their driver gone and interrupts them."""
+    outage = False
     try:
         drive(launcher, lifecycle, pool, interrupted=interrupted, timings=timings)
+    except StorageOutage:
+        outage = True
+        raise
     finally:
-        with sigint_deferred():  # a further Ctrl+C must not cut the bookkeeping in half
-            if lifecycle.live or interrupted():
-                lifecycle.interrupt()
+        if not outage:
+            with sigint_deferred():  # a further Ctrl+C must not cut the bookkeeping in half
+                if lifecycle.live or interrupted():
+                    lifecycle.interrupt()
 
 
 def _pool(sweep: Sweep, data: Dataset) -> _ray.RayPool:

@@ -1,13 +1,14 @@
 """Results of a sweep: trial tables and exports, the best model with test metrics, the report."""
 
 from hpo.results._best import best_summary, load_best, write_best
-from hpo.results._finalize import finalize, refresh, write_exports, write_resolved_sweep
+from hpo.results._finalize import Written, finalize, refresh, write_exports, write_resolved_sweep
 from hpo.results._frame import export_frame, trials_frame
 from hpo.results._pareto import front_summary, load_pareto, write_pareto
 from hpo.results._report import summarize, write_report
 from hpo.results._snapshot import fresh_snapshot, remember_snapshot
 
 __all__ = [
+    "Written",
     "best_summary",
     "export_frame",
     "finalize",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,17 @@ from hpo.results._pareto import load_pareto, write_pareto
 from hpo.results._report import write_report
 from hpo.results._snapshot import remember_snapshot
 from hpo.storage import mask_url
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a run left in its results folder: the folder, the report, ``best.json``'s content (None
+    until a best was re-trained) and ``pareto.json``'s (None for one goal)."""
+
+    folder: Path
+    report: Path
+    best: dict[str, Any] | None
+    front: dict[str, Any] | None
 
 
 def write_resolved_sweep(sweep: Sweep, folder: Path) -> Path:
@@ -44,7 +56,7 @@ def finalize(
     study: optuna.Study,
     final: dict[str, Any] | None = None,
     scored: dict[int, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> Written:
     """Exports, the resolved config, the best trial's model and test metrics (``final``, from the
     worker that re-trained it), the Pareto front of a multi-objective sweep (``scored``: its
     re-trained trials) and the report."""
@@ -54,10 +66,10 @@ def finalize(
     best = write_best(sweep, study, final, folder) if final is not None else None
     front = write_pareto(sweep, study, folder, scored) if sweep.config.objective.multi else None
     report = write_report(sweep, study, folder)
-    return {"folder": str(folder), "report": str(report), "best": best, "front": front}
+    return Written(folder, report, best, front)
 
 
-def refresh(sweep: Sweep, study: optuna.Study) -> dict[str, Any]:
+def refresh(sweep: Sweep, study: optuna.Study) -> Written:
     """After a run that found its budget spent: the exports and the report written again from the
     study; ``best.json`` (and ``pareto.json`` while current) kept as the run that re-trained them
     left them, as is the resolved sweep of the run that trained the trials."""
@@ -67,4 +79,4 @@ def refresh(sweep: Sweep, study: optuna.Study) -> dict[str, Any]:
     if sweep.config.objective.multi:
         front = load_pareto(sweep, study) or write_pareto(sweep, study, folder)
     report = write_report(sweep, study, folder)
-    return {"folder": str(folder), "report": str(report), "best": load_best(sweep, study), "front": front}
+    return Written(folder, report, load_best(sweep, study), front)

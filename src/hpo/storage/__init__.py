@@ -12,16 +12,19 @@ import optuna
 from hpo.storage._heartbeat import Heartbeat, driver_alive, driver_records
 from hpo.storage._lock import StorageLock
 from hpo.storage._open import check_journal_tail, open_storage
+from hpo.storage._outage import OutagePolicy, OutageTolerantStorage, StorageOutage, is_outage
 from hpo.storage._url import mask_url, scrub, storage_kind
 
 
 class Store:
-    """One study storage, named by a journal path or a database URL."""
+    """One study storage, named by a journal path or a database URL. With ``outage_s`` (a sweep's
+    driver) its storage and its lock ride out an outage of that many seconds (``OutagePolicy``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, outage_s: float | None = None) -> None:
         self.url = url
         self.kind = storage_kind(url)
-        self.lock = StorageLock(url)
+        self.policy = None if outage_s is None else OutagePolicy(mask_url(url), outage_s)
+        self.lock = StorageLock(url, self.policy)
 
     @property
     def masked(self) -> str:
@@ -33,7 +36,12 @@ class Store:
 
     def open(self, append: bool = False) -> optuna.storages.BaseStorage:
         """The Optuna storage; ``append`` refuses a journal whose last write was cut off."""
-        return open_storage(self.url, append=append)
+        storage = open_storage(self.url, append=append)
+        if self.policy is None:
+            return storage
+        # Optuna caches an RDB storage's trials in a wrapper of its own (get_storage): keep it inside.
+        inner = optuna.storages.get_storage(storage)
+        return OutageTolerantStorage(inner, self.policy)  # type: ignore[abstract]  # calls set by _outage._retrying
 
     def close(self) -> None:
         self.lock.close()
@@ -41,11 +49,15 @@ class Store:
 
 __all__ = [
     "Heartbeat",
+    "OutagePolicy",
+    "OutageTolerantStorage",
     "StorageLock",
+    "StorageOutage",
     "Store",
     "check_journal_tail",
     "driver_alive",
     "driver_records",
+    "is_outage",
     "mask_url",
     "open_storage",
     "scrub",

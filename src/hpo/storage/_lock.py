@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hpo.storage._outage import OutagePolicy, is_outage
 from hpo.storage._url import storage_kind
 
 _MYSQL_WAIT_S = 120
@@ -45,27 +46,44 @@ def _file_lock(url: str, name: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _database_lock(engine: Any, kind: str, name: str) -> Iterator[None]:
+def _database_lock(engine: Any, kind: str, name: str, policy: OutagePolicy | None) -> Iterator[None]:
     import sqlalchemy
 
     if kind == "postgresql":
         acquire, release = f"SELECT pg_advisory_lock({_key(name)})", f"SELECT pg_advisory_unlock({_key(name)})"
     else:
         acquire, release = f"SELECT GET_LOCK('hpo_{name}', {_MYSQL_WAIT_S})", f"SELECT RELEASE_LOCK('hpo_{name}')"
-    with engine.connect() as conn:
-        conn.execute(sqlalchemy.text(acquire))
+
+    def connect_and_acquire() -> Any:
+        conn = engine.connect()
         try:
-            yield
-        finally:
+            conn.execute(sqlalchemy.text(acquire))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    conn = connect_and_acquire() if policy is None else policy.call(connect_and_acquire)
+    try:
+        yield
+    finally:
+        try:
             conn.execute(sqlalchemy.text(release))
+        except Exception as exc:
+            if policy is None or not is_outage(exc):
+                raise
+            # The server went away while this driver held the lock: it went with the session.
+        finally:
+            conn.close()
 
 
 class StorageLock:
     """``with lock("budget"):`` holds the storage-wide lock of that name; reusable, one engine."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, policy: OutagePolicy | None = None) -> None:
         self._url = url
         self._kind = storage_kind(url)
+        self._policy = policy
         self._engine: Any = None
 
     @contextlib.contextmanager
@@ -78,7 +96,7 @@ class StorageLock:
             import sqlalchemy
 
             self._engine = sqlalchemy.create_engine(self._url, pool_size=1, pool_pre_ping=True)
-        with _database_lock(self._engine, self._kind, name):
+        with _database_lock(self._engine, self._kind, name, self._policy):
             yield
 
     def close(self) -> None:

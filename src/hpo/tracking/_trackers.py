@@ -11,7 +11,7 @@ import logging
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import optuna
 from optuna.trial import TrialState
@@ -20,6 +20,9 @@ from hpo import _constants
 from hpo._errors import ConfigError, Problem, SweepInterrupted
 from hpo._trial import finite
 from hpo.config import Sweep
+
+if TYPE_CHECKING:  # results imports heavy plotting modules; trackers need only the type
+    from hpo.results import Written
 
 _log = logging.getLogger(__name__)
 
@@ -118,18 +121,18 @@ class Trackers:
                 )
 
 
-def run_summary(study: optuna.Study, written: dict[str, Any]) -> tuple[dict[str, float], list[Path]]:
+def run_summary(study: optuna.Study, written: Written) -> tuple[dict[str, float], list[Path]]:
     """The study's metrics (its trials by end state, the best's validation value and test metrics)
     and result files, as trackers record them on the sweep's run."""
     trials = study.get_trials(deepcopy=False)
     ends = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
     metrics = {f"trials_{name}": float(sum(t.state == state for t in trials)) for name, state in ends.items()}
-    best = written.get("best")
+    best = written.best
     if best is not None:
         objective = best["objective"]
         metrics[f"best_{objective['metric']}"] = float(objective["value"])
         metrics.update({f"best_{name}": float(value) for name, value in best["test_metrics"].items()})
-    folder = Path(written["folder"])
+    folder = written.folder
     names = (
         _constants.BEST_MODEL,
         _constants.BEST_JSON,
