@@ -1,7 +1,7 @@
 """A storage that rides out an outage: the driver's one retry policy for storage calls.
 
-A PostgreSQL server restarting, a database failing over, a journal's disk momentarily full: each
-call of the study's storage that fails for such a reason is tried again with backoff (0.5 s,
+A PostgreSQL or MySQL server restarting, a database failing over: each call of the study's storage
+that fails for such a reason (a lost or refused connection) is tried again with backoff (0.5 s,
 doubling, at most 8 s apart) until it succeeds or ``recovery.storage_outage_s`` has passed since the
 outage began; past that the sweep stops with ``StorageOutage`` (exit 1, `hpo resume` continues).
 Meanwhile the workers keep training and their reports wait, in order, in Ray's streams.
@@ -9,11 +9,14 @@ Meanwhile the workers keep training and their reports wait, in order, in Ray's s
 Errors that are not an outage (a finished trial updated, bad data) pass through at once. A retried
 ``tell`` whose first try did commit before the connection broke finds its trial already in that
 state and counts as done.
+
+A journal file's errors are not retried: a write cut off by a full disk can leave part of a record,
+and appending again after it would corrupt the journal (hpo refuses to append to such a journal
+and says how to repair it, ``storage/_open.py``).
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import time
 from collections.abc import Callable
@@ -26,8 +29,6 @@ from hpo._errors import SweepAborted
 
 _log = logging.getLogger(__name__)
 
-_TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.ESTALE, errno.EAGAIN, errno.EINTR, errno.ETIMEDOUT}
-
 
 class StorageOutage(SweepAborted):
     """The study's storage stayed unreachable for longer than ``recovery.storage_outage_s``."""
@@ -35,7 +36,7 @@ class StorageOutage(SweepAborted):
 
 def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the storage is unreachable for now, rather than
-    that the call itself was wrong: a lost or refused database connection, a full disk."""
+    that the call itself was wrong: a lost or refused database connection."""
     import sqlalchemy.exc
 
     seen: set[int] = set()
@@ -45,8 +46,6 @@ def is_outage(exc: BaseException) -> bool:
         if isinstance(current, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
             return True
         if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, OSError) and current.errno in _TRANSIENT_ERRNOS:
             return True
         current = current.__cause__ or current.__context__
     return False
