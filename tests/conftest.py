@@ -113,3 +113,16 @@ def _fast_lane_stays_light(request: pytest.FixtureRequest):
     loaded = sorted(name for name in FAST_LANE_FORBIDDEN if name in sys.modules and name not in before)
     if loaded:
         pytest.fail(f"the fast lane must not import {', '.join(loaded)}; mark this test `slow`", pytrace=False)
+
+
+def said(notice) -> tuple[str, int]:
+    """A sweep notice as (kind, trial number or -1), for tests that check the order of what was said."""
+    from hpo import executor as ex
+
+    kinds = {
+        ex.StudyOpened: "opened", ex.EarlierRuns: "resumed", ex.Recovered: "recovered", ex.TrialStarted: "started",
+        ex.TrialContinued: "continued", ex.TrialPromoted: "promoted", ex.EpochReported: "epoch",
+        ex.TrialPaused: "paused", ex.TrialComplete: "complete", ex.TrialPruned: "pruned", ex.TrialFailedEnd: "failed",
+        ex.TrialInterrupted: "interrupted", ex.ParamsUnread: "unread", ex.SweepAborting: "aborted",
+    }
+    return kinds[type(notice)], getattr(notice, "number", -1)

@@ -10,7 +10,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpo.executor import Launcher, Lifecycle, Rules
+from hpo.executor import Launcher, Lifecycle, Rules, TrialInterrupted
 from hpo.executor._events import Reported
 from hpo.executor._run import _execute
 from hpo.space import parse_space
@@ -26,9 +26,9 @@ def test_a_second_ctrl_c_inside_the_bookkeeping_is_held_until_it_is_done() -> No
     study = optuna.create_study(storage=storage, direction="maximize")
     delivered = []
 
-    def listener(event: str, number: int, detail: dict) -> None:
-        if event == "interrupted" and not delivered:  # the first trial was just told FAIL: press Ctrl+C again now
-            delivered.append(number)
+    def listener(notice) -> None:
+        if isinstance(notice, TrialInterrupted) and not delivered:  # the first trial was just told FAIL: press Ctrl+C again now
+            delivered.append(notice.number)
             os.kill(os.getpid(), signal.SIGINT)
 
     lifecycle = Lifecycle(study, storage, Rules(metric="val_accuracy", direction="maximize", max_epochs=100), listener)

@@ -13,11 +13,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpo.executor import FINISHED, HOLD, Launch, Launcher, Lifecycle, Rules
+from hpo.executor import FINISHED, HOLD, Launch, Launcher, Lifecycle, Rules, TrialComplete
 from hpo.executor._events import Ended, Failed, Paused, Placed, Reported
 from hpo.executor._launch import spent_trials
 from hpo.executor._loop import LoopTimings, drive
 from hpo.space import parse_space
+from tests.conftest import said
 
 SPACE = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
 
@@ -33,7 +34,7 @@ def _lifecycle(storage, *, pruner=None, events=None, **rules) -> Lifecycle:
     study = optuna.create_study(storage=storage, direction=rules.get("direction", "maximize"),
                                 pruner=pruner or optuna.pruners.NopPruner(), sampler=optuna.samplers.RandomSampler(seed=0))
     defaults = {"metric": "val_accuracy", "direction": "maximize", "max_epochs": 4}
-    listener = (lambda event, number, detail: events.append((event, number))) if events is not None else None
+    listener = (lambda notice: events.append(said(notice))) if events is not None else None
     return Lifecycle(study, storage, Rules(**{**defaults, **rules}), listener)
 
 
@@ -207,11 +208,11 @@ def test_a_metric_exactly_at_its_bound_is_feasible(storage, value: float, feasib
 
     lc = _lifecycle(storage, max_epochs=1, constraints=(parse_constraint("val_loss <= 0.5"),))
     events: list = []
-    lc._listener = lambda event, number, detail: events.append(detail)
+    lc._listener = events.append
     n = _start(lc)
     lc.report(n, 1, {"val_accuracy": 0.5, "val_loss": value})
     lc.end(n)
-    assert events[-1]["feasible"] is feasible
+    assert events[-1].feasible is feasible
     assert (_trial(lc, n).constraints["val_loss <= 0.5"] <= 0) is feasible
     from hpo.study import is_feasible
 
@@ -223,11 +224,11 @@ def test_a_constraint_on_a_metric_the_trial_never_reported_is_violated(storage) 
 
     lc = _lifecycle(storage, max_epochs=1, constraints=(parse_constraint("latency_ms <= 2"),))
     events: list = []
-    lc._listener = lambda event, number, detail: events.append(detail)
+    lc._listener = events.append
     n = _start(lc)
     lc.report(n, 1, _acc(0.9))
     lc.end(n)
-    assert events[-1]["feasible"] is False and _trial(lc, n).constraints == {"latency_ms <= 2": 1.0}
+    assert events[-1].feasible is False and _trial(lc, n).constraints == {"latency_ms <= 2": 1.0}
 
 
 @pytest.mark.parametrize("feasible", [True, False], ids=["feasible", "infeasible"])
@@ -574,7 +575,7 @@ def test_a_multi_objective_study_is_pruned_on_the_watched_metric_and_keeps_its_t
 def test_constraints_are_recorded_and_an_infeasible_trial_is_never_on_the_front(storage) -> None:
     lc = _multi(storage, optuna.pruners.NopPruner(), constraints=("cost <= 40", "val_accuracy >= 0.2"))
     events: list = []
-    lc._listener = lambda event, number, detail: events.append((event, number, detail))
+    lc._listener = events.append
     drive(_launcher(lc, budget=12), lc, ScriptedPool(2, _two_goals), poll_s=0)
     complete = lc.study.get_trials(states=(TrialState.COMPLETE,))
     feasible = {t.number for t in complete if t.user_attrs["hpo:val_metrics"]["cost"] <= 40 and t.params["x"] >= 0.2}
@@ -582,8 +583,8 @@ def test_constraints_are_recorded_and_an_infeasible_trial_is_never_on_the_front(
     for t in complete:
         cost, acc = t.user_attrs["hpo:val_metrics"]["cost"], t.params["x"]
         assert t.constraints == pytest.approx({"cost <= 40": cost - 40, "val_accuracy >= 0.2": 0.2 - acc})
-    said = {number: detail["feasible"] for event, number, detail in events if event == "complete"}
-    assert {n for n, ok in said.items() if ok} == feasible
+    told = {n.number: n.feasible for n in events if isinstance(n, TrialComplete)}
+    assert {n for n, ok in told.items() if ok} == feasible
     from hpo.config import ObjectiveConfig
     from hpo.study import best_trial, is_feasible, pareto_front
 

@@ -159,7 +159,7 @@ def test_a_parameter_read_only_in_some_configurations_is_not_warned_about_but_a_
 
     from hpo._constants import UNREAD_WARN_AFTER_TRIALS
     from hpo._trial import ReadParams
-    from hpo.executor import Lifecycle, Rules
+    from hpo.executor import Lifecycle, ParamsUnread, Rules
 
     params = ReadParams({"units": 8, "dropuot": 0.2, "lr": 0.1})
     assert params["units"] == 8 and params.get("lr") == 0.1 and "missing" not in params
@@ -168,7 +168,7 @@ def test_a_parameter_read_only_in_some_configurations_is_not_warned_about_but_a_
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(storage=storage)
     lifecycle = Lifecycle(study, storage, Rules(metric="m", direction="minimize", max_epochs=1),
-                          lambda event, number, detail: events.append((event, detail)) if event == "unread" else None)
+                          lambda notice: events.append(notice) if isinstance(notice, ParamsUnread) else None)
 
     def finish(n_conv: int) -> None:
         trial = study.ask()
@@ -185,21 +185,21 @@ def test_a_parameter_read_only_in_some_configurations_is_not_warned_about_but_a_
         finish(0)
     assert events == []  # 9 trials, none read filters or the typo
     finish(2)  # a configuration with convolutions reads filters; the typo's 10th unread trial: said now
-    assert events == [("unread", {"names": ["dropuot"], "trials": UNREAD_WARN_AFTER_TRIALS})]
+    assert events == [ParamsUnread(("dropuot",), UNREAD_WARN_AFTER_TRIALS)]
     lifecycle.warn_unread()  # the end of the run: filters was read by one trial, the typo is said already
-    assert [detail["names"] for _, detail in events] == [["dropuot"]]
+    assert [notice.names for notice in events] == [("dropuot",)]
 
 
 def test_at_the_end_of_a_short_run_a_parameter_no_trial_read_is_warned_about() -> None:
     import optuna
 
-    from hpo.executor import Lifecycle, Rules
+    from hpo.executor import Lifecycle, ParamsUnread, Rules
 
     events: list = []
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(storage=storage)
     lifecycle = Lifecycle(study, storage, Rules(metric="m", direction="minimize", max_epochs=1),
-                          lambda event, number, detail: events.append(detail) if event == "unread" else None)
+                          lambda notice: events.append(notice) if isinstance(notice, ParamsUnread) else None)
     for read in ((), ("filters",)):
         trial = study.ask()
         lifecycle.start(trial, {"filters": 16, "dropuot": 0.1})
@@ -209,4 +209,4 @@ def test_at_the_end_of_a_short_run_a_parameter_no_trial_read_is_warned_about() -
     assert events == []
     lifecycle.warn_unread()
     lifecycle.warn_unread()
-    assert events == [{"names": ["dropuot"], "trials": 2}]
+    assert events == [ParamsUnread(("dropuot",), 2)]

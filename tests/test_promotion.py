@@ -17,6 +17,7 @@ from hpo.executor._events import Ended, Paused, Placed, Reported
 from hpo.executor._loop import drive
 from hpo.space import parse_space
 from hpo.study import PausedAwareSampler, Promotion, paused_at, recover_stale_trials
+from tests.conftest import said
 from tests.test_lifecycle import ScriptedPool, storage  # noqa: F401 - the storage fixture
 
 SPACE = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
@@ -87,7 +88,7 @@ def test_the_best_paused_trial_in_the_top_of_the_highest_rung_is_promoted_first(
 
 def _lifecycle(storage, tmp_path: Path, events: list | None = None) -> Lifecycle:
     study = optuna.create_study(storage=storage, direction="maximize", sampler=optuna.samplers.RandomSampler(seed=1))
-    listener = (lambda event, number, detail: events.append((event, number))) if events is not None else None
+    listener = (lambda notice: events.append(said(notice))) if events is not None else None
     rules = Rules(metric="val_accuracy", direction="maximize", max_epochs=EPOCHS)
     return Lifecycle(study, storage, rules, listener, CheckpointStore(tmp_path / "checkpoints"))
 

@@ -19,6 +19,15 @@ import pytest
 from optuna.trial import TrialState
 
 import hpo
+from hpo.executor import (
+    EpochReported,
+    StudyOpened,
+    TrialComplete,
+    TrialContinued,
+    TrialPaused,
+    TrialPruned,
+    TrialStarted,
+)
 from hpo.tracking import Trackers
 from tests.conftest import REPO, TREE_PATH, free_port, run_hpo
 
@@ -140,8 +149,8 @@ def test_a_tracking_server_lost_mid_sweep_costs_a_warning_not_a_trial(tmp_path, 
     url, server = mlflow_server
     sweep = resolve(_sweep(tmp_path, f"{{mlflow: {{uri: '{url}', flush_timeout_s: 3}}}}", trials=6))
 
-    def kill_after_first_trial(event: str, number: int, detail: dict[str, Any]) -> None:
-        if event in ("complete", "pruned") and server.poll() is None:
+    def kill_after_first_trial(notice) -> None:
+        if isinstance(notice, (TrialComplete, TrialPruned)) and server.poll() is None:
             os.killpg(server.pid, 9)
             server.wait()
 
@@ -181,14 +190,14 @@ def test_the_sweep_run_ends_with_the_sweeps_outcome_and_a_broken_tracker_is_swit
     healthy, broken = _Recorder(), _Recorder(raise_in="epoch")
     with pytest.raises(type(ending)) if ending else contextlib.nullcontext():
         with Trackers([broken, healthy]) as trackers:
-            trackers("opened", -1, {"study": "s", "storage": "x.journal"})
-            trackers("started", 0, {"params": {"x": 1}})
+            trackers(StudyOpened("s", "x.journal"))
+            trackers(TrialStarted(0, {"x": 1}))
             for epoch in (1, 2):
-                trackers("epoch", 0, {"epoch": epoch, "value": 0.5, "metrics": {"val_accuracy": 0.5, "bad": float("nan")}})
+                trackers(EpochReported(0, epoch, 0.5, {"val_accuracy": 0.5, "bad": float("nan")}))
                 if epoch == 1:  # promotion: paused at a rung, then continued
-                    trackers("paused", 0, {"epoch": 1, "metrics": {}})
-                    trackers("continued", 0, {"params": {"x": 1}, "epoch": 1})
-            trackers("pruned", 0, {"epochs": 2, "metrics": {"val_accuracy": 0.5}})
+                    trackers(TrialPaused(0, 1, {}))
+                    trackers(TrialContinued(0, {"x": 1}, 1))
+            trackers(TrialPruned(0, 2, {"val_accuracy": 0.5}))
             if ending:
                 raise ending
             trackers.finish({"trials_pruned": 1.0}, [])
@@ -283,10 +292,10 @@ def test_an_mlflow_error_switches_mlflow_off_with_one_warning_and_the_run_closes
     sweep = hpo.load_sweep(_sweep(tmp_path, f"{{mlflow: {{uri: 'sqlite:///{blocked}/mlflow.db'}}}}"))
     started = time.monotonic()
     with caplog.at_level(logging.WARNING), open_trackers(sweep) as trackers:
-        trackers("opened", -1, {"study": "s", "storage": "x.journal"})
+        trackers(StudyOpened("s", "x.journal"))
         for number in range(3):
-            trackers("started", number, {"params": {"x": number}})
-            trackers("complete", number, {"epochs": 1, "metrics": {"val_accuracy": 0.5}})
+            trackers(TrialStarted(number, {"x": number}))
+            trackers(TrialComplete(number, 0.5, 1, True, {"val_accuracy": 0.5}))
         trackers.finish({}, [])
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and warnings[0].startswith(f"MLflow tracking at sqlite:///{blocked}/mlflow.db failed (")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import optuna
     import pandas as pd
 
-    from hpo.executor import Listener, SweepOutcome
+    from hpo.executor import Listener, Notice, SweepOutcome
     from hpo.results import Written
 
 # run()'s keyword arguments, as the CLI's flags name them, and the sweep keys they set.
@@ -134,7 +134,7 @@ def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[S
     """The result of a run that would start no trial and whose best was re-trained by an earlier
     run (``best.json`` current; with ``--save front`` ``pareto.json`` too): no Ray, no data, no
     training, the exports and the report written again. None when a run has work to do."""
-    from hpo.executor import SweepOutcome, earlier_runs, spent_study
+    from hpo.executor import StudyOpened, SweepOutcome, earlier_runs, spent_study
     from hpo.results import load_best, load_pareto, refresh
     from hpo.storage import Store
     from hpo.study import best_trial
@@ -150,10 +150,10 @@ def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[S
         ):
             return None  # the last run ended before its re-training: a run does that now
         if listener is not None:
-            listener("opened", -1, {"study": study.study_name, "storage": store.masked})
+            listener(StudyOpened(study.study_name, store.masked))
             resumed = earlier_runs(sweep, study)  # every trial finished: never None here
             if resumed is not None:
-                listener("resumed", -1, resumed)
+                listener(resumed)
         written = refresh(sweep, study)
     finally:
         store.close()
@@ -168,9 +168,9 @@ def _both(first: Listener | None, second: Listener) -> Listener:
     if first is None:
         return second
 
-    def both(event: str, number: int, detail: dict[str, Any]) -> None:
-        first(event, number, detail)
-        second(event, number, detail)
+    def both(notice: Notice) -> None:
+        first(notice)
+        second(notice)
 
     return both
 

@@ -11,6 +11,31 @@ from rich.live import Live
 from rich.table import Table
 
 from hpo._direction import better
+from hpo.executor._notices import (
+    EarlierRuns,
+    EpochReported,
+    Notice,
+    ParamsUnread,
+    Recovered,
+    StudyOpened,
+    SweepAborting,
+    TrialComplete,
+    TrialContinued,
+    TrialFailedEnd,
+    TrialInterrupted,
+    TrialPaused,
+    TrialPromoted,
+    TrialPruned,
+    TrialStarted,
+)
+
+# each end, by the count it adds to
+_COUNTED: dict[type, str] = {
+    TrialComplete: "complete",
+    TrialPruned: "pruned",
+    TrialFailedEnd: "failed",
+    TrialInterrupted: "interrupted",
+}
 
 
 def _in_notebook() -> bool:
@@ -19,7 +44,7 @@ def _in_notebook() -> bool:
 
 
 class Progress:
-    """Listener for the executor's events (started, epoch, complete, pruned, failed, aborted)."""
+    """Listener for the sweep's notices (``hpo.executor``'s ``Notice`` types)."""
 
     def __init__(
         self, total: int | None, direction: str, metric: str, live: bool | None = None, stream: Any = None
@@ -51,40 +76,42 @@ class Progress:
             self._live.__exit__(None, None, None)
             self._live = None
 
-    def __call__(self, event: str, number: int, detail: dict[str, Any]) -> None:
-        if event == "unread":  # a warning, on a terminal as well
-            print(
-                f"warning: no finished trial's code read the space parameters {', '.join(detail['names'])} "
-                f"({detail.get('trials', 1)} trials had them; a typo in the sweep file?)",
-                file=sys.stderr,
-                flush=True,
-            )
-            return
-        if event == "opened":  # the study's name: trackers use it, the table does not
-            return
-        if event == "epoch":
-            if self._live is not None:
-                self._live.update(self._table())
-            return
-        if event == "resumed":  # the study already holds finished trials from earlier runs
-            self.earlier = int(detail["finished"])
-            self.best = detail.get("best")
-        elif event in ("started", "continued"):
-            self.counts["running"] += 1
-        elif event == "paused":  # promotion: waits, RUNNING in the study, until promoted or the end
-            self.counts["running"] -= 1
-        elif event in ("complete", "pruned", "failed", "interrupted"):
-            if not detail.get("was_paused"):  # a paused trial ending at the sweep's end was not running
+    def __call__(self, notice: Notice) -> None:
+        match notice:
+            case ParamsUnread(names=names, trials=trials):  # a warning, on a terminal as well
+                print(
+                    f"warning: no finished trial's code read the space parameters {', '.join(names)} "
+                    f"({trials} trials had them; a typo in the sweep file?)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
+            case StudyOpened():  # the study's name: trackers use it, the table does not
+                return
+            case EpochReported():
+                if self._live is not None:
+                    self._live.update(self._table())
+                return
+            case EarlierRuns(finished=finished, best=best):  # the study holds trials from earlier runs
+                self.earlier, self.best = finished, best
+            case TrialStarted() | TrialContinued():
+                self.counts["running"] += 1
+            case TrialPaused():  # promotion: waits, RUNNING in the study, until promoted or the end
                 self.counts["running"] -= 1
-            self.counts[event] += 1
-            value = detail.get("value")
-            feasible = detail.get("feasible", True)  # an infeasible trial is never the best
-            if event == "complete" and value is not None and feasible and better(value, self.best, self.direction):
-                self.best = value
+            case TrialComplete() | TrialPruned() | TrialFailedEnd() | TrialInterrupted():
+                if not (isinstance(notice, TrialPruned) and notice.was_paused):  # a paused trial was not running
+                    self.counts["running"] -= 1
+                self.counts[_COUNTED[type(notice)]] += 1
+                if (
+                    isinstance(notice, TrialComplete)
+                    and notice.feasible
+                    and better(notice.value, self.best, self.direction)
+                ):
+                    self.best = notice.value  # (an infeasible trial is never the best)
         if self._live is not None:
             self._live.update(self._table())
         else:
-            self._line(event, number, detail)
+            self._line(notice)
 
     def _this_run(self) -> int:
         return self.counts["complete"] + self.counts["pruned"] + self.counts["failed"]
@@ -99,28 +126,36 @@ class Progress:
         remaining = max(self.total - self._done(), 0) * (time.monotonic() - self.started) / this_run
         return f"{remaining:.0f}s"
 
-    def _line(self, event: str, number: int, detail: dict[str, Any]) -> None:
-        what = {
-            "started": "started",
-            "continued": f"promoted: continues after epoch {detail.get('epoch')}",
-            "paused": f"paused after epoch {detail.get('epoch')}",
-            "promoted": (
-                f"promoted at its rung: goes on after epoch {detail.get('epoch')} "
-                f"to epoch {detail.get('to_epoch')} without pausing"
-            ),
-            "complete": (
-                f"complete {self.metric}={detail.get('value', float('nan')):.4f} after {detail.get('epochs')} epochs"
-            ),
-            "pruned": f"pruned at epoch {detail.get('epochs')}",
-            "failed": f"failed: {detail.get('reason')}",
-            "interrupted": f"interrupted ({detail.get('reason')}); its configuration runs again",
-            "aborted": f"sweep aborted: {detail.get('reason')}",
-            "resumed": f"continuing the study: {detail.get('finished')} trials finished in earlier runs",
-            "recovered": (
-                f"the trials a dead driver left RUNNING were interrupted, not failed: {detail.get('trials')} "
-                "(marked FAIL and interrupted in the study, their configurations queued to run again)"
-            ),
-        }[event]
+    def _line(self, notice: Notice) -> None:
+        number = getattr(notice, "number", -1)
+        match notice:
+            case TrialStarted():
+                what = "started"
+            case TrialContinued(epoch=epoch):
+                what = f"promoted: continues after epoch {epoch}"
+            case TrialPaused(epoch=epoch):
+                what = f"paused after epoch {epoch}"
+            case TrialPromoted(epoch=epoch, to_epoch=to_epoch):
+                what = f"promoted at its rung: goes on after epoch {epoch} to epoch {to_epoch} without pausing"
+            case TrialComplete(value=value, epochs=epochs):
+                what = f"complete {self.metric}={value:.4f} after {epochs} epochs"
+            case TrialPruned(epochs=epochs):
+                what = f"pruned at epoch {epochs}"
+            case TrialFailedEnd(reason=reason):
+                what = f"failed: {reason}"
+            case TrialInterrupted(reason=reason):
+                what = f"interrupted ({reason}); its configuration runs again"
+            case SweepAborting(reason=reason):
+                what = f"sweep aborted: {reason}"
+            case EarlierRuns(finished=finished):
+                what = f"continuing the study: {finished} trials finished in earlier runs"
+            case Recovered(trials=trials):
+                what = (
+                    f"the trials a dead driver left RUNNING were interrupted, not failed: {list(trials)} "
+                    "(marked FAIL and interrupted in the study, their configurations queued to run again)"
+                )
+            case _:
+                return
         best = "-" if self.best is None else f"{self.best:.4f}"
         prefix = "" if number < 0 else f"trial {number} "
         total = self.total or "?"

@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 
 from hpo import _constants
 from hpo.executor._lifecycle import Lifecycle
+from hpo.executor._notices import TrialPromoted
 from hpo.space import SearchSpace
 from hpo.study import Promotion, grid_exhausted, live_trial, trial_cap
 
@@ -169,7 +170,7 @@ class Launcher:
             promoted = promotion.promotion(trials)
         if promoted is None or promoted[0].number != number:
             return None
-        self._lifecycle.emit("promoted", number, epoch=epoch, to_epoch=promoted[1])
+        self._lifecycle.emit(TrialPromoted(number, epoch, promoted[1]))
         return promoted[1]
 
     def _continue(self, frozen: optuna.trial.FrozenTrial, to_epoch: int) -> Launch | _Signal:

@@ -14,7 +14,6 @@ ignored: the study keeps the first, truthful end. Nothing here imports Ray.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +25,21 @@ from hpo._direction import reaches
 from hpo._trial import finite
 from hpo.config import Constraint
 from hpo.executor._checkpoints import CheckpointStore
+from hpo.executor._notices import (
+    EpochReported,
+    Listener,
+    Notice,
+    ParamsUnread,
+    SweepAborting,
+    TrialComplete,
+    TrialContinued,
+    TrialFailedEnd,
+    TrialInterrupted,
+    TrialPaused,
+    TrialPruned,
+    TrialStarted,
+)
 from hpo.study import EpochPruning, fail_trial, interrupt_trial, paused_at, trial_id
-
-# (event, trial number or -1, detail); events: opened (the study), started, epoch, complete,
-# pruned, failed, interrupted, paused, continued, promoted, unread, aborted, resumed, recovered.
-Listener = Callable[[str, int, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -110,16 +119,17 @@ class Lifecycle:
         """No new trials: the sweep was aborted, interrupted, or reached its target."""
         return self.abort_reason is not None or self.interrupted or self.target_reached
 
-    def emit(self, event: str, number: int, **detail: Any) -> None:
+    def emit(self, notice: Notice) -> None:
+        """Tell the listener (the progress, the trackers) what happened."""
         if self._listener is not None:
-            self._listener(event, number, detail)
+            self._listener(notice)
 
     # -- events -------------------------------------------------------------------------------
 
     def start(self, trial: optuna.Trial, params: dict[str, Any]) -> None:
         """A trial was asked and handed to a worker."""
         self._live[trial.number] = _Live(trial, params=tuple(params))
-        self.emit("started", trial.number, params=params)
+        self.emit(TrialStarted(trial.number, params))
 
     def resume(self, trial: optuna.Trial, params: dict[str, Any], frozen: optuna.trial.FrozenTrial) -> None:
         """A paused trial was promoted and handed to a worker: it continues from its checkpoint.
@@ -129,7 +139,7 @@ class Lifecycle:
         metrics = dict(frozen.user_attrs.get(_constants.ATTR_METRICS) or {})
         trial.set_user_attr(_constants.ATTR_PAUSED, None)
         self._live[trial.number] = _Live(trial, epochs, metrics, paused, tuple(params))
-        self.emit("continued", trial.number, params=params, epoch=epochs)
+        self.emit(TrialContinued(trial.number, params, epochs))
 
     def pause(self, number: int, epoch: int, checkpoint: bytes) -> None:
         """The trial trained to its rung and saved its state: it frees its worker and waits,
@@ -152,7 +162,7 @@ class Lifecycle:
         live.trial.set_user_attr(_constants.ATTR_METRICS, live.metrics)
         live.trial.set_user_attr(_constants.ATTR_PAUSED, epoch)
         self.consecutive_failures = 0
-        self.emit("paused", number, epoch=epoch, metrics=live.metrics)
+        self.emit(TrialPaused(number, epoch, live.metrics))
 
     def end_paused(self) -> list[int]:
         """The sweep is over: every trial still paused was never promoted and ends PRUNED with its curve."""
@@ -169,13 +179,8 @@ class Lifecycle:
             self.counts["pruned"] += 1
             ended.append(frozen.number)
             attrs = frozen.user_attrs
-            self.emit(
-                "pruned",
-                frozen.number,
-                epochs=attrs.get(_constants.ATTR_EPOCHS),
-                metrics=attrs.get(_constants.ATTR_METRICS),
-                was_paused=True,
-            )
+            metrics = attrs.get(_constants.ATTR_METRICS)
+            self.emit(TrialPruned(frozen.number, attrs.get(_constants.ATTR_EPOCHS), metrics, was_paused=True))
         return ended
 
     def placed(self, number: int, placement: dict[str, Any]) -> None:
@@ -209,14 +214,14 @@ class Lifecycle:
             return False
         trained = epoch >= self.rules.max_epochs  # then it completes, whatever the pruner thinks
         prune = self._pruning.report(number, epoch, float(value), decide=not trained)
-        self.emit("epoch", number, epoch=epoch, value=float(value), metrics=live.metrics)
+        self.emit(EpochReported(number, epoch, float(value), live.metrics))
         if trained:
             return True
         if prune:
             self._tell(number, TrialState.PRUNED)
             self.counts["pruned"] += 1
             self.consecutive_failures = 0
-            self.emit("pruned", number, epochs=epoch, metrics=live.metrics)
+            self.emit(TrialPruned(number, epoch, live.metrics))
             return False
         return True
 
@@ -254,7 +259,7 @@ class Lifecycle:
         self.consecutive_failures = 0
         if feasible and self.rules.target is not None and reaches(value, self.rules.target, self.rules.direction):
             self.target_reached = True
-        self.emit("complete", number, value=value, epochs=live.epochs, feasible=feasible, metrics=final)
+        self.emit(TrialComplete(number, value, live.epochs, feasible, final))
 
     def _constrain(self, live: _Live) -> bool:
         """Record each constraint's violation (Optuna's convention: <= 0 is satisfied) from the
@@ -291,7 +296,7 @@ class Lifecycle:
         )
         if new:
             self._warned_unread.update(new)
-            self.emit("unread", -1, names=new, trials=max(self._unread[name] for name in new))
+            self.emit(ParamsUnread(tuple(new), max(self._unread[name] for name in new)))
 
     def fail(self, number: int, reason: str, retryable: bool, oom: bool = False, interrupted: bool = False) -> None:
         """The trial's code raised, or its worker died; ignored once the trial is told.
@@ -326,7 +331,7 @@ class Lifecycle:
         if self.abort_reason is not None:
             return
         self.abort_reason = reason
-        self.emit("aborted", -1, reason=reason)
+        self.emit(SweepAborting(reason))
         for number in self.live:
             self._fail(number, f"stopped because the sweep was aborted: {reason}", retryable=False, counted=False)
 
@@ -346,7 +351,7 @@ class Lifecycle:
                 self._pruning.forget(number)
                 live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.paused_after)
                 live.trial.set_user_attr(_constants.ATTR_PAUSED, live.paused_after)
-                self.emit("paused", number, epoch=live.paused_after, metrics=live.metrics)
+                self.emit(TrialPaused(number, live.paused_after, live.metrics))
                 continue
             self._interrupt(number, "the sweep was interrupted before this trial ended")
 
@@ -373,7 +378,7 @@ class Lifecycle:
         failure = interrupt_trial(self.study, self._storage, number, reason, self.rules.max_interruptions)
         if failure is None:
             self.counts["interrupted"] += 1
-            self.emit("interrupted", number, reason=reason, epochs=live.epochs)
+            self.emit(TrialInterrupted(number, reason, live.epochs))
         else:
             self._failed(number, failure, live.epochs, counted=True)
 
@@ -393,7 +398,7 @@ class Lifecycle:
     def _failed(self, number: int, reason: str, epochs: int, counted: bool) -> None:
         """Count a failure told to the study; ``counted``: towards the consecutive-failure limit."""
         self.counts["failed"] += 1
-        self.emit("failed", number, reason=reason, epochs=epochs)
+        self.emit(TrialFailedEnd(number, reason, epochs))
         if not counted:
             return
         self.consecutive_failures += 1

@@ -24,8 +24,9 @@ from hpo.data import DataError, Dataset, load_dataset
 from hpo.executor import _ray
 from hpo.executor._checkpoints import CheckpointStore
 from hpo.executor._launch import Launcher
-from hpo.executor._lifecycle import Lifecycle, Listener, Rules
+from hpo.executor._lifecycle import Lifecycle, Rules
 from hpo.executor._loop import LoopTimings, Pool, drive
+from hpo.executor._notices import EarlierRuns, Listener, Recovered, StudyOpened
 from hpo.executor._signals import sigint_deferred, signals_as_flag
 from hpo.space import CategoricalParam, FixedParam
 from hpo.storage import Heartbeat, StorageOutage, Store
@@ -113,21 +114,20 @@ def _open(sweep: Sweep, new_study: bool) -> tuple[Store, optuna.storages.BaseSto
     return store, storage, open_study(sweep, storage, new_study=new_study)
 
 
-def earlier_runs(sweep: Sweep, study: optuna.Study) -> dict[str, Any] | None:
-    """The ``resumed`` event's detail: how many trials earlier runs finished and the best value so
-    far; None when they finished none."""
+def earlier_runs(sweep: Sweep, study: optuna.Study) -> EarlierRuns | None:
+    """How many trials earlier runs finished and the best value so far; None when they finished none."""
     earlier = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
     if not earlier:
         return None
     best = best_trial(study, sweep.config.objective)
-    return {"finished": len(earlier), "best": None if best is None else watched_value(best, sweep.config.objective)}
+    return EarlierRuns(len(earlier), None if best is None else watched_value(best, sweep.config.objective))
 
 
 def _announce_earlier_runs(sweep: Sweep, study: optuna.Study, lifecycle: Lifecycle, recovered: list[int]) -> None:
     if recovered:
-        lifecycle.emit("recovered", -1, trials=recovered)
+        lifecycle.emit(Recovered(tuple(recovered)))
     if (earlier := earlier_runs(sweep, study)) is not None:
-        lifecycle.emit("resumed", -1, **earlier)
+        lifecycle.emit(earlier)
 
 
 def _lifecycle(
@@ -262,7 +262,7 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
         run_id = uuid.uuid4().hex[:12]
         promotion = _promotion(sweep)
         lifecycle = _lifecycle(sweep, study, storage, listener, promotion)
-        lifecycle.emit("opened", -1, study=study.study_name, storage=store.masked)
+        lifecycle.emit(StudyOpened(study.study_name, store.masked))
         recovered = recover_stale_trials(
             study,
             storage,

@@ -20,15 +20,32 @@ from hpo import _constants
 from hpo._errors import ConfigError, Problem, SweepInterrupted
 from hpo._trial import finite
 from hpo.config import Sweep
+from hpo.executor._notices import (
+    EpochReported,
+    Notice,
+    StudyOpened,
+    TrialComplete,
+    TrialContinued,
+    TrialFailedEnd,
+    TrialInterrupted,
+    TrialPaused,
+    TrialPruned,
+    TrialStarted,
+)
 
 if TYPE_CHECKING:  # results imports heavy plotting modules; trackers need only the type
     from hpo.results import Written
 
 _log = logging.getLogger(__name__)
 
-# lifecycle event -> the trial's end state as Optuna names it
-# (an interrupted trial is FAIL in the study; its configuration runs again as another trial)
-_ENDS = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL", "interrupted": "FAIL"}
+# a trial's end -> its state as Optuna names it (an interrupted trial is FAIL in the study; its
+# configuration runs again as another trial)
+_ENDS: dict[type, str] = {
+    TrialComplete: "COMPLETE",
+    TrialPruned: "PRUNED",
+    TrialFailedEnd: "FAIL",
+    TrialInterrupted: "FAIL",
+}
 
 
 class Tracker(Protocol):
@@ -61,7 +78,7 @@ def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 class Trackers:
-    """A lifecycle listener that forwards each event to every tracker.
+    """A sweep listener that forwards each notice to every tracker.
 
     A tracker that raises is switched off for the rest of the run with one warning; the sweep and
     its trials carry on (the study, not the tracker, is the record). Use as a context manager:
@@ -75,21 +92,24 @@ class Trackers:
     def __bool__(self) -> bool:
         return bool(self._trackers)
 
-    def __call__(self, event: str, number: int, detail: dict[str, Any]) -> None:
+    def __call__(self, notice: Notice) -> None:
         at = time.time()
-        if event == "opened":
-            self._each("opened", detail["study"], detail["storage"])
-        elif event == "started":
-            self._each("started", number, detail["params"], at)
-        elif event == "paused":
-            self._each("paused", number, detail["epoch"], at)
-        elif event == "continued":  # promotion: a paused trial continues, perhaps in a later run
-            self._each("continued", number, detail["params"], at)
-        elif event == "epoch":
-            self._each("epoch", number, detail["epoch"], _finite_metrics(detail["metrics"]), at)
-        elif event in _ENDS:
-            metrics = _finite_metrics(detail.get("metrics") or {})
-            self._each("ended", number, _ENDS[event], int(detail.get("epochs") or 0), metrics, detail.get("reason"), at)
+        match notice:
+            case StudyOpened(study=study, storage=storage):
+                self._each("opened", study, storage)
+            case TrialStarted(number=number, params=params):
+                self._each("started", number, params, at)
+            case TrialPaused(number=number, epoch=epoch):
+                self._each("paused", number, epoch, at)
+            case TrialContinued(number=number, params=params):  # promotion: perhaps in a later run
+                self._each("continued", number, params, at)
+            case EpochReported(number=number, epoch=epoch, metrics=metrics):
+                self._each("epoch", number, epoch, _finite_metrics(metrics), at)
+            case TrialComplete() | TrialPruned() | TrialFailedEnd() | TrialInterrupted():
+                metrics = _finite_metrics(getattr(notice, "metrics", None) or {})
+                reason = getattr(notice, "reason", None)
+                epochs = int(notice.epochs or 0)
+                self._each("ended", notice.number, _ENDS[type(notice)], epochs, metrics, reason, at)
 
     def finish(self, metrics: dict[str, float], artifacts: list[Path]) -> None:
         """The sweep ended normally: its summary metrics and result files go to each tracker."""

@@ -1,0 +1,149 @@
+"""What a sweep tells its listeners (the progress table, the trackers, ``hpo.run``'s caller): one
+frozen dataclass per kind of event, so that a listener dispatches on the type (``match``) and a
+misspelled field is an error where it is written, not a missing key where it is read.
+
+The lifecycle (``_lifecycle.py``) emits the trial events; the run (``_run.py``) the study's.
+(Worker events, from the trials' processes to the driver, are ``_events.py``'s.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StudyOpened:
+    """The run opened (or created) its study."""
+
+    study: str
+    storage: str  # its URL, password masked
+
+
+@dataclass(frozen=True)
+class EarlierRuns:
+    """The study already holds trials that earlier runs finished, and their best value so far."""
+
+    finished: int
+    best: float | None
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """Trials a dead driver left RUNNING, interrupted now: their configurations run again."""
+
+    trials: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    number: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TrialContinued:
+    """Promotion: a paused trial continues from its checkpoint, after ``epoch``."""
+
+    number: int
+    params: dict[str, Any]
+    epoch: int
+
+
+@dataclass(frozen=True)
+class TrialPromoted:
+    """Promotion in place: at its rung the trial goes on to ``to_epoch`` without pausing."""
+
+    number: int
+    epoch: int
+    to_epoch: int
+
+
+@dataclass(frozen=True)
+class EpochReported:
+    number: int
+    epoch: int
+    value: float  # the watched metric's
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrialPaused:
+    """Promotion: the trial saved its state after ``epoch`` and waits, RUNNING in the study."""
+
+    number: int
+    epoch: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrialComplete:
+    number: int
+    value: float  # the watched metric's final value
+    epochs: int
+    feasible: bool
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrialPruned:
+    number: int
+    epochs: int | None
+    metrics: dict[str, float] | None
+    was_paused: bool = False  # a paused trial never promoted, pruned when the sweep ended
+
+
+@dataclass(frozen=True)
+class TrialFailedEnd:
+    """The trial failed: its own code raised, it reported a bad metric, or it was interrupted too
+    often. (Named apart from ``hpo.TrialFailed``, the exception a trial raises.)"""
+
+    number: int
+    reason: str
+    epochs: int
+
+
+@dataclass(frozen=True)
+class TrialInterrupted:
+    """Cut short from outside (its driver stopped, its worker or node lost): FAIL in the study,
+    marked so, and its configuration queued to run again."""
+
+    number: int
+    reason: str
+    epochs: int
+
+
+@dataclass(frozen=True)
+class ParamsUnread:
+    """Space parameters that no finished trial's code read (a typo in the sweep file, usually)."""
+
+    names: tuple[str, ...]
+    trials: int
+
+
+@dataclass(frozen=True)
+class SweepAborting:
+    """The sweep stops launching and fails its live trials: ``reason`` says why."""
+
+    reason: str
+
+
+TrialEnd = TrialComplete | TrialPruned | TrialFailedEnd | TrialInterrupted
+Notice = (
+    StudyOpened
+    | EarlierRuns
+    | Recovered
+    | TrialStarted
+    | TrialContinued
+    | TrialPromoted
+    | EpochReported
+    | TrialPaused
+    | TrialComplete
+    | TrialPruned
+    | TrialFailedEnd
+    | TrialInterrupted
+    | ParamsUnread
+    | SweepAborting
+)
+Listener = Callable[[Notice], None]
