@@ -29,12 +29,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src
 	$(BIN)/mypy
 
-# The whole suite after the gate, on four xdist workers (2 cores): the suite waits on Ray starts,
-# subprocesses and sleeping trial functions much of its time, so the workers overlap it. Tests are
-# spread one by one, except the files marked with an xdist_group: `ray start` clusters (one at a
-# time) and modules that start one Ray or run one sweep for all their tests.
+# The whole suite after the gate. Two xdist workers, a file's tests in one of them one at a time:
+# the suite waits on Ray starts and subprocesses much of its time, so two workers overlap it; more
+# workers only slow the CPU-bound tests (four: 16.5 min against 15-16). The files marked with an
+# xdist_group (`ray start` clusters, modules that start one Ray or run one sweep for all their
+# tests) must stay in one worker under any other distribution too.
 test: lint system-deps
-	$(BIN)/python -m pytest -n 4 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # No Ray, no training, no framework import in the test process (tests/conftest.py enforces it),
 # no sweep-running subprocess, no wall-clock assertion.

@@ -350,9 +350,9 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _elastic_sweep(folder: Path, start_timeout: float) -> Path:
+def _elastic_sweep(folder: Path, start_timeout: float, sleep: float = 0.5) -> Path:
     folder.mkdir(exist_ok=True)
-    path = _user_sweep(folder, trials=6, concurrency=2, sleep=0.5)
+    path = _user_sweep(folder, trials=6, concurrency=2, sleep=sleep)
     path.write_text(path.read_text().replace("worker_start_timeout: 120", f"worker_start_timeout: {start_timeout}"))
     return path
 
@@ -399,12 +399,12 @@ def test_at_zero_capacity_the_driver_waits_without_spinning_and_a_node_that_join
 
 def test_at_zero_capacity_past_worker_start_timeout_the_driver_exits_1_and_resume_finishes(elastic, tmp_path) -> None:
     folder = tmp_path / "driver"
-    path = _elastic_sweep(folder, start_timeout=8)
+    path = _elastic_sweep(folder, start_timeout=8, sleep=1.0)
     first = elastic.add_node()
     process = _run_driver(folder, path, elastic.address, wait=False)
     journal = folder / "results" / "u" / "study.journal"
     deadline = time.monotonic() + 300
-    while not _running_on(journal, 1):
+    while not _running_on(journal, 2):  # both workers started: the 8 s are then the wait for a node alone
         assert process.poll() is None and time.monotonic() < deadline, "no trial started"
         time.sleep(0.3)
     elastic.kill(first)
