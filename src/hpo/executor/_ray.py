@@ -8,6 +8,7 @@ once per process, and a trial's reports stream back while it keeps training.
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import sys
@@ -154,22 +155,41 @@ class _PlacedWorker(TrialWorker):
         return True
 
 
+class SlotState(enum.Enum):
+    """Where one concurrency slot of the pool stands."""
+
+    IDLE = "idle"  # a worker, no trial
+    RUNNING = "running"  # its worker runs trial ``number`` (started once ``placement`` is known)
+    STOPPING = "stopping"  # its trial was told to stop; the trial's end is still to come
+    PARKED = "parked"  # its worker was removed to free a GPU for a whole-GPU trial; back when that ends
+    DEAD = "dead"  # its worker is gone (its process or node lost); RayPool._refill replaces it
+    RETIRED = "retired"  # the cluster has no room for it (nodes lost); RayPool._grow brings it back
+
+
+_BUSY = (SlotState.RUNNING, SlotState.STOPPING)
+
+
 @dataclass
 class _Slot:
     actor: Any
-    number: int | None = None
+    state: SlotState = SlotState.IDLE
+    number: int | None = None  # its trial, while RUNNING or STOPPING
     stream: Any = None
-    stopped: bool = False
     placement: dict[str, Any] = field(default_factory=dict)
     launched_at: float = 0.0
     whole: bool = False  # its actor holds a whole GPU (a retry after running out of memory on a share)
-    parked: bool = False  # its actor was removed to free a GPU for a whole-GPU trial
-    retired: bool = False  # its worker's node was lost and the rest of the cluster has no room for it
     params: dict[str, Any] = field(default_factory=dict)
     start: bytes | None = None  # the checkpoint its trial continues from (promotion)
     pause_after: int | None = None
-    dead: bool = False  # its actor is gone (replaced, or the slot retired, by RayPool._refill)
     relaunches: int = 0  # times its trial was handed to a new worker because the last one died before starting it
+
+    @property
+    def busy(self) -> bool:
+        return self.state in _BUSY
+
+    def free(self, state: SlotState = SlotState.IDLE) -> None:
+        """Its trial is over (or gone with its worker): no trial, in ``state``."""
+        self.state, self.number, self.stream, self.start = state, None, None, None
 
 
 class RayPool:
@@ -208,15 +228,15 @@ class RayPool:
         return self._actor_class.remote(self._config, self._data, self._gpus)
 
     def _waiting_for_whole_gpu(self) -> bool:
-        return any(slot.whole and slot.number is not None and not slot.placement for slot in self._slots)
+        return any(slot.whole and slot.busy and not slot.placement for slot in self._slots)
 
     def free_slots(self) -> int:
         if self._waiting_for_whole_gpu():
             return 0
-        return sum(slot.number is None and not slot.parked and not slot.retired for slot in self._slots)
+        return sum(slot.state is SlotState.IDLE for slot in self._slots)
 
     def running(self) -> list[int]:
-        return [slot.number for slot in self._slots if slot.number is not None]
+        return [slot.number for slot in self._slots if slot.busy and slot.number is not None]
 
     def launch(
         self,
@@ -226,7 +246,7 @@ class RayPool:
         start: bytes | None = None,
         pause_after: int | None = None,
     ) -> None:
-        idle = [slot for slot in self._slots if slot.number is None and not slot.parked and not slot.retired]
+        idle = [slot for slot in self._slots if slot.state is SlotState.IDLE]
         slot = next((slot for slot in idle if slot.placement), idle[0])  # a worker known to run first
         whole = whole_gpu and 0 < self._gpus < 1
         if whole != slot.whole:
@@ -238,7 +258,7 @@ class RayPool:
         self._rebalance()
 
     def _start(self, slot: _Slot) -> None:
-        slot.stopped, slot.placement, slot.launched_at = False, {}, time.monotonic()
+        slot.state, slot.placement, slot.launched_at = SlotState.RUNNING, {}, time.monotonic()
         slot.stream = slot.actor.run.options(num_returns="streaming").remote(
             slot.number, slot.params, slot.start, slot.pause_after
         )
@@ -248,26 +268,26 @@ class RayPool:
         whole-GPU slot its share back) once no whole-GPU trial runs."""
         if self._waiting_for_whole_gpu():
             for slot in self._slots:
-                if slot.number is None and not slot.parked and not slot.retired:
+                if slot.state is SlotState.IDLE:
                     self._ray.kill(slot.actor)
-                    slot.parked = True
+                    slot.state = SlotState.PARKED
             return
-        if any(slot.whole and slot.number is not None for slot in self._slots):
+        if any(slot.whole and slot.busy for slot in self._slots):
             return
         for slot in self._slots:
             if slot.whole:
                 self._ray.kill(slot.actor)
                 slot.actor, slot.whole = self._new_actor(), False
-            if slot.parked and not slot.retired:
-                slot.actor, slot.parked = self._new_actor(), False
+            if slot.state is SlotState.PARKED:
+                slot.actor, slot.state = self._new_actor(), SlotState.IDLE
 
     def _telling(self, number: int) -> _Slot | None:
         """The slot running trial ``number``, unless it was stopped already (nothing more to tell)."""
-        return next((slot for slot in self._slots if slot.number == number and not slot.stopped), None)
+        return next((slot for slot in self._slots if slot.state is SlotState.RUNNING and slot.number == number), None)
 
     def stop(self, number: int) -> None:
         if (slot := self._telling(number)) is not None:
-            slot.stopped = True
+            slot.state = SlotState.STOPPING
             slot.actor.stop.remote(number)
 
     def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None:
@@ -278,7 +298,7 @@ class RayPool:
 
     def poll(self, timeout: float) -> list[Event]:
         """Events from the running trials, waiting up to ``timeout`` seconds for the first."""
-        busy = {slot.stream: slot for slot in self._slots if slot.number is not None}
+        busy = {slot.stream: slot for slot in self._slots if slot.busy}
         self._grow()
         if not busy:
             self._starved(timeout)
@@ -298,7 +318,7 @@ class RayPool:
 
     def _check_started(self, slots: Any) -> None:
         """A trial whose worker has not started within the timeout means the cluster cannot run it."""
-        others = sum(not slot.whole and slot.number is not None for slot in self._slots)
+        others = sum(not slot.whole and slot.busy for slot in self._slots)
         for slot in slots:
             if slot.whole and others:
                 slot.launched_at = time.monotonic()  # it waits for the packed trials to free a GPU
@@ -316,7 +336,7 @@ class RayPool:
         try:
             item = self._ray.get(next(slot.stream))
         except StopIteration:
-            slot.number = slot.stream = None
+            slot.free()
             return [Failed(number, "the trial's worker ended without a result", retryable=True, interrupted=True)]
         except self._ray.exceptions.RayActorError as exc:
             return self._lost(slot, exc)
@@ -324,7 +344,7 @@ class RayPool:
         if isinstance(event, Placed):
             slot.placement = event.placement
         if isinstance(event, (Ended, Paused, Failed)):
-            slot.number = slot.stream = slot.start = None
+            slot.free()
         return [event]
 
     def _lost(self, slot: _Slot, exc: Any) -> list[Event]:
@@ -338,7 +358,12 @@ class RayPool:
         if exc.actor_init_failed:  # the worker's set-up raised: every new worker would too
             raise SweepAborted(f"the trial workers cannot start: {_creation_error(exc)}") from None
         placement = slot.placement
-        if not placement and _PROCESS_DIED not in str(exc) and slot.relaunches < _RELAUNCHES and not slot.stopped:
+        if (
+            not placement
+            and _PROCESS_DIED not in str(exc)
+            and slot.relaunches < _RELAUNCHES
+            and slot.state is SlotState.RUNNING
+        ):
             slot.actor, slot.relaunches = self._new_actor(slot.whole), slot.relaunches + 1
             self._start(slot)
             return []
@@ -358,7 +383,7 @@ class RayPool:
                 interrupted=True,
             )
         ]
-        slot.number, slot.stream, slot.dead = None, None, True
+        slot.free(SlotState.DEAD)
         if placement and what.startswith("its node was lost"):
             self._gone.add(placement["node"])
             events += self._node_lost(placement["node"], _first_line(exc))
@@ -369,9 +394,9 @@ class RayPool:
         """Every other trial that ran on ``node`` fails now (its own death would come later)."""
         events: list[Event] = []
         for other in self._slots:
-            if other.placement.get("node") != node or other.retired:
-                continue
-            if other.number is not None:
+            if other.placement.get("node") != node or other.state in (SlotState.RETIRED, SlotState.PARKED):
+                continue  # (a parked slot has no worker to lose)
+            if other.busy and other.number is not None:
                 host = other.placement.get("host", "?")
                 events.append(
                     Failed(
@@ -382,32 +407,29 @@ class RayPool:
                         interrupted=True,
                     )
                 )
-                other.number, other.stream = None, None
-            other.dead = True
+            other.free(SlotState.DEAD)
         return events
 
     def _refill(self) -> None:
         """Dead workers are replaced while the nodes not known lost have room; past that their
         slots are retired (a new worker would wait for resources forever), then idle slots' too."""
-        excess = sum(not s.retired for s in self._slots) - self._capacity()
-        for slot in sorted(self._slots, key=lambda s: (not s.dead, s.number is not None)):
-            if slot.retired or (not slot.dead and (excess <= 0 or slot.number is not None)):
+        excess = self._active() - self._capacity()
+        for slot in sorted(self._slots, key=lambda s: (s.state is not SlotState.DEAD, s.busy)):
+            if slot.state in (SlotState.RETIRED, *_BUSY) or (slot.state is not SlotState.DEAD and excess <= 0):
                 continue
             if excess > 0:
-                if not slot.dead and not slot.parked:
+                if slot.state is SlotState.IDLE:
                     self._ray.kill(slot.actor)
-                slot.retired, excess = True, excess - 1
-                _log.warning(
-                    "the Ray cluster lost capacity; %d trials now run at once", sum(not s.retired for s in self._slots)
-                )
+                slot.state, excess = SlotState.RETIRED, excess - 1
+                _log.warning("the Ray cluster lost capacity; %d trials now run at once", self._active())
             else:
-                slot.actor, slot.dead = self._new_actor(slot.whole), False
+                slot.actor, slot.state = self._new_actor(slot.whole), SlotState.IDLE
         self._short = excess > 0  # more slots than room: retire the next ones that fall idle
 
     def _grow(self, every_s: float = _constants.CAPACITY_CHECK_S) -> None:
         """Slots retired when the cluster lost capacity come back, up to what the nodes alive now
         can hold (nodes that joined mid-sweep), asking the cluster at most every ``every_s``."""
-        retired = [slot for slot in self._slots if slot.retired]
+        retired = [slot for slot in self._slots if slot.state is SlotState.RETIRED]
         if not retired or time.monotonic() - self._capacity_checked < every_s:
             return
         self._capacity_checked = time.monotonic()
@@ -419,10 +441,10 @@ class RayPool:
 
     def _revive(self, slot: _Slot) -> None:
         """A retired slot gets a new worker (Ray places it once a node has room)."""
-        slot.actor, slot.retired, slot.dead, slot.parked, slot.whole = self._new_actor(), False, False, False, False
+        slot.actor, slot.state, slot.whole = self._new_actor(), SlotState.IDLE, False
 
     def _active(self) -> int:
-        return sum(not slot.retired for slot in self._slots)
+        return sum(slot.state is not SlotState.RETIRED for slot in self._slots)
 
     def _starved(self, timeout: float) -> None:
         """No worker is left (every node that could run one was lost): wait for nodes to join,
@@ -489,7 +511,7 @@ class RayPool:
         """The best trial re-trained once and scored on the test split, in a worker of this pool
         (the trials' resources, the backend already imported); a lost worker is replaced once.
         None when ``interrupted()`` turns true meanwhile."""
-        live = [slot for slot in self._slots if not slot.retired and not slot.parked]
+        live = [slot for slot in self._slots if slot.state not in (SlotState.RETIRED, SlotState.PARKED, SlotState.DEAD)]
         if not live:  # the cluster lost every worker: a new one, which waits for a node below
             slot = self._slots[0]
             self._revive(slot)
@@ -523,7 +545,7 @@ class RayPool:
 
     def close(self) -> None:
         for slot in self._slots:
-            if not slot.parked and not slot.retired:
+            if slot.state not in (SlotState.PARKED, SlotState.RETIRED, SlotState.DEAD):
                 self._ray.kill(slot.actor)
         self._slots = []
 
