@@ -280,21 +280,23 @@ def run_ray_tune(sweep: Any, data: Any) -> dict[str, Any]:
 def run_hpo(sweep: Any) -> dict[str, Any]:
     import resource
 
+    from hpo import executor as ex
     from hpo.executor import run_sweep
     from hpo.results import finalize
 
     log = _Log()
     running: dict[int, dict[str, Any]] = {}
+    ends = {ex.TrialComplete: "COMPLETE", ex.TrialPruned: "PRUNED", ex.TrialFailedEnd: "FAILED", ex.TrialInterrupted: "FAILED"}
 
-    def listener(event: str, number: int, detail: dict[str, Any]) -> None:
-        if event in ("started", "continued"):
-            log.begin(number, detail["params"])
-        elif event == "paused":
-            log.end(number, "PAUSED")
-        elif event == "epoch":
-            log.epoch(number, detail["epoch"], detail["value"])
-        elif event in ("complete", "pruned", "failed"):
-            log.end(number, event.upper())
+    def listener(notice: ex.Notice) -> None:
+        if isinstance(notice, (ex.TrialStarted, ex.TrialContinued)):
+            log.begin(notice.number, notice.params)
+        elif isinstance(notice, ex.TrialPaused):
+            log.end(notice.number, "PAUSED")
+        elif isinstance(notice, ex.EpochReported):
+            log.epoch(notice.number, notice.epoch, notice.value)
+        elif type(notice) in ends:
+            log.end(notice.number, ends[type(notice)])
 
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     log.start = time.perf_counter()

@@ -59,10 +59,13 @@ def hpo_executor(trials: int, concurrency: int, folder: Path, pruner: str) -> tu
     stamps: list[float] = []
     ends: list[float] = []
 
-    def listener(event: str, number: int, detail: dict) -> None:
-        if event in ("started", "complete", "pruned", "failed"):
+    from hpo import executor as ex
+
+    def listener(notice: ex.Notice) -> None:
+        ended = isinstance(notice, (ex.TrialComplete, ex.TrialPruned, ex.TrialFailedEnd))
+        if ended or isinstance(notice, ex.TrialStarted):
             stamps.append(time.perf_counter())
-        if event in ("complete", "pruned", "failed"):
+        if ended:
             ends.append(time.perf_counter())
 
     start = time.perf_counter()

@@ -47,11 +47,11 @@ _HPO = textwrap.dedent("""
     from hpo.executor import run_sweep
     start = time.perf_counter()
     first = {}
-    def listener(event, number, detail):
-        first.setdefault(event, time.perf_counter() - start)
+    def listener(notice):
+        first.setdefault(type(notice).__name__, time.perf_counter() - start)
     sweep = load_sweep("sweeps/digits_cnn.yaml").with_overrides(**{"budget.trials": 2, "train.epochs": 2, "results_dir": sys.argv[1]})
     outcome = run_sweep(sweep, listener=listener, new_study=True, evaluate=False)
-    print(json.dumps({"first_trial_launched_s": first["started"], "first_epoch_reported_s": first["epoch"], **outcome.timings}))
+    print(json.dumps({"first_trial_launched_s": first["TrialStarted"], "first_epoch_reported_s": first["EpochReported"], **outcome.timings}))
 """)
 
 
