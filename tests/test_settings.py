@@ -137,19 +137,28 @@ def test_yaml_tags_that_would_run_code_are_refused(tmp_path) -> None:
     assert "Traceback" not in result.stderr and not marker.exists()
 
 
-def test_the_report_ignores_a_best_json_of_another_study(tmp_path) -> None:
+def _reported_study(tmp_path, values: tuple[float, ...], epochs: tuple[int, ...] = ()):
+    """A small sweep's study with one complete trial per value (each reporting ``epochs``)."""
     from hpo.config import load_sweep
-    from hpo.results import write_report
     from hpo.study import open_study
 
     path = tmp_path / "s.yaml"
     path.write_text(MINIMAL_SWEEP + f"results_dir: {tmp_path / 'results'}\n")
     sweep = load_sweep(path)
     study = open_study(sweep)
-    for value in (0.1, 0.2):
+    for value in values:
         trial = study.ask()
         sweep.space.sample(trial)
+        for epoch in epochs:
+            trial.report(value * epoch / max(epochs), epoch)
         study.tell(trial, value)
+    return sweep, study
+
+
+def test_the_report_ignores_a_best_json_of_another_study(tmp_path) -> None:
+    from hpo.results import write_report
+
+    sweep, study = _reported_study(tmp_path, (0.1, 0.2))
     folder = sweep.results_dir
     stale = {"study": "t-old", "trial": 1, "objective": {"metric": "val_accuracy", "value": 0.99},
              "params": {}, "test_metrics": {"test_accuracy": 0.123456}}
@@ -201,20 +210,9 @@ def test_a_user_data_loader_that_raises_is_a_clear_error(tmp_path) -> None:
 
 
 def test_the_report_rounds_its_tables_and_names_the_plot_axes_by_the_metric(tmp_path) -> None:
-    from hpo.config import load_sweep
     from hpo.results import write_report
-    from hpo.study import open_study
 
-    path = tmp_path / "s.yaml"
-    path.write_text(MINIMAL_SWEEP + f"results_dir: {tmp_path / 'results'}\n")
-    sweep = load_sweep(path)
-    study = open_study(sweep)
-    for value in (0.1, 0.987654321):
-        trial = study.ask()
-        sweep.space.sample(trial)
-        for epoch in (1, 2):
-            trial.report(value * epoch / 2, epoch)
-        study.tell(trial, value)
+    sweep, study = _reported_study(tmp_path, (0.1, 0.987654321), epochs=(1, 2))
     folder = sweep.results_dir
     best = study.best_trial
     (folder / "best.json").write_text(json.dumps({

@@ -65,20 +65,27 @@ def _two_running(url: str) -> bool:
     return sum(t.state == TrialState.RUNNING and bool(t.intermediate_values) for t in _trials(url)) >= 2
 
 
-def test_a_database_restart_within_the_window_loses_no_report(server: PostgresServer, tmp_path: Path) -> None:
-    path = _sweep(tmp_path, server.url, outage_s=120)
-    driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+def _run_through_an_outage(server: PostgresServer, path: Path, outage_s: float | None) -> tuple[int, str]:
+    """`hpo run` stopped in its stride: once two trials report, the server stops; it starts again
+    after ``outage_s`` seconds (None: once the driver has ended). The driver's exit code and output."""
+    driver = subprocess.Popen(_hpo("run", str(path)), cwd=path.parent, env=_env(), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         _wait_for(lambda: _two_running(server.url), 300, "two trials reporting")
         server.stop()
-        time.sleep(8)  # the outage: the trials go on training, their reports wait
-        server.start()
+        if outage_s is not None:
+            time.sleep(outage_s)  # the outage: the trials go on training, their reports wait
+            server.start()
         output, _ = driver.communicate(timeout=600)
     finally:
         if driver.poll() is None:
             driver.kill()
-    assert driver.returncode == 0, output[-4000:]
+    return driver.returncode, output
+
+
+def test_a_database_restart_within_the_window_loses_no_report(server: PostgresServer, tmp_path: Path) -> None:
+    code, output = _run_through_an_outage(server, _sweep(tmp_path, server.url, outage_s=120), outage_s=8)
+    assert code == 0, output[-4000:]
     assert "unreachable" in output and "reachable again" in output and PASSWORD not in output
     trials = _trials(server.url)
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4  # none failed, none interrupted
@@ -87,16 +94,8 @@ def test_a_database_restart_within_the_window_loses_no_report(server: PostgresSe
 
 def test_past_the_window_the_driver_stops_and_resume_finishes(server: PostgresServer, tmp_path: Path) -> None:
     path = _sweep(tmp_path, server.url, outage_s=4)
-    driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        _wait_for(lambda: _two_running(server.url), 300, "two trials reporting")
-        server.stop()
-        output, _ = driver.communicate(timeout=300)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    assert driver.returncode == 1, output[-4000:]
+    code, output = _run_through_an_outage(server, path, outage_s=None)
+    assert code == 1, output[-4000:]
     assert "postgres:***@127.0.0.1" in output and "was unreachable for" in output and "hpo resume" in output, output[-3000:]
     assert PASSWORD not in output and "Traceback" not in output
     server.start()
