@@ -109,17 +109,19 @@ MUTATIONS = [
         LIFECYCLE_TESTS,
     ),
     Mutation(
-        "lifecycle.interrupt_counts_failures",
+        "lifecycle.interruption_counts_as_a_failure_in_a_row",
         "executor/_lifecycle.py",
-        '"the sweep was interrupted before this trial ended", retryable=True, counted=False',
-        '"the sweep was interrupted before this trial ended", retryable=True, counted=True',
+        '        if failure is None:\n            self.counts["interrupted"] += 1',
+        "        if failure is None:\n"
+        "            self.consecutive_failures += 1\n"
+        '            self.counts["interrupted"] += 1',
         LIFECYCLE_TESTS,
     ),
     Mutation(
-        "lifecycle.interrupt_not_retryable",
+        "lifecycle.ctrl_c_fails_instead_of_interrupting",
         "executor/_lifecycle.py",
-        '"the sweep was interrupted before this trial ended", retryable=True',
-        '"the sweep was interrupted before this trial ended", retryable=False',
+        'self._interrupt(number, "the sweep was interrupted before this trial ended")',
+        'self._fail(number, "the sweep was interrupted before this trial ended", retryable=True, counted=False)',
         LIFECYCLE_TESTS,
     ),
     Mutation(
@@ -242,10 +244,17 @@ MUTATIONS = [
         RECOVERY_TESTS,
     ),
     Mutation(
-        "recovery.not_retryable",
+        "recovery.never_runs_again",
         "study/_recovery.py",
-        "                retryable=True,\n",
-        "                retryable=False,\n",
+        "                max_interruptions,\n",
+        "                0,\n",
+        RECOVERY_TESTS,
+    ),
+    Mutation(
+        "retry.max_interruptions_off_by_one",
+        "study/_retry.py",
+        "again = count <= max_interruptions",
+        "again = count < max_interruptions",
         RECOVERY_TESTS,
     ),
     # -- study/_best.py: the best trial and the front
