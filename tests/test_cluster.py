@@ -319,11 +319,13 @@ class _Elastic:
     def add_node(self) -> subprocess.Popen:
         command = [self.ray, "start", f"--address={self.address}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
                    "--num-gpus=1", "--block", "--disable-usage-stats"]
-        log = (self.tmp_path / f"node-{len(self.nodes)}.log").open("w")
+        path = self.tmp_path / f"node-{len(self.nodes)}.log"
+        log = path.open("w")
         node = subprocess.Popen(command, env=self.env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
         self.groups.append(node.pid)
         deadline = time.monotonic() + 120
-        while self._gpus() < 1.0:
+        # its own word that it joined (a killed node's GPU may still be counted for a while)
+        while "Ray runtime started" not in path.read_text() or self._gpus() < 1.0:
             assert node.poll() is None and time.monotonic() < deadline, "the worker node did not join"
             time.sleep(1)
         self.nodes.append(node)
