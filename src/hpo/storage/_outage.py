@@ -113,10 +113,6 @@ class OutageTolerantStorage(optuna.storages.BaseStorage):
         self._inner = inner
         self._policy = policy
 
-    @property
-    def inner(self) -> optuna.storages.BaseStorage:
-        return self._inner
-
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         tries = [0]
 
