@@ -57,7 +57,7 @@ def _data(sweep: Any) -> Any:
     from hpo.data import load_dataset, normalize
 
     fixed = {p.name: p.value for p in sweep.space if p.kind == "fixed"}
-    return normalize(load_dataset(sweep.config), str(fixed.get("normalization", "none")))
+    return normalize(load_dataset(sweep.config.data), str(fixed.get("normalization", "none")))
 
 
 def _model(sweep: Any, params: dict[str, Any], data: Any) -> Any:

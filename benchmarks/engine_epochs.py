@@ -22,10 +22,10 @@ def main() -> None:
     from hpo import TrialContext
     from hpo.config import load_sweep
     from hpo.data import load_dataset
-    from hpo.engine import train_trial
+    from hpo.engine import TrainPlan, train_trial
 
     sweep = load_sweep(Path(__file__).resolve().parents[1] / "sweeps" / "digits_cnn.yaml")
-    data = load_dataset(sweep.config)
+    data = load_dataset(sweep.config.data)
     base = {p.name: p.value for p in sweep.space if p.kind == "fixed"}
     params = {**base, **sweep.config.enqueue[0], "depth": 0, "conv_dropout": 0.0, "activation": "relu", "batch_norm": False}
     print(f"data: {data.summary()}; backend: {os.environ.get('KERAS_BACKEND', 'tensorflow')}")
@@ -37,7 +37,7 @@ def main() -> None:
             start = time.perf_counter()
             trial = TrialContext(0, {**params, "batch_size": batch_size}, data, 0, args.epochs,
                                  _sink=lambda e, m, s=stamps: s.append(time.perf_counter()))
-            result = train_trial(config, trial)
+            result = train_trial(TrainPlan.of(config), trial)
             rest = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
             print(f"{batch_size:>5} {spe:>10} {stamps[0] - start:>13.2f} {1 / rest:>14.2f} {result.last['val_accuracy']:>13.3f}")
 

@@ -35,7 +35,7 @@ def measure(trials: int, offset: int) -> dict[str, dict[str, list[float]]]:
     from hpo.engine._batches import tf_batches
 
     sweep = load_sweep(Path(__file__).resolve().parents[1] / "sweeps" / "digits_cnn.yaml")
-    data = load_dataset(sweep.config)
+    data = load_dataset(sweep.config.data)
     base = {p.name: p.value for p in sweep.space if p.kind == "fixed"}
     params = {**base, **sweep.config.enqueue[0], "depth": 0, "conv_dropout": 0.0, "activation": "relu", "batch_norm": False}
     batch = int(params["batch_size"])

@@ -20,11 +20,11 @@ _CHILD = textwrap.dedent("""
     from hpo import TrialContext
     from hpo.config import load_sweep
     from hpo.data import load_dataset
-    from hpo.engine import release_trial_state, train_trial
+    from hpo.engine import TrainPlan, release_trial_state, train_trial
     freeze, trials = sys.argv[1] == "1", int(sys.argv[2])
     sweep = load_sweep("sweeps/digits_cnn.yaml")
     config = sweep.config.model_copy(update={"train": sweep.config.train.model_copy(update={"epochs": 3})})
-    data = load_dataset(config)
+    data = load_dataset(config.data)
     params = {**{p.name: p.value for p in sweep.space if p.kind == "fixed"}, **config.enqueue[0],
               "depth": 0, "conv_dropout": 0.0, "activation": "relu", "batch_norm": False}
     if freeze:
@@ -32,7 +32,7 @@ _CHILD = textwrap.dedent("""
     rows = []
     for _ in range(trials):
         start = time.perf_counter()
-        train_trial(config, TrialContext(0, params, data, 0, 3), keep_model=True)
+        train_trial(TrainPlan.of(config), TrialContext(0, params, data, 0, 3), keep_model=True)
         trained = time.perf_counter()
         release_trial_state()
         rows.append({"train_s": trained - start, "cleanup_s": time.perf_counter() - trained})

@@ -121,7 +121,7 @@ def said(notice) -> tuple[str, int]:
 
     kinds = {
         ex.StudyOpened: "opened", ex.EarlierRuns: "resumed", ex.Recovered: "recovered", ex.TrialStarted: "started",
-        ex.TrialContinued: "continued", ex.TrialPromoted: "promoted", ex.EpochReported: "epoch",
+        ex.TrialContinued: "continued", ex.TrialResumed: "resumed_from", ex.TrialPromoted: "promoted", ex.EpochReported: "epoch",
         ex.TrialPaused: "paused", ex.TrialComplete: "complete", ex.TrialPruned: "pruned", ex.TrialFailedEnd: "failed",
         ex.TrialInterrupted: "interrupted", ex.ParamsUnread: "unread", ex.SweepAborting: "aborted",
     }

@@ -12,7 +12,7 @@ import pytest
 from hpo import TrialContext
 from hpo.config import SweepConfig
 from hpo.data import load_dataset
-from hpo.engine import train_trial
+from hpo.engine import TrainPlan, train_trial
 from hpo.engine._batches import epoch_order, tf_batches
 
 pytestmark = pytest.mark.slow
@@ -79,8 +79,8 @@ def test_the_trainer_feeds_fit_through_the_pipeline(monkeypatch, resumable) -> N
         return fit(self, x, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", recording_fit)
-    context = TrialContext(0, params, load_dataset(config), 0, 2)
-    result = train_trial(config, context, resumable=resumable)
+    context = TrialContext(0, params, load_dataset(config.data), 0, 2)
+    result = train_trial(TrainPlan.of(config), context, resumable=resumable)
     assert len(result.history) == 2
     assert len(fed) == (2 if resumable else 1)
     assert all(isinstance(x, tf.data.Dataset) and x.options().autotune.enabled is False for x in fed)

@@ -28,12 +28,12 @@ def _setting(family: str) -> tuple[SweepConfig, dict]:
 
 
 def _train(config: SweepConfig, params: dict, data, **kwargs):
-    from hpo.engine import release_trial_state, train_trial
+    from hpo.engine import TrainPlan, release_trial_state, train_trial
 
     reported: list[tuple[int, dict]] = []
     context = TrialContext(number=0, params=dict(params), data=data, seed=config.train.seed, epochs=config.train.epochs,
                            _sink=lambda epoch, metrics: reported.append((epoch, metrics)))
-    result = train_trial(config, context, resumable=True, **kwargs)
+    result = train_trial(TrainPlan.of(config), context, resumable=True, **kwargs)
     release_trial_state()  # the continuation must not lean on anything left in this process
     return result, reported
 
@@ -48,7 +48,7 @@ def test_continuing_from_a_checkpoint_follows_the_curve_of_training_without_a_pa
     from hpo.engine import Checkpoint
 
     config, params = _setting(family)
-    data = load_dataset(config)
+    data = load_dataset(config.data)
     whole, whole_reported = _train(config, params, data)
     assert whole.checkpoint is None and len(whole.history) == EPOCHS
 
@@ -71,7 +71,7 @@ def test_a_checkpoint_of_another_model_is_refused_with_the_reason() -> None:
     from hpo._errors import TrialFailed
 
     config, params = _setting("mlp")
-    data = load_dataset(config)
+    data = load_dataset(config.data)
     paused, _ = _train(config, params, data, pause_after=1)
     with pytest.raises(TrialFailed, match="the checkpoint holds .* model variables but this configuration builds"):
         _train(config, {**params, "depth": 1}, data, start=paused.checkpoint)
@@ -82,17 +82,17 @@ def test_promoted_at_its_rung_the_trial_trains_on_in_the_same_fit(answer, paused
     """The driver's answer to the rung's report moves the pause on (or away): the same model
     trains on, on the curve of training that never paused."""
     from hpo._trial import Answers
-    from hpo.engine import release_trial_state, train_trial
+    from hpo.engine import TrainPlan, release_trial_state, train_trial
 
     config, params = _setting("mlp")
-    data = load_dataset(config)
+    data = load_dataset(config.data)
     _, whole_reported = _train(config, params, data)
     answers = Answers()
     answers.hear(2, answer)  # answered before the report: the rung's wait returns at once
     reported: list[tuple[int, dict]] = []
     context = TrialContext(number=0, params=dict(params), data=data, seed=config.train.seed, epochs=config.train.epochs,
                            pause_after=2, _sink=lambda epoch, metrics: reported.append((epoch, metrics)), _answers=answers, _awaits_answers=True)
-    result = train_trial(config, context, resumable=True)
+    result = train_trial(TrainPlan.of(config), context, resumable=True)
     release_trial_state()
     assert (result.checkpoint.epoch if result.checkpoint is not None else None) == paused_after
     assert [e for e, _ in reported] == list(range(1, (paused_after or EPOCHS) + 1))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpo.config import SweepConfig
+from hpo.config import DataConfig
 from hpo.data._dataset import DataError, normalize, split
 from hpo.data._sources import load_dataset
 
 
-def _config(**data) -> SweepConfig:
-    return SweepConfig.model_validate({"name": "t", "data": data})
+def _data(**data) -> DataConfig:
+    return DataConfig.model_validate(data)
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ def _config(**data) -> SweepConfig:
     ids=["digits", "breast_cancer", "synthetic_tabular", "synthetic_image"],
 )
 def test_builtin_sources(data, shape, classes) -> None:
-    ds = load_dataset(_config(**data))
+    ds = load_dataset(_data(**data))
     assert ds.input_shape == shape
     assert ds.n_classes == classes
 
@@ -70,29 +70,29 @@ def test_npz_csv_and_image_folder(tmp_path) -> None:
     x = rng.normal(size=(60, 4))
     y = np.repeat([0, 1, 2], 20)
     np.savez(tmp_path / "d.npz", x=x, y=y)
-    assert load_dataset(_config(source="npz", path=str(tmp_path / "d.npz"))).n_classes == 3
+    assert load_dataset(_data(source="npz", path=str(tmp_path / "d.npz"))).n_classes == 3
 
     ready = {f"{a}_{p}": v for p in ("train", "val", "test") for a, v in (("x", x), ("y", y))}
     np.savez(tmp_path / "ready.npz", **ready)
-    ds = load_dataset(_config(source="npz", path=str(tmp_path / "ready.npz")))
+    ds = load_dataset(_data(source="npz", path=str(tmp_path / "ready.npz")))
     assert len(ds.y_train) == len(ds.y_val) == len(ds.y_test) == 60
 
     import pandas as pd
 
     pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "label": np.array(["cat", "dog", "eel"])[y]}).to_csv(tmp_path / "d.csv", index=False)
-    ds = load_dataset(_config(source="csv", path=str(tmp_path / "d.csv"), target="label"))
+    ds = load_dataset(_data(source="csv", path=str(tmp_path / "d.csv"), target="label"))
     assert ds.input_shape == (2,) and ds.n_classes == 3
 
     for label in ("circle", "square"):
         (tmp_path / "imgs" / label).mkdir(parents=True)
         for i in range(6):
             Image.fromarray((rng.random((10, 10)) * 255).astype(np.uint8)).save(tmp_path / "imgs" / label / f"{i}.png")
-    ds = load_dataset(_config(source="image_folder", path=str(tmp_path / "imgs"), options={"image_size": 8}))
+    ds = load_dataset(_data(source="image_folder", path=str(tmp_path / "imgs"), options={"image_size": 8}))
     assert ds.input_shape == (8, 8, 1) and ds.n_classes == 2
 
 
 def test_user_loader_reference() -> None:
-    ds = load_dataset(_config(source="tests.user_code:load", options={"samples": 90, "features": 3}))
+    ds = load_dataset(_data(source="tests.user_code:load", options={"samples": 90, "features": 3}))
     assert ds.input_shape == (3,) and len(ds.y_train) + len(ds.y_val) + len(ds.y_test) == 90
 
 
@@ -113,10 +113,10 @@ def test_bad_arrays(x, y, pattern) -> None:
 
 def test_missing_file_and_target_column(tmp_path) -> None:
     with pytest.raises(DataError, match="data file not found"):
-        load_dataset(_config(source="npz", path=str(tmp_path / "missing.npz")))
+        load_dataset(_data(source="npz", path=str(tmp_path / "missing.npz")))
     (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
     with pytest.raises(DataError, match=r"target column 'label' not found; columns are \['a', 'b'\]"):
-        load_dataset(_config(source="csv", path=str(tmp_path / "d.csv"), target="label"))
+        load_dataset(_data(source="csv", path=str(tmp_path / "d.csv"), target="label"))
 
 
 def _splits(y_train, y_val, y_test) -> dict:

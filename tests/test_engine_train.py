@@ -13,7 +13,7 @@ import pytest
 from hpo import TrialContext, TrialFailed, TrialStopped
 from hpo.config import SweepConfig
 from hpo.data import load_dataset
-from hpo.engine import build_model, train_trial
+from hpo.engine import TrainPlan, build_model, train_trial
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def _config(data: dict, epochs: int = 2, **extra) -> SweepConfig:
 def _trial(config: SweepConfig, params: dict, history: list | None = None) -> TrialContext:
     """A trial context on the sweep's data that records each report into ``history``."""
     sink = (lambda epoch, metrics: history.append((epoch, metrics))) if history is not None else (lambda e, m: None)
-    return TrialContext(0, params, load_dataset(config), config.train.seed, config.train.epochs, _sink=sink)
+    return TrialContext(0, params, load_dataset(config.data), config.train.seed, config.train.epochs, _sink=sink)
 
 
 MLP = {"family": "mlp", "depth": 2, "units_0": 16, "units_1": 8, "dropout_0": 0.1, "activation": "relu", "batch_size": 32, "optimizer": "adam", "learning_rate": 0.01}
@@ -40,7 +40,7 @@ CNN = {"family": "cnn", "conv_blocks": 2, "filters_0": 8, "filters_1": 8, "kerne
 def test_builder_trains_and_reports_each_epoch(data, params) -> None:
     history: list = []
     config = _config(data, epochs=2)
-    result = train_trial(config, _trial(config, params, history))
+    result = train_trial(TrainPlan.of(config), _trial(config, params, history))
     assert [e for e, _ in history] == [1, 2]
     assert result.epochs == 2
     for key in ("loss", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_auc"):
@@ -87,7 +87,7 @@ def test_a_stop_from_the_sweep_ends_training_at_the_next_batch() -> None:
 
     trial._sink = stop_after_two
     with pytest.raises(TrialStopped):
-        train_trial(config, trial)
+        train_trial(TrainPlan.of(config), trial)
     assert [e for e, _ in history] == [1, 2]
 
 
@@ -95,12 +95,12 @@ def test_nan_learning_rate_fails_the_trial_cleanly() -> None:
     params = {**MLP, "optimizer": "sgd", "learning_rate": 1e12, "normalization": "none"}
     with pytest.raises(TrialFailed, match=r"training loss became (nan|inf) at epoch 1; lower learning_rate"):
         config = _config({"source": "digits"}, epochs=2)
-        train_trial(config, _trial(config, params))
+        train_trial(TrainPlan.of(config), _trial(config, params))
 
 
 def test_cnn_on_tabular_data_fails_the_trial() -> None:
     with pytest.raises(TrialFailed, match="family 'cnn' needs image input"):
-        train_trial(_config(TABLE), _trial(_config(TABLE), CNN))
+        train_trial(TrainPlan.of(_config(TABLE)), _trial(_config(TABLE), CNN))
 
 
 def test_user_builder_and_loader_from_yaml(write_file) -> None:
@@ -115,8 +115,8 @@ def test_user_builder_and_loader_from_yaml(write_file) -> None:
         space: {params: {width: {type: int, low: 4, high: 8}}}
     """)
     config = load_sweep(sweep).config
-    assert load_dataset(config).input_shape == (4,)
-    result = train_trial(config, _trial(config, {"width": 5}), keep_model=True)
+    assert load_dataset(config.data).input_shape == (4,)
+    result = train_trial(TrainPlan.of(config), _trial(config, {"width": 5}), keep_model=True)
     assert result.model.name == "user_built"
     assert result.model.layers[2].units == 5
 
@@ -126,7 +126,7 @@ def test_trials_are_reproducible_and_state_is_cleaned_between_them() -> None:
     runs = []
     for params in (CNN, {**MLP, "depth": 1}, CNN):  # a different model in between must not leak state
         history: list = []
-        train_trial(config, _trial(config, params, history))
+        train_trial(TrainPlan.of(config), _trial(config, params, history))
         runs.append([m["val_loss"] for _, m in history])
     assert runs[0] == pytest.approx(runs[2], rel=1e-6)
 
@@ -157,16 +157,16 @@ def test_jax_backend_trains_a_trial_compiled(params, tmp_path) -> None:
         "        if record.getMessage().startswith('Persistent compilation cache hit for '):\n"
         "            compiled.append('cache hit: ' + record.getMessage().split(\"'\")[1])\n"
         "logging.getLogger('jax').addHandler(Compiles())\n"
-        "from hpo import TrialContext\nfrom hpo.config import SweepConfig\nfrom hpo.data import load_dataset\nfrom hpo.engine import train_trial\n"
+        "from hpo import TrialContext\nfrom hpo.config import SweepConfig\nfrom hpo.data import load_dataset\nfrom hpo.engine import TrainPlan, train_trial\n"
         "import hpo.engine._train as engine\nengine._PREDICT_BATCH = 20\n"
         f"c = SweepConfig.model_validate({{'name': 't', 'data': {IMAGES!r}, 'train': {{'epochs': 2}}}})\n"
-        "h = []\nd = load_dataset(c)\n"
-        f"r = train_trial(c, TrialContext(0, {params!r}, d, 0, 2, _sink=lambda e, m: h.append(m)), keep_model=True)\n"
+        "h = []\nd = load_dataset(c.data)\n"
+        f"r = train_trial(TrainPlan.of(c), TrialContext(0, {params!r}, d, 0, 2, _sink=lambda e, m: h.append(m)), keep_model=True)\n"
         "m = r.model\n"
         "steps = {name: compiled.count(name) for name in ('train_step', 'predict_step')}\n"
         "same = bool(np.allclose(engine._predict(m, d.x_val), np.asarray(m.predict_on_batch(d.x_val)), atol=1e-5))\n"
         "sizes = (len(d.y_train), len(d.y_val))\n"
-        f"train_trial(c, TrialContext(1, {params!r}, d, 0, 2, _sink=lambda e, m: None))\n"
+        f"train_trial(TrainPlan.of(c), TrialContext(1, {params!r}, d, 0, 2, _sink=lambda e, m: None))\n"
         "again = compiled.count('cache hit: jit_train_step')\n"
         "x = np.random.default_rng(0).random((4, 8, 8, 1)).astype('float32')\n"
         "p = np.asarray(m.predict_on_batch(x))\n"
@@ -197,5 +197,5 @@ def test_batch_norm_inference_matches_training_on_small_data() -> None:
     params = {**CNN, "optimizer": "adam", "learning_rate": 0.003, "lr_schedule": "none", "normalization": "minmax", "batch_size": 64, "filters_0": 16, "filters_1": 16}
     history: list = []
     config = _config({"source": "digits"}, epochs=4)
-    train_trial(config, _trial(config, params, history))
+    train_trial(TrainPlan.of(config), _trial(config, params, history))
     assert history[-1][1]["val_accuracy"] > 0.8

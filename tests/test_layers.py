@@ -57,3 +57,24 @@ def test_config_imports_the_study_package_at_module_level_not_inside_a_function(
     tree = ast.parse((SRC / "config" / "_load.py").read_text())
     top = [n.module for n in tree.body if isinstance(n, ast.ImportFrom)]
     assert "hpo.study" in top
+
+
+# package -> the sections of the sweep config it may import at run time (never the whole sweep)
+SECTIONS = {"data": {"DataConfig"}, "engine": {"DataConfig", "ModelConfig", "TrainConfig"}}
+
+
+@pytest.mark.parametrize("package", sorted(SECTIONS))
+def test_data_and_engine_take_their_sections_not_the_whole_sweep(package: str) -> None:
+    wrong = []
+    for path in sorted((SRC / package).glob("*.py")):
+        tree = ast.parse(path.read_text())
+        checking = {
+            id(child)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+            for child in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hpo.config") and id(node) not in checking:
+                wrong += [f"{path.name}:{node.lineno}: {a.name}" for a in node.names if a.name not in SECTIONS[package]]
+    assert not wrong, "\n".join(wrong)

@@ -82,13 +82,13 @@ def _config(data: dict, **extra) -> SweepConfig:
 def test_regression_trains_and_reports_its_metrics() -> None:
     from sklearn import metrics
 
-    from hpo.engine import train_trial
+    from hpo.engine import TrainPlan, train_trial
 
     config = _config({"source": "diabetes"}, objective={"metric": "val_mse", "direction": "minimize"})
-    data = load_dataset(config)
+    data = load_dataset(config.data)
     history: list = []
     params = {"depth": 1, "units_0": 32, "learning_rate": 0.05, "normalization": "standard", "loss": "huber", "huber_delta": 20.0}
-    result = train_trial(config, TrialContext(0, params, data, 0, 3, _sink=lambda e, m: history.append(m)), keep_model=True)
+    result = train_trial(TrainPlan.of(config), TrialContext(0, params, data, 0, 3, _sink=lambda e, m: history.append(m)), keep_model=True)
     assert [sorted(m) for m in history] == [["epoch_seconds", "loss", "params", "peak_memory_mb", "val_loss", "val_mae", "val_mse", "val_r2"]] * 3
     pred = result.model.predict(data.x_val, verbose=0).ravel()
     assert history[-1]["val_mse"] == pytest.approx(metrics.mean_squared_error(data.y_val, pred), rel=1e-4)
@@ -104,11 +104,11 @@ def test_regression_trains_and_reports_its_metrics() -> None:
 def test_the_saved_best_model_takes_raw_inputs_and_reproduces_its_test_metrics(tmp_path, data, params) -> None:
     import keras
 
-    from hpo.engine import evaluate_on_test, model_bytes, train_trial
+    from hpo.engine import TrainPlan, evaluate_on_test, model_bytes, train_trial
 
     config = _config(data)
-    dataset = load_dataset(config)
-    result = train_trial(config, TrialContext(0, params, dataset, 0, 3), keep_model=True)
+    dataset = load_dataset(config.data)
+    result = train_trial(TrainPlan.of(config), TrialContext(0, params, dataset, 0, 3), keep_model=True)
     recorded = evaluate_on_test(result.model, dataset, params)
     path = tmp_path / "best.keras"
     path.write_bytes(model_bytes(result.model))

@@ -142,3 +142,21 @@ def test_a_driver_starting_during_another_drivers_ask_never_recovers_its_new_tri
     lifecycle.end(launched.number)  # the first driver finishes its trial as if nothing happened
     assert study.trials[launched.number].state == TrialState.COMPLETE
     store.close()
+
+
+def test_the_lifecycle_ends_a_dead_drivers_trials_as_interrupted_and_says_so(tmp_path) -> None:
+    """A run's recovery goes through its lifecycle: the same end, one Recovered notice, and the
+    lifecycle's bound on interruptions (here 0: the trial fails for good, nothing is queued)."""
+    from hpo.executor import Lifecycle, Recovered, Rules
+
+    study, storage, store = _study(tmp_path / "r.journal")
+    number = _running(study, "old")
+    heard = []
+    rules = Rules(metric="m", direction="maximize", max_epochs=1, max_interruptions=0)
+    lifecycle = Lifecycle(study, storage, rules, heard.append)
+    assert lifecycle.recover(store, stale_after_s=60) == [number]
+    assert heard == [Recovered((number,))]
+    assert study.trials[number].state == TrialState.FAIL
+    assert "more than budget.max_interruptions=0" in study.trials[number].user_attrs["hpo:fail_reason"]
+    assert not [t for t in study.trials if t.user_attrs.get("hpo:retry_of") == number]
+    assert lifecycle.recover(store, stale_after_s=60) == [] and heard == [Recovered((number,))]

@@ -29,7 +29,7 @@ def test_memory_stays_flat_over_60_reused_trials() -> None:
         "name": "leak", "data": {"source": "synthetic", "options": {"samples": 240, "features": 8, "classes": 3}},
         "train": {"epochs": 1}, "objective": {"metric": "val_accuracy"},
     })
-    worker = TrialWorker(config.model_dump(mode="json"), load_dataset(config))
+    worker = TrialWorker(config.model_dump(mode="json"), load_dataset(config.data))
     samples = []
     for number in range(TRIALS):
         params = {"family": "mlp", "depth": 1 + number % 2, "units_0": 16 + number % 7, "units_1": 8, "batch_size": 64, "optimizer": "adam"}

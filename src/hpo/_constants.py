@@ -17,7 +17,7 @@ BEST_JSON = "best.json"
 BEST_MODEL = "best_model.keras"
 PARETO_JSON = "pareto.json"
 FRONT_DIR = "front"  # front/trial_<n>.keras with `hpo run --save front`
-CHECKPOINTS_DIR = "checkpoints"  # checkpoints/trial_<n>.ckpt: paused trials (pruner asha / async_hyperband)
+CHECKPOINTS_DIR = "checkpoints"  # checkpoints/trial_<n>.ckpt: paused trials (promotion) and periodic checkpoints
 RESOLVED_SWEEP = "sweep.resolved.yaml"
 REPORT_HTML = "report.html"
 TENSORBOARD_DIR = "tensorboard"  # tracking.tensorboard: per-trial event files and the HParams records
@@ -47,6 +47,8 @@ ATTR_OOM_ATTEMPT = "hpo:oom_attempt"
 ATTR_INTERRUPTED = "hpo:interrupted"
 ATTR_INTERRUPTIONS = "hpo:interruptions"
 MAX_INTERRUPTIONS = 10
+ATTR_CHECKPOINT_EPOCH = "hpo:checkpoint_epoch"  # the epoch of the trial's last periodic checkpoint
+ATTR_RESUMED_FROM = "hpo:resumed_from"  # [trial, epoch]: an interrupted trial's run that continued its checkpoint
 ATTR_PAUSED = "hpo:paused"  # the epoch a trial paused after (it stays RUNNING in the study); null once it continues
 ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
 

@@ -26,6 +26,7 @@ from hpo.executor._notices import (
     TrialPaused,
     TrialPromoted,
     TrialPruned,
+    TrialResumed,
     TrialStarted,
 )
 
@@ -135,6 +136,8 @@ class Progress:
                 what = f"promoted: continues after epoch {epoch}"
             case TrialPaused(epoch=epoch):
                 what = f"paused after epoch {epoch}"
+            case TrialResumed(resumes=resumes, epoch=epoch):
+                what = f"continues interrupted trial {resumes} from its checkpoint after epoch {epoch}"
             case TrialPromoted(epoch=epoch, to_epoch=to_epoch):
                 what = f"promoted at its rung: goes on after epoch {epoch} to epoch {to_epoch} without pausing"
             case TrialComplete(value=value, epochs=epochs):

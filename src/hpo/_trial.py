@@ -133,8 +133,13 @@ class TrialContext:
     # the trial pauses, and what the trial passed to pause() the last time (None on a fresh start).
     pause_after: int | None = None
     checkpoint: Any = None
+    # Periodic checkpoints (the sweep's ``checkpoint`` section): ``checkpoint_due`` says when to
+    # ``save(state)``; an interrupted trial's next run gets its last saved state as ``checkpoint``.
+    checkpoint_every: int | None = None
+    checkpoint_minutes: float | None = None
     _sink: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None
-    _last_epoch: int = 0
+    _save_sink: Callable[[int, Any], None] = lambda epoch, state: None
+    _last_epoch: int = 0  # a run continued from a checkpoint starts after the checkpoint's epoch
     # What the driver tells this trial: stop, or go on after a report. In a sweep's worker a report
     # waits for the answer (``_awaits_answers``, see _constants.ANSWER_WAIT_SHARE); elsewhere
     # (re-training the best, a plain process) nobody answers, so reports do not wait.
@@ -142,6 +147,10 @@ class TrialContext:
     _awaits_answers: bool = False
     _reported_at: float = field(default_factory=time.monotonic)
     _clock: Callable[[], float] = time.monotonic  # what the wait's share is measured by (tests script it)
+    _saved: tuple[int, float] = (0, 0.0)  # the last checkpoint's epoch and time (at first: where this run starts)
+
+    def __post_init__(self) -> None:
+        self._saved = (self._last_epoch, self._clock())
 
     @property
     def should_stop(self) -> bool:
@@ -188,9 +197,36 @@ class TrialContext:
         if self.should_stop:
             raise TrialStopped(f"trial {self.number} was stopped by the sweep")
 
+    @property
+    def checkpoint_due(self) -> bool:
+        """Whether to ``save(state)`` now, after the last reported epoch: ``every_epochs`` epochs or
+        ``every_minutes`` after the last checkpoint (or this run's start); never after the last
+        epoch (the trial ends there) nor at a promotion rung (the pause saves it)."""
+        epoch, (saved_epoch, saved_at) = self._last_epoch, self._saved
+        if epoch == 0 or epoch >= self.epochs or epoch <= saved_epoch or epoch == self.pause_after:
+            return False
+        if self.checkpoint_every is not None and epoch - saved_epoch >= self.checkpoint_every:
+            return True
+        return self.checkpoint_minutes is not None and self._clock() - saved_at >= 60 * self.checkpoint_minutes
+
+    def save(self, state: Any) -> None:
+        """Keep ``state`` (picklable, as for ``pause``: weights, optimizer state, the epoch) as the
+        trial's checkpoint after the last reported epoch, and go on training. If the trial is
+        interrupted, its next run gets the last saved state as ``checkpoint``, reports from the
+        epoch after it, and its curve before it is carried over."""
+        if self._last_epoch == 0:
+            raise TrialFailed("save(state) keeps the state after a reported epoch: call report(epoch, metrics) first")
+        self._save_sink(self._last_epoch, state)
+        self._saved = (self._last_epoch, self._clock())
+
     def pause(self, state: Any) -> NoReturn:
         """Stop after the last reported epoch; ``state`` (picklable: weights, optimizer state, the
         epoch) comes back as ``checkpoint`` when the trial continues. Raises TrialPaused."""
+        if self.pause_after is None:
+            raise TrialFailed(
+                "the trial called trial.pause(), but this sweep has no promotion scheduler (pruner asha or "
+                "async_hyperband); pause only when trial.pause_after is set (for checkpoints, use trial.save)"
+            )
         raise TrialPaused(self._last_epoch, state)
 
 

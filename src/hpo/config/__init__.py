@@ -3,17 +3,21 @@
 from hpo.config._base import is_reference
 from hpo.config._load import Sweep, builtin_metrics, check_references, load_sweep
 from hpo.config._objective import Constraint, Goal, ObjectiveConfig, parse_constraint
-from hpo.config._sweep import SweepConfig
+from hpo.config._sweep import CheckpointConfig, DataConfig, ModelConfig, SweepConfig, TrainConfig
 from hpo.config._tracking import MlflowConfig, TrackingConfig
 
 __all__ = [
+    "CheckpointConfig",
     "Constraint",
+    "DataConfig",
     "Goal",
     "MlflowConfig",
+    "ModelConfig",
     "ObjectiveConfig",
     "Sweep",
     "SweepConfig",
     "TrackingConfig",
+    "TrainConfig",
     "builtin_metrics",
     "check_references",
     "is_reference",

@@ -250,6 +250,17 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
                     )
                 )
     problems += _check_goals(doc, config)
+    if config.checkpoint.enabled and config.pruner.name in _constants.PROMOTION_SCHEDULERS:
+        every = config.checkpoint.every_epochs or config.checkpoint.every_minutes
+        problems.append(
+            doc.problem(
+                ("checkpoint",),
+                f"pruner {config.pruner.name!r} (promotion) checkpoints trials at its rungs, so periodic "
+                f"checkpoints are for the other pruners, but got checkpoint every {every} "
+                f"{'epochs' if config.checkpoint.every_epochs else 'minutes'}",
+                "remove the checkpoint section, or use a pruner that stops trials (median, hyperband, ...)",
+            )
+        )
     if config.storage is not None:
         try:
             kind = storage_kind(config.storage)

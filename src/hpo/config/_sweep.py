@@ -150,6 +150,22 @@ class RecoveryConfig(_Strict):
         return self
 
 
+class CheckpointConfig(_Strict):
+    """Periodic checkpoints of running trials: a trial that is interrupted (its driver, worker or
+    node lost, Ctrl+C) continues from its last checkpoint instead of from epoch 0. A checkpoint is
+    due once ``every_epochs`` epochs or ``every_minutes`` minutes have passed since the last one
+    (or the run's start), whichever comes first; none is taken after the last epoch. ``keep``:
+    leave the files of ended trials in ``checkpoints/`` (by default a trial's goes when it ends)."""
+
+    every_epochs: int | None = Field(None, ge=1)
+    every_minutes: float | None = Field(None, gt=0)
+    keep: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.every_epochs is not None or self.every_minutes is not None
+
+
 class SpaceConfig(_Strict):
     include: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -170,6 +186,7 @@ class SweepConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     storage: str | None = None
     study_name: str | None = None

@@ -11,7 +11,7 @@ import numpy as np
 
 from hpo import _constants
 from hpo._references import resolve_reference
-from hpo.config import SweepConfig
+from hpo.config import DataConfig
 from hpo.data._dataset import (
     DataError,
     Dataset,
@@ -138,9 +138,9 @@ def _from_splits(arrays: dict[str, np.ndarray], name: str, task: str = "auto") -
     return Dataset(x_train, y_train, *encoded["val"], *encoded["test"], n_classes=len(classes), name=name)
 
 
-def load_dataset(config: SweepConfig) -> Dataset:
-    """The sweep's data, split; cached per process so a reused worker loads it once."""
-    data = config.data
+def load_dataset(data: DataConfig) -> Dataset:
+    """The data a sweep's ``data`` section names, split; cached per process so a reused worker
+    loads it once."""
     key = json.dumps(data.model_dump(), sort_keys=True, default=str)
     return _load_cached(key)
 

@@ -7,6 +7,7 @@ from hpo.engine._checkpoint import Checkpoint
 from hpo.engine._metrics import compute_metrics, regression_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer, learning_rate_schedule
+from hpo.engine._plan import TrainPlan
 from hpo.engine._session import freeze_imports, release_trial_state
 from hpo.engine._train import (
     TrainedModel,
@@ -18,6 +19,7 @@ from hpo.engine._train import (
 
 __all__ = [
     "Checkpoint",
+    "TrainPlan",
     "TrainedModel",
     "build_model",
     "build_optimizer",

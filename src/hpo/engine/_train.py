@@ -16,7 +16,6 @@ import numpy as np
 from hpo._builtin_params import builtin_value
 from hpo._errors import TrialFailed, TrialOutOfMemory
 from hpo._trial import TrialContext, TrialStopped
-from hpo.config import SweepConfig
 from hpo.data import Dataset, load_dataset
 from hpo.engine._batches import epoch_order, tf_batches, uses_tf_data
 from hpo.engine._checkpoint import Checkpoint, capture, restore
@@ -24,11 +23,11 @@ from hpo.engine._efficiency import CostMeter, latency
 from hpo.engine._metrics import compute_metrics, regression_metrics
 from hpo.engine._models import build_model
 from hpo.engine._optimizers import build_optimizer
+from hpo.engine._plan import TrainPlan
 from hpo.engine._session import release_trial_state, seed_everything
 from hpo.gpu import is_out_of_memory
 
 _PREDICT_BATCH = 1024
-_LATENCY_METRICS = {"latency_ms", "latency_batch_ms"}  # measured after training, only when the objective uses them
 
 
 @dataclass
@@ -184,12 +183,14 @@ def _fit_by_epoch(
     result: TrainedModel,
     start: Checkpoint | None,
     pause_after: Callable[[], int | None],
+    context: TrialContext,
 ) -> Checkpoint | None:
     """Train one epoch per ``fit`` with each epoch's data order drawn from (seed, epoch), so that
     training continued from a checkpoint follows the same curve as training that never paused;
     the checkpoint after epoch ``pause_after()`` when that comes before the last epoch (asked
     after every epoch: the sweep may promote the trial at its rung, which moves it on). Each
-    epoch takes the first ``epoch_samples`` of its order."""
+    epoch takes the first ``epoch_samples`` of its order. After an epoch where the sweep's
+    periodic checkpoint is due, the same state goes to ``context.save``."""
     epoch = 0
     if start is not None:
         restore(model, start)
@@ -209,11 +210,13 @@ def _fit_by_epoch(
         else:
             model.fit(data.x_train[order], data.y_train[order], batch_size=batch_size, **one)
         epoch += 1
+        if context.checkpoint_due:
+            context.save(capture(model, epoch, result.history))
     return capture(model, epoch, result.history) if epoch < epochs else None
 
 
 def train_trial(
-    config: SweepConfig,
+    plan: TrainPlan,
     context: TrialContext,
     keep_model: bool = False,
     *,
@@ -221,7 +224,8 @@ def train_trial(
     start: Checkpoint | None = None,
     pause_after: int | None = None,
 ) -> TrainedModel:
-    """Train ``context.params`` on ``context.data`` (the sweep's data when None), reporting each epoch.
+    """Train ``context.params`` on ``context.data`` (the plan's data when None) as ``plan`` says,
+    reporting each epoch.
 
     ``resumable``: train so that the trial can pause and continue with the same curve; it then
     continues from ``start`` (a checkpoint) when given, and pauses after epoch ``pause_after``
@@ -233,41 +237,42 @@ def train_trial(
     """
     params = context.params
     normalization = str(builtin_value(params, "normalization"))
-    data = context.data if context.data is not None else load_dataset(config)
+    data = context.data if context.data is not None else load_dataset(plan.data)
     seed_everything(context.seed)
     batch_size = int(builtin_value(params, "batch_size"))
     used = epoch_samples(len(data.y_train), batch_size)
     steps_per_epoch = math.ceil(used / batch_size)
     result = TrainedModel(normalization=normalization)
     try:
-        model = build_model(config.model.builder, params, data.input_shape, data.n_classes)
+        model = build_model(plan.model.builder, params, data.input_shape, data.n_classes)
         if not model.compiled:
             model.compile(
-                optimizer=build_optimizer(params, steps_per_epoch, config.train.epochs),
+                optimizer=build_optimizer(params, steps_per_epoch, plan.train.epochs),
                 loss=training_loss(params, data.task),
-                steps_per_execution=min(config.train.steps_per_execution, steps_per_epoch),
+                steps_per_execution=min(plan.train.steps_per_execution, steps_per_epoch),
             )
         model = with_normalization(model, data, normalization)
         costs = CostMeter()
         callbacks = [costs, _EpochReporter(context, data, result, costs)]
-        verbose = 2 if config.train.verbose else 0
+        verbose = 2 if plan.train.verbose else 0
         if resumable or used < len(data.y_train):  # on JAX: whole batches, one epoch's order at a time
             result.checkpoint = _fit_by_epoch(
                 model,
                 data,
                 batch_size,
-                config.train.epochs,
+                plan.train.epochs,
                 context.seed,
                 callbacks,
                 verbose,
                 result,
                 start,
                 (lambda: context.pause_after) if pause_after is None else (lambda: pause_after),
+                context,
             )
         elif uses_tf_data():
             model.fit(
                 tf_batches(data.x_train, data.y_train, batch_size, context.seed),
-                epochs=config.train.epochs,
+                epochs=plan.train.epochs,
                 callbacks=callbacks,
                 verbose=verbose,
                 shuffle=False,
@@ -277,12 +282,12 @@ def train_trial(
                 data.x_train,
                 data.y_train,
                 batch_size=batch_size,
-                epochs=config.train.epochs,
+                epochs=plan.train.epochs,
                 callbacks=callbacks,
                 verbose=verbose,
                 shuffle=True,
             )
-        if result.checkpoint is None and _LATENCY_METRICS & set(config.objective.metrics_used()):
+        if result.checkpoint is None and plan.measure_latency:
             result.measured = latency(model, data.x_val)
         if keep_model:
             result.model = model
@@ -310,12 +315,12 @@ def model_bytes(model: keras.Model) -> bytes:
         return path.read_bytes()
 
 
-def score_best(config: SweepConfig, context: TrialContext, resumable: bool = False) -> dict[str, Any]:
+def score_best(plan: TrainPlan, context: TrialContext, resumable: bool = False) -> dict[str, Any]:
     """Re-train the best configuration once and score it on the held-out test split (its only use);
     ``resumable`` trains as a sweep with a promotion scheduler did, so the model is the trial's."""
-    data = context.data if context.data is not None else load_dataset(config)
+    data = context.data if context.data is not None else load_dataset(plan.data)
     context = dataclasses.replace(context, data=data)
-    result = train_trial(config, context, keep_model=True, resumable=resumable)
+    result = train_trial(plan, context, keep_model=True, resumable=resumable)
     try:
         return {
             "validation_metrics": result.final,

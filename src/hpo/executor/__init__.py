@@ -19,6 +19,7 @@ from hpo.executor._notices import (
     TrialPaused,
     TrialPromoted,
     TrialPruned,
+    TrialResumed,
     TrialStarted,
 )
 from hpo.executor._run import SweepOutcome, check_data, earlier_runs, run_sweep
@@ -48,6 +49,7 @@ __all__ = [
     "TrialPaused",
     "TrialPromoted",
     "TrialPruned",
+    "TrialResumed",
     "TrialStarted",
     "check_data",
     "earlier_runs",

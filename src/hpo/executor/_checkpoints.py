@@ -1,8 +1,10 @@
-"""Paused trials' checkpoints, kept by the driver in ``results/<sweep>/checkpoints/``.
+"""Trials' checkpoints, kept by the driver in ``results/<sweep>/checkpoints/``: a paused trial's
+(promotion) and a running trial's last periodic one (the sweep's ``checkpoint`` section).
 
-Workers send a checkpoint's bytes with the pause and get them back with the promotion, so no
-worker node needs the driver's folder. A checkpoint is deleted when its trial ends (unless the
-scheduler's ``keep_checkpoints``), and survives a driver crash: ``hpo resume`` continues from it.
+Workers send a checkpoint's bytes with the pause or after an epoch and get them back with the
+promotion or the re-run, so no worker node needs the driver's folder. A checkpoint is deleted when
+its trial ends (unless kept), survives a driver crash (``hpo resume`` continues from it), and
+passes to the re-run of an interrupted trial.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ class CheckpointStore:
     def load(self, number: int) -> bytes | None:
         path = self.path(number)
         return path.read_bytes() if path.exists() else None
+
+    def move(self, number: int, to: int) -> bytes | None:
+        """Trial ``number``'s checkpoint becomes trial ``to``'s (an atomic rename); its bytes."""
+        path = self.path(number)
+        if not path.exists():
+            return None
+        os.replace(path, self.path(to))
+        return self.path(to).read_bytes()
 
     def drop(self, number: int) -> None:
         """The trial ended: its checkpoint goes, unless kept."""

@@ -12,6 +12,7 @@ from typing import Any
 class Placed:
     number: int
     placement: dict[str, Any]
+    from_epoch: int = 0  # the epoch of the checkpoint the worker restored (0: a fresh start)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,15 @@ class Paused:
 
 
 @dataclass(frozen=True)
+class Checkpointed:
+    """A periodic checkpoint: the trial's state after ``epoch``; it goes on training."""
+
+    number: int
+    epoch: int
+    checkpoint: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Failed:
     number: int
     reason: str
@@ -44,14 +54,14 @@ class Failed:
     interrupted: bool = False  # cut short from outside (its worker or node lost), not by its own code
 
 
-Event = Placed | Reported | Ended | Paused | Failed
+Event = Placed | Reported | Ended | Paused | Checkpointed | Failed
 
 
 def event_from(number: int, item: dict[str, Any]) -> Event:
     """The pool event for one item a TrialWorker yielded."""
     kind = item["kind"]
     if kind == "start":
-        return Placed(number, item["placement"])
+        return Placed(number, item["placement"], int(item.get("from_epoch", 0)))
     if kind == "report":
         return Reported(number, int(item["epoch"]), item["metrics"])
     if kind == "end":
@@ -60,4 +70,6 @@ def event_from(number: int, item: dict[str, Any]) -> Event:
         return Ended(number, None)
     if kind == "paused":
         return Paused(number, int(item["epoch"]), item["checkpoint"])
+    if kind == "checkpoint":
+        return Checkpointed(number, int(item["epoch"]), item["checkpoint"])
     return Failed(number, item["reason"], bool(item["retryable"]), bool(item.get("oom", False)))

@@ -21,7 +21,7 @@ from hpo import _constants
 from hpo.executor._lifecycle import Lifecycle
 from hpo.executor._notices import TrialPromoted
 from hpo.space import SearchSpace
-from hpo.study import Promotion, grid_exhausted, live_trial, trial_cap
+from hpo.study import Promotion, grid_exhausted, live_trial, trial_cap, trial_id
 
 
 @dataclass(frozen=True)
@@ -143,9 +143,24 @@ class Launcher:
             trial.set_user_attr(_constants.ATTR_RUN, self._run_id)  # before another driver's recovery can look
         params = self._space.sample(trial)
         whole_gpu = queued and bool(trial.user_attrs.get(_constants.ATTR_WHOLE_GPU))
-        lifecycle.start(trial, params)
+        start, continues = self._checkpoint_to_continue(trial) if queued else (None, None)
+        lifecycle.start(trial, params, continues)
         pause_after = None if self._promotion is None else self._promotion.first_pause(trial.number)
-        return Launch(trial.number, params, whole_gpu, pause_after=pause_after)
+        return Launch(trial.number, params, whole_gpu, start=start, pause_after=pause_after)
+
+    def _checkpoint_to_continue(self, trial: optuna.Trial) -> tuple[bytes | None, int | None]:
+        """The re-run of an interrupted trial takes over its periodic checkpoint (renamed to the
+        new trial, so a later interruption finds it there too) and the interrupted trial's number.
+        A re-run after the trial's own error starts afresh: its checkpoint may hold the fault."""
+        earlier = trial.user_attrs.get(_constants.ATTR_RETRY_OF)
+        lifecycle = self._lifecycle
+        if earlier is None or lifecycle.checkpoints is None or self._promotion is not None:
+            return None, None
+        frozen = lifecycle.storage.get_trial(trial_id(lifecycle.study, lifecycle.storage, int(earlier)))
+        if not frozen.user_attrs.get(_constants.ATTR_INTERRUPTED):
+            return None, None
+        data = lifecycle.checkpoints.move(int(earlier), trial.number)
+        return (data, int(earlier)) if data is not None else (None, None)
 
     def promote_in_place(self, number: int, epoch: int) -> int | None:
         """Promotion: the epoch that trial ``number``, which has just reported ``epoch`` (its rung),

@@ -30,6 +30,7 @@ from hpo.executor._notices import (
     Listener,
     Notice,
     ParamsUnread,
+    Recovered,
     SweepAborting,
     TrialComplete,
     TrialContinued,
@@ -37,9 +38,11 @@ from hpo.executor._notices import (
     TrialInterrupted,
     TrialPaused,
     TrialPruned,
+    TrialResumed,
     TrialStarted,
 )
-from hpo.study import EpochPruning, fail_trial, interrupt_trial, paused_at, trial_id
+from hpo.storage import Store
+from hpo.study import EpochPruning, fail_trial, interrupt_trial, paused_at, recover_stale_trials, trial_id
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class _Live:
     metrics: dict[str, float] = field(default_factory=dict)
     paused_after: int | None = None  # promoted: the epoch of the checkpoint it continues from
     params: tuple[str, ...] = ()  # the names in its configuration
+    continues: int | None = None  # the interrupted trial whose periodic checkpoint this run continues
 
 
 class Lifecycle:
@@ -126,9 +130,10 @@ class Lifecycle:
 
     # -- events -------------------------------------------------------------------------------
 
-    def start(self, trial: optuna.Trial, params: dict[str, Any]) -> None:
-        """A trial was asked and handed to a worker."""
-        self._live[trial.number] = _Live(trial, params=tuple(params))
+    def start(self, trial: optuna.Trial, params: dict[str, Any], continues: int | None = None) -> None:
+        """A trial was asked and handed to a worker; ``continues``: it is the re-run of that
+        interrupted trial and starts from its periodic checkpoint (see ``placed``)."""
+        self._live[trial.number] = _Live(trial, params=tuple(params), continues=continues)
         self.emit(TrialStarted(trial.number, params))
 
     def resume(self, trial: optuna.Trial, params: dict[str, Any], frozen: optuna.trial.FrozenTrial) -> None:
@@ -183,11 +188,46 @@ class Lifecycle:
             self.emit(TrialPruned(frozen.number, attrs.get(_constants.ATTR_EPOCHS), metrics, was_paused=True))
         return ended
 
-    def placed(self, number: int, placement: dict[str, Any]) -> None:
-        """Where the trial runs (node, host, pid, GPU ids), kept as a trial attribute."""
+    def recover(self, store: Store, stale_after_s: float) -> list[int]:
+        """Before this run asks anything: the trials a dead driver left RUNNING were interrupted,
+        not failed; each ends as interrupted and its configuration is queued again, under the
+        launchers' lock (``recover_stale_trials``). Their numbers."""
+        recovered = recover_stale_trials(self.study, self._storage, store, stale_after_s, self.rules.max_interruptions)
+        if recovered:
+            self.emit(Recovered(tuple(recovered)))
+        return recovered
+
+    def placed(self, number: int, placement: dict[str, Any], from_epoch: int = 0) -> None:
+        """Where the trial runs (node, host, pid, GPU ids), kept as a trial attribute.
+
+        ``from_epoch``: the epoch of the checkpoint its worker restored (the file says, so a
+        checkpoint saved just before a crash is never mistaken for an older one). A re-run of an
+        interrupted trial then carries that trial's curve up to it, so the pruner and the study
+        see one curve with each epoch once, and records where it resumed (``hpo:resumed_from``)."""
         live = self._live.get(number)
-        if live is not None:
-            live.trial.set_user_attr(_constants.ATTR_PLACEMENT, placement)
+        if live is None:
+            return
+        live.trial.set_user_attr(_constants.ATTR_PLACEMENT, placement)
+        if live.continues is None or from_epoch <= 0:
+            return
+        earlier = self._storage.get_trial(trial_id(self.study, self._storage, live.continues))
+        for epoch in range(1, from_epoch + 1):
+            if epoch in earlier.intermediate_values:
+                self._pruning.report(number, epoch, earlier.intermediate_values[epoch], decide=False)
+        live.epochs = from_epoch
+        live.metrics = dict(earlier.user_attrs.get(_constants.ATTR_METRICS) or {})
+        live.trial.set_user_attr(_constants.ATTR_RESUMED_FROM, [live.continues, from_epoch])
+        live.trial.set_user_attr(_constants.ATTR_CHECKPOINT_EPOCH, from_epoch)
+        self.emit(TrialResumed(number, live.continues, from_epoch))
+
+    def checkpointed(self, number: int, epoch: int, checkpoint: bytes) -> None:
+        """A periodic checkpoint of a running trial, after ``epoch``: written atomically over the
+        last one, so an interruption loses at most the epochs since."""
+        live = self._live.get(number)
+        if live is None or self.checkpoints is None:
+            return
+        self.checkpoints.save(number, checkpoint)
+        live.trial.set_user_attr(_constants.ATTR_CHECKPOINT_EPOCH, epoch)
 
     def report(self, number: int, epoch: int, metrics: dict[str, float]) -> bool:
         """An epoch's metrics; False when the trial must stop (pruned, failed, or already told)."""
@@ -357,10 +397,12 @@ class Lifecycle:
 
     # -- telling the study --------------------------------------------------------------------
 
-    def _tell(self, number: int, state: TrialState, values: list[float] | None = None) -> _Live:
+    def _tell(
+        self, number: int, state: TrialState, values: list[float] | None = None, keep_checkpoint: bool = False
+    ) -> _Live:
         live = self._live.pop(number)
         self._pruning.forget(number)
-        if self.checkpoints is not None:
+        if self.checkpoints is not None and not keep_checkpoint:
             self.checkpoints.drop(number)
         live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.epochs)
         if live.metrics:
@@ -374,8 +416,10 @@ class Lifecycle:
     def _interrupt(self, number: int, reason: str) -> None:
         """Cut short from outside: FAIL marked interrupted and queued again, which is no failure in
         a row and uses up no retry; past ``max_interruptions`` in a row it is a failure."""
-        live = self._tell(number, TrialState.FAIL)
+        live = self._tell(number, TrialState.FAIL, keep_checkpoint=True)  # its re-run continues from it
         failure = interrupt_trial(self.study, self._storage, number, reason, self.rules.max_interruptions)
+        if failure is not None and self.checkpoints is not None:
+            self.checkpoints.drop(number)  # it does not run again
         if failure is None:
             self.counts["interrupted"] += 1
             self.emit(TrialInterrupted(number, reason, live.epochs))

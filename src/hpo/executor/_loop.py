@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hpo.executor._events import Ended, Event, Failed, Paused, Placed, Reported
+from hpo.executor._events import Checkpointed, Ended, Event, Failed, Paused, Placed, Reported
 from hpo.executor._launch import FINISHED, HOLD, Launch, Launcher
 from hpo.executor._lifecycle import Lifecycle
 
@@ -85,7 +85,7 @@ class Pool(Protocol):
 def dispatch(lifecycle: Lifecycle, event: Event) -> None:
     """One worker event as a lifecycle transition."""
     if isinstance(event, Placed):
-        lifecycle.placed(event.number, event.placement)
+        lifecycle.placed(event.number, event.placement, event.from_epoch)
     elif isinstance(event, Reported):
         lifecycle.report(event.number, event.epoch, event.metrics)
     elif isinstance(event, Ended):
@@ -93,6 +93,8 @@ def dispatch(lifecycle: Lifecycle, event: Event) -> None:
         lifecycle.end(event.number, event.metrics)
     elif isinstance(event, Paused):
         lifecycle.pause(event.number, event.epoch, event.checkpoint)
+    elif isinstance(event, Checkpointed):
+        lifecycle.checkpointed(event.number, event.epoch, event.checkpoint)
     elif isinstance(event, Failed):
         lifecycle.fail(event.number, event.reason, event.retryable, event.oom, event.interrupted)
 

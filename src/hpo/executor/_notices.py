@@ -52,6 +52,15 @@ class TrialContinued:
 
 
 @dataclass(frozen=True)
+class TrialResumed:
+    """An interrupted trial's re-run continues from its periodic checkpoint, after ``epoch``."""
+
+    number: int
+    resumes: int  # the interrupted trial
+    epoch: int
+
+
+@dataclass(frozen=True)
 class TrialPromoted:
     """Promotion in place: at its rung the trial goes on to ``to_epoch`` without pausing."""
 
@@ -136,6 +145,7 @@ Notice = (
     | Recovered
     | TrialStarted
     | TrialContinued
+    | TrialResumed
     | TrialPromoted
     | EpochReported
     | TrialPaused

@@ -26,7 +26,7 @@ from hpo.executor._checkpoints import CheckpointStore
 from hpo.executor._launch import Launcher
 from hpo.executor._lifecycle import Lifecycle, Rules
 from hpo.executor._loop import LoopTimings, Pool, drive
-from hpo.executor._notices import EarlierRuns, Listener, Recovered, StudyOpened
+from hpo.executor._notices import EarlierRuns, Listener, StudyOpened
 from hpo.executor._signals import sigint_deferred, signals_as_flag
 from hpo.space import CategoricalParam, FixedParam
 from hpo.storage import Heartbeat, StorageOutage, Store
@@ -35,7 +35,6 @@ from hpo.study import (
     best_trial,
     open_study,
     pareto_front,
-    recover_stale_trials,
     startup_trials,
     watched_value,
 )
@@ -62,7 +61,7 @@ class SweepOutcome:
 
 def check_data(sweep: Sweep) -> Dataset:
     """Load the data in the driver (numpy only) so bad data stops the sweep before Ray starts."""
-    data = load_dataset(sweep.config)
+    data = load_dataset(sweep.config.data)
     config = sweep.config
     missing = [name for name in config.objective.metrics_used() if name not in builtin_metrics(data.task)]
     if config.model.builder == "builtin" and config.objective.function is None and missing:
@@ -123,13 +122,6 @@ def earlier_runs(sweep: Sweep, study: optuna.Study) -> EarlierRuns | None:
     return EarlierRuns(len(earlier), None if best is None else watched_value(best, sweep.config.objective))
 
 
-def _announce_earlier_runs(sweep: Sweep, study: optuna.Study, lifecycle: Lifecycle, recovered: list[int]) -> None:
-    if recovered:
-        lifecycle.emit(Recovered(tuple(recovered)))
-    if (earlier := earlier_runs(sweep, study)) is not None:
-        lifecycle.emit(earlier)
-
-
 def _lifecycle(
     sweep: Sweep,
     study: optuna.Study,
@@ -152,8 +144,11 @@ def _lifecycle(
         max_interruptions=config.budget.max_interruptions,
     )
     checkpoints = None
+    folder = sweep.results_dir / _constants.CHECKPOINTS_DIR
     if promotion is not None:
-        checkpoints = CheckpointStore(sweep.results_dir / _constants.CHECKPOINTS_DIR, promotion.keep_checkpoints)
+        checkpoints = CheckpointStore(folder, promotion.keep_checkpoints)
+    elif config.checkpoint.enabled:
+        checkpoints = CheckpointStore(folder, config.checkpoint.keep)
     return Lifecycle(study, storage, rules, listener, checkpoints)
 
 
@@ -263,14 +258,9 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
         promotion = _promotion(sweep)
         lifecycle = _lifecycle(sweep, study, storage, listener, promotion)
         lifecycle.emit(StudyOpened(study.study_name, store.masked))
-        recovered = recover_stale_trials(
-            study,
-            storage,
-            store,
-            sweep.config.recovery.stale_after_s,
-            max_interruptions=sweep.config.budget.max_interruptions,
-        )
-        _announce_earlier_runs(sweep, study, lifecycle, recovered)
+        lifecycle.recover(store, sweep.config.recovery.stale_after_s)
+        if (earlier := earlier_runs(sweep, study)) is not None:
+            lifecycle.emit(earlier)
         return _Prepared(data, store, study, lifecycle, _launcher(sweep, lifecycle, store, run_id, promotion), run_id)
     except BaseException:
         store.close()

@@ -1,10 +1,11 @@
 """The trial worker: one per slot, long-lived, running one trial at a time in its own process.
 
-It streams what the trial does as plain dicts, in order: ``start`` (where it runs), ``report``
-per epoch, then one of ``end`` (final metrics), ``paused`` (its checkpoint, with a promotion
-scheduler), ``stopped`` (the sweep stopped it) or ``fail`` (reason, retryable). Training runs in
-a thread and never waits for the driver: reports are queued and the driver's stop arrives through
-``stop()``, which the trial sees at its next batch or report.
+It streams what the trial does as plain dicts, in order: ``start`` (where it runs, and the epoch
+of the checkpoint it continues from), ``report`` per epoch (with a ``checkpoint`` after an epoch
+where one was due), then one of ``end`` (final metrics), ``paused`` (its checkpoint, with a
+promotion scheduler), ``stopped`` (the sweep stopped it) or ``fail`` (reason, retryable). Training
+runs in a thread and never waits for the driver: reports are queued and the driver's stop arrives
+through ``stop()``, which the trial sees at its next batch or report.
 Nothing here imports Ray; the executor's Ray adapter runs this class as an actor.
 """
 
@@ -17,7 +18,8 @@ import socket
 import threading
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from hpo import _constants
 from hpo._errors import TrialFailed, TrialOutOfMemory
@@ -32,6 +34,9 @@ from hpo._trial import (
 from hpo.config import SweepConfig
 from hpo.data import Dataset
 from hpo.gpu import is_out_of_memory, limit_gpu_memory
+
+if TYPE_CHECKING:
+    from hpo.engine import TrainPlan
 
 _END_KINDS = ("end", "paused", "stopped", "fail")
 
@@ -59,17 +64,21 @@ class TrialWorker:
             limit_gpu_memory(min(gpu_fraction, 1.0))  # before the backend first touches a GPU
         self._gpu_share = gpu_fraction
         self._config = SweepConfig.model_validate(sweep_config)
-        self._resumable = self._config.pruner.name in _constants.PROMOTION_SCHEDULERS
+        # Trained epoch by epoch, so that a trial continued from a checkpoint follows the same curve.
+        self._resumable = self._config.pruner.name in _constants.PROMOTION_SCHEDULERS or self._config.checkpoint.enabled
         self._data = data
         function = self._config.objective.function
         self._function = resolve_reference(function, "objective function") if function else None
         self._placement = {"host": socket.gethostname(), "pid": os.getpid(), **(placement or {})}
         self._answers: dict[int, Answers] = {}  # the running trial's line to the driver
+        self._plan: TrainPlan | None = None  # the built-in trainer's sections of the sweep
         if self._function is None:
             from hpo.engine import (
+                TrainPlan,
                 freeze_imports,  # imports Keras now, not in the first trial's time
             )
 
+            self._plan = TrainPlan.of(self._config)
             freeze_imports()
         else:
             import gc
@@ -96,6 +105,12 @@ class TrialWorker:
         (a checkpoint this worker class packed) and pause after epoch ``pause_after`` when given."""
         events: queue.Queue[dict[str, Any]] = queue.Queue()
         answers = self._answers.setdefault(number, Answers())
+        start_epoch, state = (0, None) if start is None else self._unpack(start)
+        every = self._config.checkpoint
+
+        def save(epoch: int, saved: Any) -> None:
+            events.put({"kind": "checkpoint", "epoch": epoch, "checkpoint": self._pack(saved, epoch)})
+
         context = TrialContext(
             number=number,
             params=ReadParams(params),
@@ -104,14 +119,18 @@ class TrialWorker:
             epochs=self._config.train.epochs,
             gpu_share=self._gpu_share,
             pause_after=pause_after,
-            checkpoint=None if start is None else self._unpack(start),
+            checkpoint=state,
+            checkpoint_every=every.every_epochs,
+            checkpoint_minutes=every.every_minutes,
             _sink=lambda epoch, metrics: events.put({"kind": "report", "epoch": epoch, "metrics": metrics}),
+            _save_sink=save,
+            _last_epoch=start_epoch,
             _answers=answers,
             _awaits_answers=True,
         )
 
         thread = threading.Thread(target=self._train, args=(context, events), name=f"hpo-trial-{number}", daemon=True)
-        yield {"kind": "start", "placement": self._placement}
+        yield {"kind": "start", "placement": self._placement, "from_epoch": start_epoch}
         thread.start()
         try:
             while True:
@@ -138,10 +157,11 @@ class TrialWorker:
             epochs=self._config.train.epochs,
             gpu_share=self._gpu_share,
         )
-        if self._function is None:
+        if self._plan is not None:
             from hpo.engine import score_best
 
-            return score_best(self._config, context, resumable=self._resumable)
+            return score_best(self._plan, context, resumable=self._resumable)
+        assert self._function is not None  # without a plan, the sweep names a trial function
         returned = self._function(context)
         metrics = dict(returned.metrics if isinstance(returned, TrialResult) else returned or {})
         model = returned.model if isinstance(returned, TrialResult) else None
@@ -161,7 +181,7 @@ class TrialWorker:
         except TrialStopped:
             events.put({"kind": "stopped"})
         except TrialPaused as paused:
-            events.put({"kind": "paused", "epoch": paused.epoch, "checkpoint": self._pack(paused.state)})
+            events.put({"kind": "paused", "epoch": paused.epoch, "checkpoint": self._pack(paused.state, paused.epoch)})
         except TrialFailed as exc:  # the configuration's fault: never retried as it is
             events.put(
                 {"kind": "fail", "reason": str(exc), "retryable": False, "oom": isinstance(exc, TrialOutOfMemory)}
@@ -174,13 +194,14 @@ class TrialWorker:
             events.put({"kind": "end", "metrics": metrics, "unread": unread})
 
     def _objective(self, context: TrialContext) -> dict[str, float]:
-        if self._function is None:
+        if self._plan is not None:
             from hpo.engine import train_trial
 
-            result = train_trial(self._config, context, resumable=self._resumable, start=context.checkpoint)
+            result = train_trial(self._plan, context, resumable=self._resumable, start=context.checkpoint)
             if result.checkpoint is not None:
                 raise TrialPaused(result.checkpoint.epoch, result.checkpoint)
             return result.final
+        assert self._function is not None  # without a plan, the sweep names a trial function
         returned = self._function(context)
         if isinstance(returned, TrialResult):
             return {k: float(v) for k, v in returned.metrics.items()}
@@ -195,14 +216,26 @@ class TrialWorker:
 
     # -- checkpoints: the built-in trainer's as a pickle-free archive, a trial function's pickled --
 
-    def _pack(self, state: Any) -> bytes:
+    def _pack(self, state: Any, epoch: int) -> bytes:
         if self._function is None:
-            return state.to_bytes()
-        return pickle.dumps(state)
+            return state.to_bytes()  # it holds its epoch
+        return pickle.dumps(_Saved(epoch, state))
 
-    def _unpack(self, data: bytes) -> Any:
+    def _unpack(self, data: bytes) -> tuple[int, Any]:
+        """The state a trial saved, and the epoch it saved it after (0 when the file does not say:
+        a trial function's pause from before checkpoints carried their epoch)."""
         if self._function is None:
             from hpo.engine import Checkpoint
 
-            return Checkpoint.from_bytes(data)
-        return pickle.loads(data)  # pickled by this sweep's own trial function, sent back by its own driver
+            checkpoint = Checkpoint.from_bytes(data)
+            return checkpoint.epoch, checkpoint
+        saved = pickle.loads(data)  # pickled by this sweep's own trial function, sent back by its own driver
+        return (saved.epoch, saved.state) if isinstance(saved, _Saved) else (0, saved)
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """A trial function's checkpoint as it travels: its state and the epoch it was saved after."""
+
+    epoch: int
+    state: Any

@@ -1,0 +1,175 @@
+"""Periodic checkpoints (the sweep's ``checkpoint`` section), driven without Ray or training: when a
+trial asks for one, what the driver keeps, and how an interrupted trial's re-run continues from it
+with one curve, each epoch once."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hpo import TrialContext
+from hpo._errors import TrialFailed
+from hpo.executor import Lifecycle, Rules
+from hpo.executor._checkpoints import CheckpointStore
+from hpo.executor._events import Checkpointed, Ended, Failed, Placed, Reported
+from hpo.executor._launch import spent_trials
+from hpo.executor._loop import drive
+from hpo.storage import Store
+from tests.conftest import said
+from tests.test_lifecycle import ScriptedPool, _acc, _launcher, storage  # noqa: F401 - storage is a fixture
+
+# -- when a checkpoint is due ---------------------------------------------------------------------
+
+
+def _context(epochs: int = 10, **kwargs) -> tuple[TrialContext, list[tuple[int, object]], list[float]]:
+    saved: list[tuple[int, object]] = []
+    now = [0.0]
+    context = TrialContext(0, {}, None, 0, epochs, _save_sink=lambda e, s: saved.append((e, s)), _clock=lambda: now[0],
+                           **kwargs)
+    return context, saved, now
+
+
+DUE = [
+    # (settings, epochs reported one after another with the minutes between them, epochs due)
+    ({"checkpoint_every": 2}, [(1, 0), (2, 0), (3, 0), (4, 0), (5, 0)], [2, 4]),
+    ({"checkpoint_every": 3}, [(1, 0), (2, 0), (3, 0), (6, 0), (9, 0), (10, 0)], [3, 6, 9]),  # never the last epoch
+    ({"checkpoint_minutes": 5.0}, [(1, 2), (2, 2), (3, 2), (4, 2), (5, 2), (6, 2), (7, 2)], [3, 6]),
+    ({"checkpoint_every": 4, "checkpoint_minutes": 5.0}, [(1, 2), (2, 2), (3, 2), (4, 2), (5, 1)], [3]),
+    ({"checkpoint_every": 2, "pause_after": 2}, [(1, 0), (2, 0)], []),  # the rung's pause saves it
+    ({}, [(1, 60), (2, 60)], []),
+]
+
+
+@pytest.mark.parametrize(("settings", "reports", "due"), DUE)
+def test_a_checkpoint_is_due_every_n_epochs_or_m_minutes_and_never_after_the_last(settings, reports, due) -> None:
+    context, saved, now = _context(**settings)
+    for epoch, minutes in reports:
+        now[0] += 60 * minutes
+        context.report(epoch, {"m": 0.5})
+        if context.checkpoint_due:
+            context.save({"epoch": epoch})
+    assert [epoch for epoch, _ in saved] == due
+    assert all(state == {"epoch": epoch} for epoch, state in saved)
+    assert not context.checkpoint_due  # saved: not due again at the same epoch
+
+
+def test_save_needs_a_reported_epoch_and_a_rerun_reports_after_its_checkpoint() -> None:
+    context, _, _ = _context(checkpoint_every=1)
+    with pytest.raises(TrialFailed, match="call report"):
+        context.save({})
+    rerun, _, _ = _context(checkpoint_every=1, _last_epoch=4)
+    with pytest.raises(TrialFailed, match="epochs that increase"):
+        rerun.report(4, {"m": 0.5})
+    rerun.report(5, {"m": 0.5})
+    assert rerun.checkpoint_due
+
+
+def test_pause_without_a_promotion_scheduler_is_the_trials_error() -> None:
+    context, _, _ = _context(checkpoint_every=1)
+    context.report(1, {"m": 0.5})
+    with pytest.raises(TrialFailed, match="use trial.save"):
+        context.pause({})
+
+
+# -- the driver: keep, hand over, drop ---------------------------------------------------------------
+
+
+class _CheckpointingPool(ScriptedPool):
+    """A worker that restores the checkpoint it is handed (``b"<epoch>"``) and says so when placed."""
+
+    def __init__(self, slots: int, script) -> None:
+        super().__init__(slots, script)
+        self.starts: dict[int, bytes | None] = {}
+
+    def launch(self, number: int, params: dict, whole_gpu: bool = False, start: bytes | None = None,
+               pause_after: int | None = None) -> None:
+        self.starts[number] = start
+        from_epoch = int(start.decode()) if start else 0
+        self.queues[number] = [Placed(number, {"host": "here"}, from_epoch), *self.script(number, from_epoch)]
+
+
+def _lifecycle(storage, tmp_path, events: list, keep: bool = False, **rules) -> Lifecycle:
+    study = optuna.create_study(storage=storage, direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    rules = Rules(**{"metric": "val_accuracy", "direction": "maximize", "max_epochs": 5, **rules})
+    store = CheckpointStore(tmp_path / "checkpoints", keep=keep)
+    return Lifecycle(study, storage, rules, lambda notice: events.append(said(notice)), store)
+
+
+def _interrupted_after_a_checkpoint(number: int, from_epoch: int) -> list:
+    """Trial 0 saves after epoch 2 and is lost during epoch 3; its re-run trains epochs 3 to 5."""
+    if number == 0:
+        return [Reported(0, 1, _acc(0.1)), Reported(0, 2, _acc(0.2)), Checkpointed(0, 2, b"2"),
+                Reported(0, 3, _acc(0.3)), Failed(0, "the worker running this trial was lost", True, interrupted=True)]
+    return [*(Reported(number, e, _acc(e / 10)) for e in range(from_epoch + 1, 6)), Ended(number, None)]
+
+
+def test_an_interrupted_trial_continues_from_its_checkpoint_with_one_curve(storage, tmp_path) -> None:
+    events: list = []
+    lc = _lifecycle(storage, tmp_path, events, max_retries=0)
+    pool = _CheckpointingPool(1, _interrupted_after_a_checkpoint)
+    drive(_launcher(lc, budget=1), lc, pool, poll_s=0)
+    first, again = lc.study.trials
+    assert first.state == TrialState.FAIL and first.user_attrs["hpo:interrupted"] is True
+    assert first.user_attrs["hpo:checkpoint_epoch"] == 2
+    assert pool.starts == {0: None, 1: b"2"}  # the re-run got the checkpoint the driver kept
+    assert again.state == TrialState.COMPLETE and again.params == first.params
+    assert again.intermediate_values == {e: e / 10 for e in range(1, 6)}  # epochs 1-2 carried, 3-5 its own
+    assert again.user_attrs["hpo:resumed_from"] == [0, 2] and again.value == 0.5
+    assert ("resumed_from", 1) in events and spent_trials(lc.study.trials) == 1
+    assert list((tmp_path / "checkpoints").iterdir()) == []  # the trial ended: its checkpoint went
+
+
+def test_a_rerun_after_the_trials_own_error_starts_afresh_even_with_kept_checkpoints(storage, tmp_path) -> None:
+    def script(number: int, from_epoch: int) -> list:
+        if number == 0:
+            return [Reported(0, 1, _acc(0.1)), Reported(0, 2, _acc(0.2)), Checkpointed(0, 2, b"2"),
+                    Failed(0, "RuntimeError: the trial's own bug", retryable=True)]
+        return [*(Reported(number, e, _acc(e / 10)) for e in range(from_epoch + 1, 6)), Ended(number, None)]
+
+    lc = _lifecycle(storage, tmp_path, [], keep=True, max_retries=1)
+    pool = _CheckpointingPool(1, script)
+    drive(_launcher(lc, budget=1), lc, pool, poll_s=0)
+    assert pool.starts == {0: None, 1: None}
+    assert lc.study.trials[1].intermediate_values == {e: e / 10 for e in range(1, 6)}
+    assert "hpo:resumed_from" not in lc.study.trials[1].user_attrs
+    assert (tmp_path / "checkpoints" / "trial_0.ckpt").exists()  # keep: true keeps ended trials' files
+
+
+def test_a_trial_interrupted_too_often_leaves_no_checkpoint(storage, tmp_path) -> None:
+    def script(number: int, from_epoch: int) -> list:
+        return [Reported(number, from_epoch + 1, _acc(0.1)), Checkpointed(number, from_epoch + 1, str(from_epoch + 1).encode()),
+                Failed(number, "the worker running this trial was lost", True, interrupted=True)]
+
+    lc = _lifecycle(storage, tmp_path, [], max_interruptions=2, max_consecutive_failures=10)
+    pool = _CheckpointingPool(1, script)
+    drive(_launcher(lc, budget=1), lc, pool, poll_s=0)
+    assert pool.starts == {0: None, 1: b"1", 2: b"2"}  # each re-run continued where the last stopped
+    assert [t.state for t in lc.study.trials] == [TrialState.FAIL] * 3
+    assert lc.study.trials[2].intermediate_values == {1: 0.1, 2: 0.1, 3: 0.1}
+    assert list((tmp_path / "checkpoints").iterdir()) == []
+
+
+def test_a_dead_drivers_trial_continues_from_its_checkpoint_in_the_next_run(storage, tmp_path) -> None:
+    """The driver was SIGKILLed after trial 0's checkpoint at epoch 2: the trial is RUNNING with no
+    live driver; the next run's recovery interrupts it and its re-run continues from epoch 2."""
+    if isinstance(storage, optuna.storages.InMemoryStorage):
+        pytest.skip("a later run needs a storage that outlives the first driver")
+    events: list = []
+    dead = _lifecycle(storage, tmp_path, events)
+    launch = _launcher(dead, budget=1, run_id="dead").next()
+    dead.placed(launch.number, {"host": "gone"})
+    for epoch in (1, 2):
+        dead.report(launch.number, epoch, _acc(epoch / 10))
+    dead.checkpointed(launch.number, 2, b"2")
+    # the next run, on the same study and results folder
+    study = optuna.load_study(study_name=dead.study.study_name, storage=storage)
+    rules = Rules(metric="val_accuracy", direction="maximize", max_epochs=5)
+    lc = Lifecycle(study, storage, rules, lambda notice: events.append(said(notice)), dead.checkpoints)
+    journal = tmp_path / "s.journal"
+    assert lc.recover(Store(str(journal)), stale_after_s=60) == [0]
+    pool = _CheckpointingPool(1, _interrupted_after_a_checkpoint)
+    drive(_launcher(lc, budget=1), lc, pool, poll_s=0)
+    assert pool.starts == {1: b"2"}
+    assert study.trials[1].state == TrialState.COMPLETE
+    assert study.trials[1].intermediate_values == {e: e / 10 for e in range(1, 6)}
