@@ -33,7 +33,8 @@ def _context(epochs: int = 10, **kwargs) -> tuple[TrialContext, list[tuple[int, 
 DUE = [
     # (settings, epochs reported one after another with the minutes between them, epochs due)
     ({"checkpoint_every": 2}, [(1, 0), (2, 0), (3, 0), (4, 0), (5, 0)], [2, 4]),
-    ({"checkpoint_every": 3}, [(1, 0), (2, 0), (3, 0), (6, 0), (9, 0), (10, 0)], [3, 6, 9]),  # never the last epoch
+    ({"checkpoint_every": 3}, [(1, 0), (2, 0), (3, 0), (6, 0), (9, 0), (10, 0)], [3, 6, 9]),
+    ({"checkpoint_every": 2, "epochs": 4}, [(1, 0), (2, 0), (3, 0), (4, 0)], [2]),  # never after the last epoch
     ({"checkpoint_minutes": 5.0}, [(1, 2), (2, 2), (3, 2), (4, 2), (5, 2), (6, 2), (7, 2)], [3, 6]),
     ({"checkpoint_every": 4, "checkpoint_minutes": 5.0}, [(1, 2), (2, 2), (3, 2), (4, 2), (5, 1)], [3]),
     ({"checkpoint_every": 2, "pause_after": 2}, [(1, 0), (2, 0)], []),  # the rung's pause saves it
