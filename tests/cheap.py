@@ -97,6 +97,21 @@ def slow(trial: TrialContext) -> None:
         trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
 
 
+def checkpointing(trial: TrialContext) -> None:
+    """Like ``slow``, saving ``{"epoch": e}`` whenever a checkpoint is due and continuing after the
+    epoch of the one it is given; appends each epoch it trains (``<trial> <epoch>``) to
+    params['log_dir']/epochs, so a test sees what an interruption cost."""
+    params = trial.params
+    start = trial.checkpoint["epoch"] if trial.checkpoint else 0
+    for epoch in range(start + 1, int(params.get("epochs", 6)) + 1):
+        time.sleep(float(params.get("sleep", 1.0)))
+        with open(Path(params["log_dir"]) / "epochs", "a") as log:
+            log.write(f"{trial.number} {epoch}\n")
+        trial.report(epoch, {"val_accuracy": _curve(params, epoch)})
+        if trial.checkpoint_due:
+            trial.save({"epoch": epoch})
+
+
 def oom_on_a_share(trial: TrialContext) -> dict[str, float]:
     """Runs out of (pretend) GPU memory on a share of a GPU when x > 0.6, fits on a whole one.
     Writes its GPU, share and start/end to params['log_dir'] like ``recording``."""

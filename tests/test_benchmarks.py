@@ -22,6 +22,7 @@ CASES = [
     (["big_study.py", "--trials", "300"], "export"),
     (["metrics_cost.py", "--repeats", "3"], "scikit-learn"),
     (["engine_epochs.py", "--epochs", "2"], "epoch"),
+    (["checkpoint_cost.py", "--epochs", "3"], "pack+write ms"),
     (["worker_gc.py", "--trials", "2"], "cleanup"),
     (["stop_latency.py", "--trials", "2"], "stop->released"),
     (["startup.py", "--repeat", "1"], "first epoch"),

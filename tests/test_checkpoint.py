@@ -97,3 +97,30 @@ def test_promoted_at_its_rung_the_trial_trains_on_in_the_same_fit(answer, paused
     assert (result.checkpoint.epoch if result.checkpoint is not None else None) == paused_after
     assert [e for e, _ in reported] == list(range(1, (paused_after or EPOCHS) + 1))
     assert _curve(reported) == pytest.approx(_curve(whole_reported[: len(reported)]), rel=1e-5, abs=1e-6)
+
+
+def test_periodic_checkpoints_of_the_builtin_trainer_continue_on_the_same_curve() -> None:
+    """With ``checkpoint.every_epochs: 2`` the trainer saves after epochs 2 and 4 (not after the
+    last) and trains on; a run continued from the epoch-2 save reports epochs 3 to 5 exactly as the
+    run that never stopped did."""
+    from hpo.engine import Checkpoint, TrainPlan, release_trial_state, train_trial
+
+    config, params = _setting("mlp")
+    data = load_dataset(config.data)
+    saved: list[tuple[int, bytes]] = []
+    reported: list[tuple[int, dict]] = []
+    context = TrialContext(0, dict(params), data, config.train.seed, EPOCHS, checkpoint_every=2,
+                           _sink=lambda epoch, metrics: reported.append((epoch, metrics)),
+                           _save_sink=lambda epoch, state: saved.append((epoch, state.to_bytes())))
+    whole = train_trial(TrainPlan.of(config), context, resumable=True)
+    release_trial_state()
+    assert whole.checkpoint is None and [epoch for epoch, _ in saved] == [2, 4]
+    start = Checkpoint.from_bytes(saved[0][1])
+    assert start.epoch == 2
+    continued: list[tuple[int, dict]] = []
+    rerun = TrialContext(1, dict(params), data, config.train.seed, EPOCHS, checkpoint=start, _last_epoch=2,
+                         _sink=lambda epoch, metrics: continued.append((epoch, metrics)))
+    train_trial(TrainPlan.of(config), rerun, resumable=True, start=start)
+    release_trial_state()
+    assert [epoch for epoch, _ in continued] == [3, 4, 5]
+    assert _curve(continued) == pytest.approx(_curve(reported[2:]), rel=1e-5, abs=1e-6)

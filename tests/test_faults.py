@@ -22,7 +22,8 @@ from tests.conftest import REPO, TREE_PATH, journal_study
 pytestmark = pytest.mark.slow
 
 
-def _sweep(tmp_path: Path, function: str, *, trials: int = 8, concurrency: int = 2, max_retries: int = 1, sleep: float = 0.0) -> Path:
+def _sweep(tmp_path: Path, function: str, *, trials: int = 8, concurrency: int = 2, max_retries: int = 1, sleep: float = 0.0,
+           checkpoint_every: int | None = None) -> Path:
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
     path = tmp_path / "f.yaml"
@@ -42,7 +43,7 @@ def _sweep(tmp_path: Path, function: str, *, trials: int = 8, concurrency: int =
         budget: {{trials: {trials}, max_retries: {max_retries}}}
         resources: {{concurrency: {concurrency}}}
         results_dir: {tmp_path / "results"}
-    """))
+    """) + (f"checkpoint: {{every_epochs: {checkpoint_every}}}\n" if checkpoint_every else ""))
     return path
 
 
@@ -129,6 +130,49 @@ def test_driver_sigkill_then_resume_keeps_finished_trials(tmp_path) -> None:
     finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     assert len(finished) == 8 and _counted(study) == 8  # the whole budget ran; each configuration counts once
     assert len(study.trials) == 8 + len(stale)
+
+
+def test_a_killed_drivers_trials_continue_from_their_checkpoints_on_resume(tmp_path) -> None:
+    """Trials checkpoint every 2 epochs; the driver is SIGKILLed once a trial has saved one. Each
+    trial it left RUNNING runs again from its last checkpoint: its re-run trains only the epochs
+    after it, the study holds one curve per configuration with each epoch once, `hpo status`
+    says where it resumed, and no checkpoint is left behind."""
+    path = _sweep(tmp_path, "checkpointing", trials=2, concurrency=2, max_retries=0, sleep=0.6, checkpoint_every=2)
+    driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def saved() -> bool:
+        trials = _study(tmp_path).trials if _states(tmp_path) else []
+        return any(t.state == TrialState.RUNNING and t.user_attrs.get("hpo:checkpoint_epoch", 0) >= 2 for t in trials)
+
+    try:
+        _wait_for(saved, 300, "a running trial with a checkpoint")
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL) if driver.poll() is None else None
+    stale = {t.number: t.user_attrs.get("hpo:checkpoint_epoch", 0) for t in _study(tmp_path).trials if t.state == TrialState.RUNNING}
+    assert max(stale.values()) >= 2
+    result = subprocess.run(_hpo("resume", str(path)), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    study = _study(tmp_path)
+    trained = [tuple(map(int, line.split())) for line in (tmp_path / "logs" / "epochs").read_text().splitlines()]
+    for number, epoch in stale.items():
+        (again,) = [t for t in study.trials if t.user_attrs.get("hpo:retry_of") == number]
+        assert again.state == TrialState.COMPLETE and again.intermediate_values.keys() == set(range(1, 7))
+        assert again.intermediate_values == pytest.approx({**study.trials[number].intermediate_values, **again.intermediate_values})
+        if epoch:
+            assert again.user_attrs["hpo:resumed_from"] == [number, epoch]
+            assert f"trial {again.number} continues interrupted trial {number} from its checkpoint after epoch {epoch}" in result.stdout
+        ran = [e for n, e in trained if n == again.number]
+        ran = ran[: next((i for i in range(1, len(ran)) if ran[i] <= ran[i - 1]), len(ran))]  # not the best's re-training
+        assert ran == list(range(epoch + 1, 7))  # only what the checkpoint did not hold
+    assert _counted(study) == 2 and not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+    assert list((tmp_path / "results" / "f" / "checkpoints").iterdir()) == []
+    shown = subprocess.run(_hpo("status", str(path)), cwd=tmp_path, env={**_env(), "COLUMNS": "300"}, capture_output=True,
+                           text=True, timeout=120)
+    number, epoch = max(stale.items(), key=lambda item: item[1])
+    assert f"6 (resumed after {epoch} of #{number})" in shown.stdout
 
 
 def _make_stale(url: str, name: str, n: int) -> None:

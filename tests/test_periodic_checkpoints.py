@@ -121,6 +121,21 @@ def test_an_interrupted_trial_continues_from_its_checkpoint_with_one_curve(stora
     assert list((tmp_path / "checkpoints").iterdir()) == []  # the trial ended: its checkpoint went
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_the_exports_show_where_a_rerun_resumed(storage, tmp_path, fmt) -> None:
+    import pandas as pd
+
+    from hpo.results import export_frame, trials_frame
+
+    lc = _lifecycle(storage, tmp_path, [], max_retries=0)
+    drive(_launcher(lc, budget=1), lc, _CheckpointingPool(1, _interrupted_after_a_checkpoint), poll_s=0)
+    path = tmp_path / f"trials.{fmt}"
+    export_frame(trials_frame(lc.study), str(path), fmt)
+    rows = (pd.read_csv(path) if fmt == "csv" else pd.read_json(path)).set_index("number")
+    assert (rows.loc[1, "retry_of"], rows.loc[1, "resumed_from_trial"], rows.loc[1, "resumed_from_epoch"]) == (0, 0, 2)
+    assert pd.isna(rows.loc[0, "resumed_from_epoch"])
+
+
 def test_a_rerun_after_the_trials_own_error_starts_afresh_even_with_kept_checkpoints(storage, tmp_path) -> None:
     def script(number: int, from_epoch: int) -> list:
         if number == 0:

@@ -163,6 +163,16 @@ BAD_SWEEPS = [
         "space: {params: {opt: {type: categorical, choices: [a, b]}, x: {type: int, low: 1, high: 2, when: {opt: [a, c]}}}}",
         ["space.params.x.when.opt", "condition value 'c' can never occur"],
     ),
+    (
+        "checkpoint_every_zero",
+        "checkpoint: {every_epochs: 0}\nspace: {params: {a: {type: int, low: 1, high: 2}}}",
+        ["checkpoint.every_epochs", "greater than or equal to 1", "0"],
+    ),
+    (
+        "checkpoint_with_promotion",
+        "checkpoint: {every_minutes: 10}\npruner: {name: asha}\nspace: {params: {a: {type: int, low: 1, high: 2}}}",
+        ["checkpoint", "checkpoints trials at its rungs", "every 10.0 minutes", "remove the checkpoint section"],
+    ),
 ]
 
 

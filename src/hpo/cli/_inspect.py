@@ -126,9 +126,10 @@ def status(
             else ""
         )
         state = row["state"] + (" (infeasible)" if _fmt(row.get("feasible")) == "False" else "")
-        table.add_row(
-            str(row["number"]), state, _fmt(row["value"]), _fmt(row["epochs"]), _fmt(row["duration_s"]), where, detail
-        )
+        epochs = _fmt(row["epochs"])
+        if _fmt(row["resumed_from_epoch"]):
+            epochs += f" (resumed after {_fmt(row['resumed_from_epoch'])} of #{_fmt(row['resumed_from_trial'])})"
+        table.add_row(str(row["number"]), state, _fmt(row["value"]), epochs, _fmt(row["duration_s"]), where, detail)
     stdout().print(table)
     return _constants.EXIT_OK
 

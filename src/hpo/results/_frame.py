@@ -20,6 +20,8 @@ _COLUMNS = [
     "duration_s",
     "fail_reason",
     "retry_of",
+    "resumed_from_trial",
+    "resumed_from_epoch",
     "host",
     "pid",
     "node",
@@ -29,8 +31,9 @@ _COLUMNS = [
 
 
 def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) -> pd.DataFrame:
-    """One row per trial: number, state, value, epochs reached, duration, fail reason, where it
-    ran (host, pid, Ray node, GPU ids), params (``params_*``) and last-epoch metrics (``metrics_*``).
+    """One row per trial: number, state, value, epochs reached, duration, fail reason, the trial
+    it re-runs and the checkpoint it resumed from, where it ran (host, pid, Ray node, GPU ids),
+    params (``params_*``) and last-epoch metrics (``metrics_*``).
 
     With several goals, ``value`` is the goal pruning watches (``objective.metric``; the first
     without ``objective``) and ``value_<goal>`` holds each; with constraints, ``feasible`` says
@@ -51,6 +54,7 @@ def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) 
         if epochs is None and t.intermediate_values:
             epochs = max(t.intermediate_values)
         placement = t.user_attrs.get(_constants.ATTR_PLACEMENT) or {}
+        resumed = t.user_attrs.get(_constants.ATTR_RESUMED_FROM) or [None, None]
         row: dict[str, Any] = {
             "number": t.number,
             "state": "PAUSED" if paused_at(t) is not None else t.state.name,  # RUNNING in Optuna, waiting for promotion
@@ -59,6 +63,8 @@ def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) 
             "duration_s": duration,
             "fail_reason": t.user_attrs.get(_constants.ATTR_FAIL_REASON),
             "retry_of": t.user_attrs.get(_constants.ATTR_RETRY_OF),
+            "resumed_from_trial": resumed[0],  # an interrupted trial's re-run: whose checkpoint, after which epoch
+            "resumed_from_epoch": resumed[1],
             "host": placement.get("host"),
             "pid": placement.get("pid"),
             "node": placement.get("node"),
