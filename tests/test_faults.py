@@ -3,6 +3,7 @@ Each test checks the study afterwards, not only the exit code."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -17,13 +18,14 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from tests._s3 import BUCKET, s3_server
 from tests.conftest import REPO, TREE_PATH, journal_study
 
 pytestmark = pytest.mark.slow
 
 
 def _sweep(tmp_path: Path, function: str, *, trials: int = 8, concurrency: int = 2, max_retries: int = 1, sleep: float = 0.0,
-           checkpoint_every: int | None = None) -> Path:
+           checkpoint: str = "") -> Path:
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
     path = tmp_path / "f.yaml"
@@ -43,7 +45,7 @@ def _sweep(tmp_path: Path, function: str, *, trials: int = 8, concurrency: int =
         budget: {{trials: {trials}, max_retries: {max_retries}}}
         resources: {{concurrency: {concurrency}}}
         results_dir: {tmp_path / "results"}
-    """) + (f"checkpoint: {{every_epochs: {checkpoint_every}}}\n" if checkpoint_every else ""))
+    """) + (f"checkpoint: {{{checkpoint}}}\n" if checkpoint else ""))
     return path
 
 
@@ -132,12 +134,28 @@ def test_driver_sigkill_then_resume_keeps_finished_trials(tmp_path) -> None:
     assert len(study.trials) == 8 + len(stale)
 
 
-def test_a_killed_drivers_trials_continue_from_their_checkpoints_on_resume(tmp_path) -> None:
-    """Trials checkpoint every 2 epochs; the driver is SIGKILLed once a trial has saved one. Each
-    trial it left RUNNING runs again from its last checkpoint: its re-run trains only the epochs
-    after it, the study holds one curve per configuration with each epoch once, `hpo status`
-    says where it resumed, and no checkpoint is left behind."""
-    path = _sweep(tmp_path, "checkpointing", trials=2, concurrency=2, max_retries=0, sleep=0.6, checkpoint_every=2)
+@pytest.mark.parametrize("where", ["results", "s3"])
+def test_a_killed_drivers_trials_continue_from_their_checkpoints_on_resume(tmp_path, where) -> None:
+    """Trials checkpoint every 2 epochs, in the results folder or in an S3 bucket (a real
+    S3-compatible server); the driver is SIGKILLed once a trial has saved one. Each trial it left
+    RUNNING runs again from its last checkpoint: its re-run trains only the epochs after it, the
+    study holds one curve per configuration with each epoch once, `hpo status` says where it
+    resumed, and no checkpoint is left behind."""
+    from hpo.executor._checkpoints import CheckpointStore
+
+    with contextlib.ExitStack() as stack:
+        if where == "s3":
+            endpoint = stack.enter_context(s3_server())
+            url = f"s3://{BUCKET}/sweeps"
+            checkpoint = f"every_epochs: 2, path: '{url}', options: {{endpoint_url: '{endpoint}'}}"
+            store = CheckpointStore(f"{url}/f", options={"endpoint_url": endpoint})
+        else:
+            checkpoint, store = "every_epochs: 2", CheckpointStore(tmp_path / "results" / "f" / "checkpoints")
+        _killed_and_resumed_with_checkpoints(tmp_path, checkpoint, store)
+
+
+def _killed_and_resumed_with_checkpoints(tmp_path: Path, checkpoint: str, store) -> None:
+    path = _sweep(tmp_path, "checkpointing", trials=2, concurrency=2, max_retries=0, sleep=0.6, checkpoint=checkpoint)
     driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -152,7 +170,7 @@ def test_a_killed_drivers_trials_continue_from_their_checkpoints_on_resume(tmp_p
     finally:
         os.killpg(driver.pid, signal.SIGKILL) if driver.poll() is None else None
     stale = {t.number: t.user_attrs.get("hpo:checkpoint_epoch", 0) for t in _study(tmp_path).trials if t.state == TrialState.RUNNING}
-    assert max(stale.values()) >= 2
+    assert max(stale.values()) >= 2 and store.numbers() == [n for n, e in stale.items() if e]
     result = subprocess.run(_hpo("resume", str(path)), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = _study(tmp_path)
@@ -168,7 +186,7 @@ def test_a_killed_drivers_trials_continue_from_their_checkpoints_on_resume(tmp_p
         ran = ran[: next((i for i in range(1, len(ran)) if ran[i] <= ran[i - 1]), len(ran))]  # not the best's re-training
         assert ran == list(range(epoch + 1, 7))  # only what the checkpoint did not hold
     assert _counted(study) == 2 and not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
-    assert list((tmp_path / "results" / "f" / "checkpoints").iterdir()) == []
+    assert store.numbers() == []
     shown = subprocess.run(_hpo("status", str(path)), cwd=tmp_path, env={**_env(), "COLUMNS": "300"}, capture_output=True,
                            text=True, timeout=120)
     number, epoch = max(stale.items(), key=lambda item: item[1])

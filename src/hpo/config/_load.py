@@ -221,6 +221,27 @@ def _check_goals(doc: YamlDocument, config: SweepConfig) -> list[Problem]:
     return problems
 
 
+def _check_checkpoint_path(doc: YamlDocument, path: str, options: dict[str, Any]) -> list[Problem]:
+    """The checkpoint location's filesystem must be one fsspec has, with its library installed
+    (nothing is contacted here)."""
+    import fsspec
+
+    try:
+        fsspec.core.url_to_fs(path, **options)
+    except ImportError as exc:
+        fix = "pip install 'hpo[s3]'" if path.startswith(("s3://", "s3a://")) else "install the fsspec library it names"
+        return [doc.problem(("checkpoint", "path"), f"{path!r} needs a library that is not installed: {exc}", fix)]
+    except (ValueError, TypeError) as exc:
+        return [
+            doc.problem(
+                ("checkpoint", "path"),
+                f"fsspec cannot open {path!r}: {exc}",
+                "use a folder, or a URL such as s3://bucket/prefix, with options that filesystem accepts",
+            )
+        ]
+    return []
+
+
 def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> None:
     """Rules that span sections: metric names, storage, sampler and pruner arguments, warm starts."""
     problems: list[Problem] = []
@@ -261,6 +282,8 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
                 "remove the checkpoint section, or use a pruner that stops trials (median, hyperband, ...)",
             )
         )
+    if config.checkpoint.path is not None:
+        problems += _check_checkpoint_path(doc, config.checkpoint.path, config.checkpoint.options)
     if config.storage is not None:
         try:
             kind = storage_kind(config.storage)

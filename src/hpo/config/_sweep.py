@@ -155,11 +155,17 @@ class CheckpointConfig(_Strict):
     node lost, Ctrl+C) continues from its last checkpoint instead of from epoch 0. A checkpoint is
     due once ``every_epochs`` epochs or ``every_minutes`` minutes have passed since the last one
     (or the run's start), whichever comes first; none is taken after the last epoch. ``keep``:
-    leave the files of ended trials in ``checkpoints/`` (by default a trial's goes when it ends)."""
+    leave the files of ended trials (by default a trial's goes when it ends). ``path``: where the
+    checkpoints (these and a promotion scheduler's) go, by default ``<results_dir>/<name>/checkpoints``;
+    a folder or an fsspec URL (``s3://bucket/prefix``) that every driver of the study can reach, in a
+    sub-folder named after the study (so several sweeps can share one), with
+    ``options`` for its filesystem (e.g. ``endpoint_url``; credentials better from the environment)."""
 
     every_epochs: int | None = Field(None, ge=1)
     every_minutes: float | None = Field(None, gt=0)
     keep: bool = False
+    path: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def enabled(self) -> bool:

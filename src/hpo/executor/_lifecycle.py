@@ -188,6 +188,21 @@ class Lifecycle:
             self.emit(TrialPruned(frozen.number, attrs.get(_constants.ATTR_EPOCHS), metrics, was_paused=True))
         return ended
 
+    def drop_orphaned_checkpoints(self) -> list[int]:
+        """The sweep is over: a checkpoint whose trial has ended and that no re-run, queued or
+        running (on this driver or another), takes over is deleted, unless kept (a driver killed
+        between a trial's end and its file's deletion leaves one). Their trial numbers."""
+        if self.checkpoints is None or self.checkpoints.keep:
+            return []
+        trials = self.study.get_trials(deepcopy=False)
+        alive = (TrialState.RUNNING, TrialState.WAITING)
+        needed: set[object] = {t.number for t in trials if t.state == TrialState.RUNNING}
+        needed |= {t.user_attrs.get(_constants.ATTR_RETRY_OF) for t in trials if t.state in alive}
+        orphans = [number for number in self.checkpoints.numbers() if number not in needed]
+        for number in orphans:
+            self.checkpoints.drop(number)
+        return orphans
+
     def recover(self, store: Store, stale_after_s: float) -> list[int]:
         """Before this run asks anything: the trials a dead driver left RUNNING were interrupted,
         not failed; each ends as interrupted and its configuration is queued again, under the

@@ -144,11 +144,12 @@ def _lifecycle(
         max_interruptions=config.budget.max_interruptions,
     )
     checkpoints = None
-    folder = sweep.results_dir / _constants.CHECKPOINTS_DIR
+    shared = config.checkpoint.path
+    where = f"{shared.rstrip('/')}/{study.study_name}" if shared else sweep.results_dir / _constants.CHECKPOINTS_DIR
     if promotion is not None:
-        checkpoints = CheckpointStore(folder, promotion.keep_checkpoints)
+        checkpoints = CheckpointStore(where, promotion.keep_checkpoints, config.checkpoint.options)
     elif config.checkpoint.enabled:
-        checkpoints = CheckpointStore(folder, config.checkpoint.keep)
+        checkpoints = CheckpointStore(where, config.checkpoint.keep, config.checkpoint.options)
     return Lifecycle(study, storage, rules, listener, checkpoints)
 
 
@@ -310,6 +311,7 @@ def _sweep_in_ray(
             finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not stop_asked()
             if finished:
                 lifecycle.end_paused()  # promotion: what was never promoted ends PRUNED
+                lifecycle.drop_orphaned_checkpoints()
             final = _final(sweep, run.study, pool, stop_asked, save_front) if evaluate and finished else {}
             spent = {
                 "first_trial_started_s": timings.first_start_s or 0.0,
