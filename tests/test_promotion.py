@@ -307,3 +307,30 @@ def test_promoted_in_place_the_sweep_ends_as_truthful_with_fewer_pauses(storage,
     assert in_place  # some promotions cost no pause and no rebuild
     assert pool.segments == 12 + len(continued)  # every promotion not in place was a launch from a checkpoint
     assert not any(paused_at(t) for t in trials) and not list((tmp_path / "checkpoints").glob("*"))
+
+
+def test_a_driver_that_ends_leaves_paused_trials_to_another_live_driver_of_the_study(tmp_path) -> None:
+    """Race 3 of issue 26: the first of two drivers to end pruned every paused trial of the study,
+    including those the other would still promote. A driver that ends says so in its heartbeat
+    record, and ends paused trials only when no other driver of the study is alive; the last does."""
+    from hpo.storage import Heartbeat, Store, driver_records, open_storage
+
+    url = str(tmp_path / "s.journal")
+    storage = open_storage(url)
+    first = _lifecycle(storage, tmp_path)
+    second = Lifecycle(first.study, storage, first.rules, None, CheckpointStore(tmp_path / "checkpoints"))
+    promotion = Promotion.from_config("asha", {"min_epochs": 1, "reduction_factor": 2}, EPOCHS, "maximize")
+    lock = lambda: Store(url).lock("budget")  # noqa: E731 - the launchers' lock, as hpo run takes it
+    launchers = [Launcher(lc, SPACE, budget=4, promotion=promotion, run_id=run, lock=lock)
+                 for lc, run in ((first, "first"), (second, "second"))]
+    launch = launchers[0].next()
+    first.report(launch.number, 1, {"val_accuracy": 0.5})
+    first.pause(launch.number, 1, b"state after epoch 1")
+    beats = [Heartbeat(first.study, "first"), Heartbeat(first.study, "second")]
+    for beat in beats:
+        beat.beat()  # both drivers alive (this process, this host)
+    assert launchers[0].end_sweep(beats[0], stale_after_s=60) == []  # the second may still promote it
+    assert paused_at(first.study.trials[launch.number]) == 1
+    assert driver_records(first.study)["first"]["ended"] is True
+    assert launchers[1].end_sweep(beats[1], stale_after_s=60) == [launch.number]  # the last one ends it
+    assert first.study.trials[launch.number].state == TrialState.PRUNED

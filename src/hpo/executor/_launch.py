@@ -21,6 +21,7 @@ from hpo import _constants
 from hpo.executor._lifecycle import Lifecycle
 from hpo.executor._notices import TrialPromoted
 from hpo.space import SearchSpace
+from hpo.storage import Heartbeat, driver_alive, driver_records
 from hpo.study import Promotion, grid_exhausted, live_trial, trial_cap, trial_id
 
 
@@ -106,6 +107,21 @@ class Launcher:
         trials = study.get_trials(deepcopy=False)
         promotable = self._promotion is not None and self._promotion.promotion(trials) is not None
         return budget_spent(study, trials, self._budget) and not promotable
+
+    def end_sweep(self, heartbeat: Heartbeat, stale_after_s: float) -> list[int]:
+        """This driver's sweep is over (its budget spent, nothing left to promote for it). Under the
+        launchers' lock, it says so in its heartbeat record, then ends the study's paused trials
+        PRUNED only if no other driver of the study is alive: one that is may still promote them,
+        and the last driver to end prunes what is left. The trials it ended."""
+        with self._lock():
+            heartbeat.end()
+            now = time.time()
+            others = [
+                run
+                for run, record in driver_records(self._lifecycle.study).items()
+                if run != self._run_id and driver_alive(record, now, stale_after_s)
+            ]
+            return [] if others else self._lifecycle.end_paused()
 
     def out_of_time(self) -> bool:
         return self._deadline is not None and self._clock() >= self._deadline

@@ -298,7 +298,7 @@ def _sweep_in_ray(
     try:
         with (
             signals_as_flag(signal.SIGTERM) as sigterm,
-            Heartbeat(run.study, run.run_id, sweep.config.recovery.heartbeat_s),
+            Heartbeat(run.study, run.run_id, sweep.config.recovery.heartbeat_s) as heartbeat,
         ):
 
             def stop_asked() -> bool:
@@ -310,7 +310,8 @@ def _sweep_in_ray(
             lifecycle.warn_unread()
             finished = lifecycle.abort_reason is None and not lifecycle.interrupted and not stop_asked()
             if finished:
-                lifecycle.end_paused()  # promotion: what was never promoted ends PRUNED
+                # promotion: what was never promoted ends PRUNED, unless another driver may yet promote it
+                run.launcher.end_sweep(heartbeat, sweep.config.recovery.stale_after_s)
                 lifecycle.drop_orphaned_checkpoints()
             final = _final(sweep, run.study, pool, stop_asked, save_front) if evaluate and finished else {}
             spent = {

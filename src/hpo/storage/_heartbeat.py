@@ -38,8 +38,9 @@ def _pid_alive(pid: int) -> bool:
 
 
 def driver_alive(record: dict[str, Any] | None, now: float, stale_after_s: float = _constants.STALE_AFTER_S) -> bool:
-    """A driver is dead when its process is gone (same host) or its heartbeat is older than ``stale_after_s``."""
-    if not record:
+    """A driver is dead when it said it ended, when its process is gone (same host), or when its
+    heartbeat is older than ``stale_after_s``."""
+    if not record or record.get("ended"):
         return False
     if record.get("host") == socket.gethostname() and not _pid_alive(int(record.get("pid", -1))):
         return False
@@ -56,8 +57,19 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hpo-heartbeat", daemon=True)
 
-    def beat(self) -> None:
-        self._study.set_user_attr(self._key, {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()})
+    def beat(self, ended: bool = False) -> None:
+        record = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+        self._study.set_user_attr(self._key, {**record, "ended": True} if ended else record)
+
+    def end(self) -> None:
+        """This driver's sweep is over: stop beating and say so, so that another driver of the
+        study no longer counts it among the living (it is not there to promote paused trials)."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.beat(ended=True)
 
     def _loop(self) -> None:
         """Beat until stopped, through storage outages: a heartbeat that stopped at the first error
@@ -81,5 +93,4 @@ class Heartbeat:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self.end()
