@@ -87,6 +87,38 @@ def test_without_the_offsets_map_the_journal_opens_whole_without_a_snapshot(tmp_
     assert _snapshot.SnapshotJournalBackend(str(path)).load_snapshot() is None
 
 
+def test_the_journal_lock_hpo_appends_under_is_optunas_own(tmp_path) -> None:
+    """hpo's whole-or-nothing append takes the lock Optuna's append takes, by the same names: while
+    hpo's append holds it, Optuna's own append from another backend of the file must wait."""
+    import threading
+
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal._file import get_lock_file
+
+    from hpo.storage._snapshot import SnapshotJournalBackend
+
+    path = str(tmp_path / "j.journal")
+    ours, theirs = SnapshotJournalBackend(path), JournalFileBackend(path)
+    assert isinstance(ours._file_path, str) and ours._lock is not None
+    with get_lock_file(ours._lock):
+        writer = threading.Thread(target=theirs.append_logs, args=([{"op_code": 0}],))
+        writer.start()
+        writer.join(timeout=1.0)
+        assert writer.is_alive()  # Optuna's append waits for the lock hpo holds
+    writer.join(timeout=30)
+    ours.append_logs([{"op_code": 1}])
+    assert [log["op_code"] for log in ours.read_logs(0)] == [0, 1]
+
+
+def test_without_optunas_journal_lock_the_append_is_optunas_own(tmp_path, monkeypatch) -> None:
+    import hpo.storage._snapshot as snapshot
+
+    monkeypatch.setattr(snapshot, "_journal_lock", None)
+    backend = snapshot.SnapshotJournalBackend(str(tmp_path / "j.journal"))
+    backend.append_logs([{"op_code": 0}])
+    assert [log["op_code"] for log in backend.read_logs(0)] == [0]
+
+
 # -- the samplers read trials through the study -------------------------------------------------
 
 

@@ -10,13 +10,14 @@ Errors that are not an outage (a finished trial updated, bad data) pass through 
 ``tell`` whose first try did commit before the connection broke finds its trial already in that
 state and counts as done.
 
-A journal file's errors are not retried: a write cut off by a full disk can leave part of a record,
-and appending again after it would corrupt the journal (hpo refuses to append to such a journal
-and says how to repair it, ``storage/_open.py``).
+A journal file on a full disk (or over its quota) is an outage too: hpo's journal backend cuts a
+write that was cut off back off the journal before the error comes here (``storage/_snapshot.py``),
+so appending again once there is room cannot corrupt it. Other journal errors are not retried.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from hpo import _constants
 from hpo._errors import SweepAborted
 
 _log = logging.getLogger(__name__)
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class StorageOutage(SweepAborted):
@@ -36,7 +38,7 @@ class StorageOutage(SweepAborted):
 
 def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the storage is unreachable for now, rather than
-    that the call itself was wrong: a lost or refused database connection."""
+    that the call itself was wrong: a lost or refused database connection, a full disk."""
     import sqlalchemy.exc
 
     seen: set[int] = set()
@@ -46,6 +48,8 @@ def is_outage(exc: BaseException) -> bool:
         if isinstance(current, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
             return True
         if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, OSError) and current.errno in _DISK_FULL:
             return True
         current = current.__cause__ or current.__context__
     return False

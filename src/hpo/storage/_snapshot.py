@@ -12,17 +12,30 @@ Two Optuna internals make this work (tests/test_optuna_contract.py pins both): t
 ``BaseJournalSnapshot`` and the file backend's ``_log_number_offset`` (log number -> byte offset).
 Should an Optuna release move either, the backend falls back to what it is without them: a plain
 journal file, replayed from its start on every open (slower for a big study, the same trials).
+
+The backend also appends whole records or nothing: a write cut off (a full disk) is cut back off
+the journal, under the journal's lock, before the error goes on, so the journal stays readable and
+the driver may append again once there is room (it retries through such an outage). That uses
+Optuna's journal lock (``get_lock_file``, the backend's ``_lock`` and ``_file_path``, pinned by the
+same contract test); without them the append is Optuna's own, which can leave part of a record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.storages.journal import JournalFileBackend
+
+try:  # Optuna's journal lock, as its own append takes it
+    from optuna.storages.journal._file import get_lock_file as _journal_lock
+except ImportError:  # moved: Optuna's own append (see the module's docstring)
+    _journal_lock = None  # type: ignore[assignment]  # its absence is the fallback
 
 try:  # Optuna's hook; not re-exported (its Redis backend uses it)
     from optuna.storages.journal._base import BaseJournalSnapshot as _SnapshotHook
@@ -30,6 +43,7 @@ except ImportError:  # moved: no snapshots, the journal alone (see the module's 
     _SnapshotHook = object  # type: ignore[assignment,misc]  # the hook's absence is the fallback
 
 SUFFIX = ".snapshot"
+_log = logging.getLogger(__name__)
 
 
 def _digest(data: bytes) -> str:
@@ -51,6 +65,28 @@ class SnapshotJournalBackend(JournalFileBackend, _SnapshotHook):
         self._journal = Path(path)
         self.snapshot_path = Path(path + SUFFIX)
 
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        """Append ``logs`` whole, or leave the journal as it was and raise (module docstring)."""
+        lock, path = getattr(self, "_lock", None), getattr(self, "_file_path", None)
+        if _journal_lock is None or lock is None or path is None:
+            super().append_logs(logs)
+            return
+        data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode("utf-8")
+        with _journal_lock(lock):
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    view = memoryview(data)
+                    while view:  # unbuffered: nothing of it is left to be written later
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                except OSError:
+                    os.ftruncate(fd, start)  # frees what it took, on a full disk too
+                    raise
+            finally:
+                os.close(fd)
+
     def save_snapshot(self, snapshot: bytes) -> None:
         """Optuna's replay state, which it takes right after reading the journal to its end."""
         offsets = _offsets(self)
@@ -71,8 +107,14 @@ class SnapshotJournalBackend(JournalFileBackend, _SnapshotHook):
             "last_start": last_start,
         }
         temporary = self.snapshot_path.with_name(f"{self.snapshot_path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(json.dumps(header).encode() + b"\n" + snapshot)
-        os.replace(temporary, self.snapshot_path)  # readers see the old snapshot or the new, whole
+        try:
+            temporary.write_bytes(json.dumps(header).encode() + b"\n" + snapshot)
+            os.replace(temporary, self.snapshot_path)  # readers see the old snapshot or the new, whole
+        except OSError as exc:  # a full disk: the snapshot is a cache, the journal is the record
+            temporary.unlink(missing_ok=True)
+            _log.warning(
+                "could not write the journal's snapshot %s (%s); the study is unaffected", self.snapshot_path, exc
+            )
 
     def load_snapshot(self) -> bytes | None:
         """The snapshot when it matches this journal and this Optuna; then replay starts after it."""
