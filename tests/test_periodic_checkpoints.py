@@ -166,11 +166,11 @@ def test_a_trial_interrupted_too_often_leaves_no_checkpoint(storage, tmp_path) -
     assert list((tmp_path / "checkpoints").iterdir()) == []
 
 
-def test_a_dead_drivers_trial_continues_from_its_checkpoint_in_the_next_run(storage, tmp_path) -> None:
+def test_a_dead_drivers_trial_continues_from_its_checkpoint_in_the_next_run(tmp_path) -> None:
     """The driver was SIGKILLed after trial 0's checkpoint at epoch 2: the trial is RUNNING with no
     live driver; the next run's recovery interrupts it and its re-run continues from epoch 2."""
-    if isinstance(storage, optuna.storages.InMemoryStorage):
-        pytest.skip("a later run needs a storage that outlives the first driver")
+    journal = tmp_path / "s.journal"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     events: list = []
     dead = _lifecycle(storage, tmp_path, events)
     launch = _launcher(dead, budget=1, run_id="dead").next()
@@ -182,7 +182,6 @@ def test_a_dead_drivers_trial_continues_from_its_checkpoint_in_the_next_run(stor
     study = optuna.load_study(study_name=dead.study.study_name, storage=storage)
     rules = Rules(metric="val_accuracy", direction="maximize", max_epochs=5)
     lc = Lifecycle(study, storage, rules, lambda notice: events.append(said(notice)), dead.checkpoints)
-    journal = tmp_path / "s.journal"
     assert lc.recover(Store(str(journal)), stale_after_s=60) == [0]
     pool = _CheckpointingPool(1, _interrupted_after_a_checkpoint)
     drive(_launcher(lc, budget=1), lc, pool, poll_s=0)
