@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the servers the tests use (PostgreSQL, Chromium) from Debian's packages when missing.
+# Installs the servers the tests use (PostgreSQL, MariaDB, Chromium) from Debian's packages when missing.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

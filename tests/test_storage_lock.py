@@ -85,3 +85,33 @@ def test_a_file_lock_whose_holder_died_is_free_at_once(tmp_path: Path, kind: str
 
     threading.Thread(target=take, daemon=True).start()
     assert got.wait(5.0), "a dead driver's lock held the next driver back"
+
+
+def test_a_mysql_named_lock_is_held_until_released_however_long(monkeypatch) -> None:
+    """Race 5 of issue 26 (MySQL): GET_LOCK gives up after its wait and returns 0, and hpo went on
+    as if it held the lock, so after 120 s a second driver could ask trials past the budget. With
+    the wait cut to 1 s, a holder keeps the lock for 4 s: the waiter gets it only after."""
+    import time
+
+    from hpo.storage import _lock
+    from tests._mysql import mysql_server
+
+    monkeypatch.setattr(_lock, "_MYSQL_WAIT_S", 1)
+    with mysql_server() as url:
+        holder, waiter = StorageLock(url), StorageLock(url)
+        released = threading.Event()
+        got: list[bool] = []
+
+        def wait() -> None:
+            with waiter("budget"):
+                got.append(released.is_set())
+
+        with holder("budget"):
+            thread = threading.Thread(target=wait)
+            thread.start()
+            time.sleep(4)  # four of the waiter's GET_LOCK waits
+            released.set()
+        thread.join(timeout=60)
+        assert got == [True]  # it took the lock only once the holder had let it go
+        holder.close()
+        waiter.close()

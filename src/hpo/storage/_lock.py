@@ -57,7 +57,11 @@ def _database_lock(engine: Any, kind: str, name: str, policy: OutagePolicy | Non
     def connect_and_acquire() -> Any:
         conn = engine.connect()
         try:
-            conn.execute(sqlalchemy.text(acquire))
+            # PostgreSQL's waits as long as it takes; MySQL's GET_LOCK gives up after its wait with
+            # 0 (NULL on an error), so it is asked again until it returns 1: held, never assumed.
+            while (got := conn.execute(sqlalchemy.text(acquire)).scalar()) != 1 and kind != "postgresql":
+                if got is None:
+                    raise RuntimeError(f"MySQL's GET_LOCK('hpo_{name}') failed (returned NULL)")
         except BaseException:
             conn.close()
             raise
