@@ -188,3 +188,21 @@ def test_a_dead_drivers_trial_continues_from_its_checkpoint_in_the_next_run(tmp_
     assert pool.starts == {1: b"2"}
     assert study.trials[1].state == TrialState.COMPLETE
     assert study.trials[1].intermediate_values == {e: e / 10 for e in range(1, 6)}
+
+
+def test_a_rerun_cut_short_before_its_first_report_keeps_the_epochs_it_carried(storage, tmp_path) -> None:
+    """Its re-run, placed from the epoch-2 checkpoint, is interrupted before it reports: it holds
+    epochs 1-2 (not 0), and its own re-run continues from the same checkpoint."""
+    def script(number: int, from_epoch: int) -> list:
+        if number == 1:
+            return [Failed(1, "the worker running this trial was lost", True, interrupted=True)]
+        return _interrupted_after_a_checkpoint(number, from_epoch)
+
+    events: list = []
+    lc = _lifecycle(storage, tmp_path, events, max_retries=0)
+    pool = _CheckpointingPool(1, script)
+    drive(_launcher(lc, budget=1), lc, pool, poll_s=0)
+    cut = lc.study.trials[1]
+    assert cut.user_attrs["hpo:epochs"] == 2 and cut.intermediate_values == {1: 0.1, 2: 0.2}
+    assert pool.starts == {0: None, 1: b"2", 2: b"2"}
+    assert lc.study.trials[2].state == TrialState.COMPLETE and lc.study.trials[2].user_attrs["hpo:resumed_from"] == [1, 2]

@@ -46,7 +46,9 @@ def _policy(clock: _Clock, window_s: float = 60.0) -> OutagePolicy:
 OUTAGES = [
     ("lost_connection", _lost_connection(), True),
     ("refused", sqlalchemy.exc.OperationalError("connect", {}, Exception("connection refused")), True),
-    ("journal_disk_full", OSError(errno.ENOSPC, "No space left on device"), False),  # see storage/_outage.py
+    ("journal_disk_full", OSError(errno.ENOSPC, "No space left on device"), True),  # the write was cut back
+    ("journal_over_quota", OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+    ("journal_not_writable", PermissionError(errno.EACCES, "Permission denied"), False),
     ("bad_data", optuna.exceptions.StorageInternalError("value too long for type character varying(2048)"), False),
     ("finished_trial", optuna.exceptions.UpdateFinishedTrialError("Trial#0 has already finished"), False),
     ("permission", PermissionError(errno.EACCES, "Permission denied"), False),

@@ -49,6 +49,8 @@ URL_TESTS = ("test_settings.py",)
 SPACE_TESTS = ("test_space.py", "test_space_properties.py", "test_space_cli.py")
 METRICS_TESTS = ("test_metrics.py",)
 TRIAL_TESTS = ("test_trial_answers.py",)
+CHECKPOINT_TESTS = ("test_periodic_checkpoints.py", "test_checkpoint_store.py", "test_promotion.py")
+STORAGE_TESTS = ("test_disk_full.py", "test_storage_lock.py", "test_storage_outage.py")
 
 MUTATIONS = [
     # -- executor/_lifecycle.py: the state machine that tells the study each trial's end
@@ -388,6 +390,71 @@ MUTATIONS = [
         "elif budget >= _constants.ANSWER_WAIT_MIN_S:",
         "elif budget > 0:",
         TRIAL_TESTS,
+    ),
+    # -- periodic checkpoints: kept for an interrupted trial's re-run, handed over, dropped at the end
+    Mutation(
+        "checkpoints.interrupted_drops_its_checkpoint",
+        "executor/_lifecycle.py",
+        "live = self._tell(number, TrialState.FAIL, keep_checkpoint=True)",
+        "live = self._tell(number, TrialState.FAIL, keep_checkpoint=False)",
+        CHECKPOINT_TESTS,
+    ),
+    Mutation(
+        "checkpoints.rerun_after_an_error_continues",
+        "executor/_launch.py",
+        "        if not frozen.user_attrs.get(_constants.ATTR_INTERRUPTED):\n            return None, None",
+        "        if False:\n            return None, None",
+        CHECKPOINT_TESTS,
+    ),
+    Mutation(
+        "checkpoints.curve_not_carried",
+        "executor/_lifecycle.py",
+        "        live.epochs = from_epoch\n",
+        "        live.epochs = 0\n",
+        CHECKPOINT_TESTS,
+    ),
+    Mutation(
+        "checkpoints.due_after_the_last_epoch",
+        "_trial.py",
+        "if epoch == 0 or epoch >= self.epochs or epoch <= saved_epoch",
+        "if epoch == 0 or epoch > self.epochs or epoch <= saved_epoch",
+        CHECKPOINT_TESTS,
+    ),
+    Mutation(
+        "checkpoints.orphans_include_queued_reruns",
+        "executor/_lifecycle.py",
+        "        needed |= {t.user_attrs.get(_constants.ATTR_RETRY_OF) for t in trials if t.state in alive}",
+        "        needed |= set()",
+        CHECKPOINT_TESTS,
+    ),
+    Mutation(
+        "promotion.first_driver_prunes_the_others_paused",
+        "executor/_launch.py",
+        "            return [] if others else self._lifecycle.end_paused()",
+        "            return self._lifecycle.end_paused()",
+        CHECKPOINT_TESTS,
+    ),
+    # -- storage: a cut-off journal write, a full disk as an outage, MySQL's lock
+    Mutation(
+        "storage.cut_off_write_left_in_the_journal",
+        "storage/_snapshot.py",
+        "                    os.ftruncate(fd, start)",
+        "                    pass",
+        STORAGE_TESTS,
+    ),
+    Mutation(
+        "storage.full_disk_not_an_outage",
+        "storage/_outage.py",
+        "        if isinstance(current, OSError) and current.errno in _DISK_FULL:",
+        "        if False:",
+        STORAGE_TESTS,
+    ),
+    Mutation(
+        "storage.mysql_lock_assumed_after_its_wait",
+        "storage/_lock.py",
+        "while (got := conn.execute(sqlalchemy.text(acquire)).scalar()) != 1 and kind != \"postgresql\":",
+        "while (got := conn.execute(sqlalchemy.text(acquire)).scalar()) is None and kind != \"postgresql\":",
+        STORAGE_TESTS,
     ),
 ]
 
