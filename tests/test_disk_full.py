@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import subprocess
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -18,8 +17,8 @@ from optuna.trial import TrialState
 from hpo.storage import Store, check_journal_tail
 from tests._disk import fill, small_disk
 from tests.test_faults import _env, _hpo, _wait_for
+from tests.test_storage_restart import EPOCHS, _sweep
 
-EPOCHS = 8
 
 
 def test_a_write_cut_off_by_a_full_disk_leaves_the_journal_whole_and_a_retry_lands(tmp_path) -> None:
@@ -56,29 +55,13 @@ def test_a_full_disk_is_an_outage_the_store_rides_out(tmp_path) -> None:
 @pytest.mark.slow
 def test_a_sweep_whose_journal_disk_fills_up_for_a_while_loses_no_report(tmp_path) -> None:
     with small_disk(tmp_path / "disk", size="16m") as disk:
-        path = tmp_path / "full.yaml"
-        path.write_text(textwrap.dedent(f"""
-            name: full
-            data: {{source: digits}}
-            train: {{epochs: {EPOCHS}}}
-            objective: {{metric: val_accuracy, function: "tests.cheap:slow"}}
-            space:
-              params:
-                x: {{type: float, low: 0.0, high: 1.0}}
-                epochs: {EPOCHS}
-                sleep: 0.5
-            sampler: {{name: random, seed: 0}}
-            pruner: {{name: none}}
-            budget: {{trials: 4}}
-            resources: {{concurrency: 2}}
-            results_dir: {disk / "results"}
-        """))
-        journal = disk / "results" / "full" / "study.journal"
+        journal = disk / "study.journal"  # the study on the small disk, the rest of the results beside it
+        path = _sweep(tmp_path, str(journal), outage_s=120)
 
         def reporting() -> bool:
             if not journal.exists():
                 return False
-            trials = optuna.load_study(study_name="full", storage=Store(str(journal)).open()).trials
+            trials = optuna.load_study(study_name="pg", storage=Store(str(journal)).open()).trials
             return sum(t.state == TrialState.RUNNING and bool(t.intermediate_values) for t in trials) >= 2
 
         driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
@@ -95,6 +78,6 @@ def test_a_sweep_whose_journal_disk_fills_up_for_a_while_loses_no_report(tmp_pat
         assert driver.returncode == 0, output[-4000:]
         assert "unreachable" in output and "reachable again" in output, output[-3000:]
         check_journal_tail(journal)
-        trials = optuna.load_study(study_name="full", storage=Store(str(journal)).open()).trials
+        trials = optuna.load_study(study_name="pg", storage=Store(str(journal)).open()).trials
         assert [t.state for t in trials] == [TrialState.COMPLETE] * 4  # none failed, none interrupted
         assert all(sorted(t.intermediate_values) == list(range(1, EPOCHS + 1)) for t in trials)  # every report, once
