@@ -3,7 +3,7 @@
 Importing hpo is cheap: TensorFlow and Ray are imported only by the parts that train or execute.
 """
 
-from hpo._api import SweepResult, load, run
+from hpo._api import SweepResult, load, run, stop_ray
 from hpo._errors import (
     ConfigError,
     DataError,
@@ -42,4 +42,5 @@ __all__ = [
     "load_sweep",
     "parse_space",
     "run",
+    "stop_ray",
 ]

@@ -107,9 +107,11 @@ def execute(
     save: str = "best",
     listener: Listener | None = None,
     finished: Callable[[SweepOutcome], None] | None = None,
+    keep_ray: bool = False,
 ) -> tuple[SweepResult, Written]:
     """Run ``sweep`` and write its results folder (``finished`` is told the outcome in between);
-    the result and what was written."""
+    the result and what was written. ``keep_ray``: leave the local Ray it started up for the
+    next sweep of this process."""
     from hpo.executor import run_sweep
     from hpo.results import finalize
     from hpo.tracking import open_trackers, run_summary
@@ -122,7 +124,7 @@ def execute(
         return done
     with open_trackers(sweep) as trackers:
         heard = _both(listener, trackers) if trackers else listener
-        outcome = run_sweep(sweep, new_study=new_study, listener=heard, save_front=save == "front")
+        outcome = run_sweep(sweep, new_study=new_study, listener=heard, save_front=save == "front", keep_ray=keep_ray)
         if finished is not None:
             finished(outcome)
         written = finalize(sweep, outcome.study, outcome.final, outcome.front)
@@ -190,15 +192,27 @@ def run(
     mlflow_uri (track in MLflow there), tensorboard (True: write TensorBoard logs);
     ``overrides``: any other setting by dotted key. Progress shows as a live table (in a notebook
     cell too) when ``progress``. Ctrl+C or a kernel interrupt raises ``SweepInterrupted`` with the
-    study consistent and resumable, as on the command line."""
+    study consistent and resumable, as on the command line. A local Ray it starts stays up for the
+    next ``run`` in this process (a notebook pays Ray's start once; ``hpo.stop_ray()`` stops it,
+    and Ray stops it at exit); a sweep whose own modules it does not ship gets a fresh one."""
     from hpo._progress import Progress
 
     sweep = resolve(sweep_or_path, overrides, **flags)
     config = sweep.config
     if not progress:
-        return execute(sweep, new_study=new_study, save=save)[0]
+        return execute(sweep, new_study=new_study, save=save, keep_ray=True)[0]
     with Progress(config.budget.trials, config.objective.direction, config.objective.metric) as listener:
-        return execute(sweep, new_study=new_study, save=save, listener=listener)[0]
+        return execute(sweep, new_study=new_study, save=save, listener=listener, keep_ray=True)[0]
+
+
+def stop_ray() -> None:
+    """Stop the local Ray that ``run`` kept up in this process (nothing when there is none)."""
+    import sys
+
+    if "ray" in sys.modules:  # never import Ray only to find it was not started
+        from hpo.executor._ray import stop_ray as stop
+
+        stop()
 
 
 def load(sweep_or_path: Sweep | str | Path, **flags: Any) -> SweepResult:

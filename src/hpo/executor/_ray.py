@@ -63,14 +63,37 @@ def _ray(local: bool = False) -> Any:
     return ray
 
 
+class RayStart(enum.Enum):
+    """How a sweep came by its Ray: hpo started a local one, reused the local one an earlier sweep
+    of this process kept, or joined one it did not start (a cluster, or the caller's ``ray.init``)."""
+
+    STARTED = "started"
+    REUSED = "reused"
+    JOINED = "joined"
+
+
+@dataclass
+class KeptRay:
+    """The local Ray a sweep of this process started and left up for the next one (``hpo.run`` in a
+    notebook pays Ray's start once): the modules its job ships to the workers, which Ray fixes when
+    it starts, so a sweep needing others gets a fresh Ray."""
+
+    modules: frozenset[str] = frozenset()
+    kept: bool = False
+
+
+_KEPT = KeptRay()  # this process's; Ray's own state is per process too
+
+
 def start_ray(
     address: str | None,
     num_cpus: int | None = None,
     num_gpus: int | None = None,
     modules: list[str] | None = None,
-) -> bool:
-    """Join ``address`` (or RAY_ADDRESS), or start a local Ray (``num_cpus``/``num_gpus`` override
-    what it detects; logical GPUs make placement testable without one); True when this call started it.
+) -> RayStart:
+    """Join ``address`` (or RAY_ADDRESS), reuse the local Ray an earlier sweep kept (when it ships
+    ``modules``), or start a local Ray (``num_cpus``/``num_gpus`` override what it detects; logical
+    GPUs make placement testable without one).
 
     ``modules``: the user's own modules and packages (files or folders) that Ray ships to every
     worker, so that nodes need nothing but the installed hpo. Ray takes them only here, for the job.
@@ -78,7 +101,11 @@ def start_ray(
     is_local = address is None and not os.environ.get("RAY_ADDRESS")
     ray = _ray(local=is_local)
     if ray.is_initialized():
-        return False
+        if not _KEPT.kept:
+            return RayStart.JOINED
+        if is_local and num_cpus is None and num_gpus is None and set(modules or ()) <= _KEPT.modules:
+            return RayStart.REUSED
+        stop_ray()  # kept for other modules, or this sweep runs elsewhere: start afresh
     local = {"num_cpus": num_cpus, "num_gpus": num_gpus} if is_local else {}
     ray.init(
         # "local": a new Ray of hpo's own, never one left over on this machine that ray.init()
@@ -90,7 +117,13 @@ def start_ray(
         log_to_driver=False,
         runtime_env={"py_modules": list(modules)} if modules else None,
     )
-    return True
+    _KEPT.modules = frozenset(modules or ())
+    return RayStart.STARTED
+
+
+def keep_ray() -> None:
+    """Leave the local Ray this process started up for its next sweep (Ray stops it at exit)."""
+    _KEPT.kept = True
 
 
 def fitting_slots(concurrency: int, cpus: float, gpus: float) -> int:
@@ -117,6 +150,7 @@ def fitting_slots(concurrency: int, cpus: float, gpus: float) -> int:
 
 
 def stop_ray() -> None:
+    _KEPT.kept, _KEPT.modules = False, frozenset()
     _ray().shutdown()
 
 

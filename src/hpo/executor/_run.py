@@ -57,6 +57,7 @@ class SweepOutcome:
     front: dict[int, dict[str, Any]] = field(default_factory=dict)  # with save_front: each front trial re-trained
     best: optuna.trial.FrozenTrial | None = None
     nothing_left: bool = False  # the budget was spent before this run: nothing trained, nothing re-trained
+    ray: str = ""  # "started", "reused" (the local Ray an earlier sweep of this process kept) or "joined"
 
 
 def check_data(sweep: Sweep) -> Dataset:
@@ -268,22 +269,22 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
         raise
 
 
-def _start(sweep: Sweep, new_study: bool, listener: Listener | None) -> tuple[_Prepared, bool]:
-    """Start (or join) Ray in this thread while the data and the study are prepared in another;
-    whether this call started Ray. A preparation error stops the Ray it started."""
+def _start(sweep: Sweep, new_study: bool, listener: Listener | None) -> tuple[_Prepared, _ray.RayStart]:
+    """Start (join, or reuse) Ray in this thread while the data and the study are prepared in
+    another; how it came by Ray. A preparation error stops the Ray it started."""
     modules = sorted({str(path) for ref in sweep.references().values() if (path := local_module_path(ref)) is not None})
     with ThreadPoolExecutor(1, thread_name_prefix="hpo-prepare") as executor:
         preparing = executor.submit(_prepare, sweep, new_study, listener)
         try:
-            started_ray = _ray.start_ray(sweep.config.resources.address, modules=modules)
+            ray_start = _ray.start_ray(sweep.config.resources.address, modules=modules)
         except BaseException:
             if preparing.exception() is None:  # waits for the preparation, then closes what it opened
                 preparing.result().store.close()
             raise
         try:
-            return preparing.result(), started_ray
+            return preparing.result(), ray_start
         except BaseException:
-            if started_ray:
+            if ray_start is _ray.RayStart.STARTED:
                 _ray.stop_ray()
             raise
 
@@ -335,22 +336,26 @@ def run_sweep(
     listener: Listener | None = None,
     evaluate: bool = True,
     save_front: bool = False,
+    keep_ray: bool = False,
 ) -> SweepOutcome:
     """Run ``sweep`` to its budget, then (``evaluate``) re-train its best trial in a worker and
     score it on the test split. Raise SweepAborted when it had to stop early (e.g. bad metric),
-    SweepInterrupted after Ctrl+C or SIGTERM (the study stays consistent and resumable)."""
+    SweepInterrupted after Ctrl+C or SIGTERM (the study stays consistent and resumable).
+    ``keep_ray``: leave a local Ray this process started up for its next sweep."""
     ensure_results_dir(sweep)
     check_references(sweep)
     started = time.perf_counter()
     # Ctrl+C (SIGINT) counts from before Ray starts; SIGTERM (a job scheduler's stop) is taken
     # over after ray.init, which installs a handler of its own for it.
     with signals_as_flag(signal.SIGINT) as interrupted:
-        run, started_ray = _start(sweep, new_study, listener)
+        run, ray_start = _start(sweep, new_study, listener)
         ray_up = time.perf_counter()
         try:
             sweep_end, scored, timings = _sweep_in_ray(sweep, run, interrupted, evaluate, save_front)
         finally:
-            if started_ray:
+            if ray_start is not _ray.RayStart.JOINED and keep_ray:
+                _ray.keep_ray()
+            elif ray_start is not _ray.RayStart.JOINED:
                 _ray.stop_ray()
             run.store.close()
         pressed = interrupted()
@@ -378,4 +383,5 @@ def run_sweep(
         timings,
         scored,
         best,
+        ray=ray_start.value,
     )
