@@ -123,6 +123,6 @@ def said(notice) -> tuple[str, int]:
         ex.StudyOpened: "opened", ex.EarlierRuns: "resumed", ex.Recovered: "recovered", ex.TrialStarted: "started",
         ex.TrialContinued: "continued", ex.TrialResumed: "resumed_from", ex.TrialPromoted: "promoted", ex.EpochReported: "epoch",
         ex.TrialPaused: "paused", ex.TrialComplete: "complete", ex.TrialPruned: "pruned", ex.TrialFailedEnd: "failed",
-        ex.TrialInterrupted: "interrupted", ex.ParamsUnread: "unread", ex.SweepAborting: "aborted",
+        ex.TrialInterrupted: "interrupted", ex.ParamsUnread: "unread", ex.StoppedEarly: "stopped_early", ex.SweepAborting: "aborted",
     }
     return kinds[type(notice)], getattr(notice, "number", -1)

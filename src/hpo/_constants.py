@@ -49,6 +49,7 @@ ATTR_INTERRUPTIONS = "hpo:interruptions"
 MAX_INTERRUPTIONS = 10
 ATTR_CHECKPOINT_EPOCH = "hpo:checkpoint_epoch"  # the epoch of the trial's last periodic checkpoint
 ATTR_RESUMED_FROM = "hpo:resumed_from"  # [trial, epoch]: an interrupted trial's run that continued its checkpoint
+ATTR_STOPPED_EARLY = "hpo:stopped_early"  # {reason, saved_trials}: budget.stop_when ended the search
 ATTR_PAUSED = "hpo:paused"  # the epoch a trial paused after (it stays RUNNING in the study); null once it continues
 ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
 

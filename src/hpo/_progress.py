@@ -17,6 +17,7 @@ from hpo.executor._notices import (
     Notice,
     ParamsUnread,
     Recovered,
+    StoppedEarly,
     StudyOpened,
     SweepAborting,
     TrialComplete,
@@ -150,6 +151,9 @@ class Progress:
                 what = f"interrupted ({reason}); its configuration runs again"
             case SweepAborting(reason=reason):
                 what = f"sweep aborted: {reason}"
+            case StoppedEarly(reason=reason, saved_trials=saved):
+                spared = "" if saved is None else f", {saved} trials of the budget spared"
+                what = f"stopping: {reason}; running trials finish{spared}"
             case EarlierRuns(finished=finished):
                 what = f"continuing the study: {finished} trials finished in earlier runs"
             case Recovered(trials=trials):

@@ -209,6 +209,15 @@ def _check_goals(doc: YamlDocument, config: SweepConfig) -> list[Problem]:
                     f"use one of {', '.join(_constants.MULTI_OBJECTIVE_PRUNERS)}",
                 )
             )
+    if config.budget.stop_when is not None:
+        problems.append(
+            doc.problem(
+                ("budget", "stop_when"),
+                f"budget.stop_when watches one objective value, but the sweep has {len(objective.targets)} goals "
+                f"(got patience={config.budget.stop_when.patience})",
+                "remove budget.stop_when, or keep a single objective",
+            )
+        )
     if config.budget.target is not None:
         problems.append(
             doc.problem(

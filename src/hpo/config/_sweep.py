@@ -89,6 +89,15 @@ class PrunerConfig(_Strict):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+class StopWhenConfig(_Strict):
+    """Stop a study that has stopped improving: once ``patience`` trials have finished (complete
+    or pruned, across runs) since the best value last improved by more than ``min_delta``, no
+    new trial starts; running ones finish, and the best is re-trained as usual."""
+
+    patience: int = Field(ge=1)
+    min_delta: float = Field(0.0, ge=0)
+
+
 class BudgetConfig(_Strict):
     trials: int | None = Field(20, ge=1)
     timeout: float | None = Field(None, gt=0, description="seconds")
@@ -103,6 +112,7 @@ class BudgetConfig(_Strict):
         ge=0,
         description="re-runs of a configuration cut short by its driver, worker or node, in a row",
     )
+    stop_when: StopWhenConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> BudgetConfig:

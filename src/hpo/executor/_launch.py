@@ -22,7 +22,7 @@ from hpo.executor._lifecycle import Lifecycle
 from hpo.executor._notices import TrialPromoted
 from hpo.space import SearchSpace
 from hpo.storage import Heartbeat, driver_alive, driver_records
-from hpo.study import Promotion, grid_exhausted, live_trial, trial_cap, trial_id
+from hpo.study import Patience, Promotion, grid_exhausted, live_trial, trial_cap, trial_id
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class Launcher:
         lock: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
         clock: Callable[[], float] = time.monotonic,
         promotion: Promotion | None = None,
+        stop_rule: Patience | None = None,
     ) -> None:
         self._lifecycle = lifecycle
         self._space = space
@@ -95,6 +96,7 @@ class Launcher:
         self._clock = clock
         self._past_startup = startup_trials == 0  # once enough trials finished, for good
         self._promotion = promotion
+        self._stop_rule = stop_rule
         self.holding_for_startup = False  # the last HOLD waits for the sampler's start-up trials (not the budget's end)
 
     def over(self) -> bool:
@@ -148,6 +150,10 @@ class Launcher:
             trials = study.get_trials(deepcopy=False)  # one read; the exact counts only where they decide
             if self._promotion is not None and (promoted := self._promotion.promotion(trials)) is not None:
                 return self._continue(*promoted)
+            if self._stop_rule is not None and (why := self._stop_rule.reason(trials)) is not None:
+                saved = None if self._budget is None else max(self._budget - spent_trials(trials), 0)
+                lifecycle.stop_early(why, saved)
+                return FINISHED  # no new trial; the loop waits for the running ones
             if budget_spent(study, trials, self._budget):
                 # A running trial may still fail and be re-queued; finish once none runs.
                 return HOLD if running else FINISHED

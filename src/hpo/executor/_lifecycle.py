@@ -31,6 +31,7 @@ from hpo.executor._notices import (
     Notice,
     ParamsUnread,
     Recovered,
+    StoppedEarly,
     SweepAborting,
     TrialComplete,
     TrialContinued,
@@ -100,6 +101,7 @@ class Lifecycle:
         self.consecutive_failures = 0
         self.abort_reason: str | None = None
         self.target_reached = False
+        self.stopped_early: str | None = None  # budget.stop_when's reason, once it ended the search
         self.interrupted = False
         self._read: set[str] = set()  # parameters some finished trial's code read
         self._unread: dict[str, int] = {}  # parameter -> finished trials that had it and did not read it
@@ -120,8 +122,10 @@ class Lifecycle:
 
     @property
     def stopping(self) -> bool:
-        """No new trials: the sweep was aborted, interrupted, or reached its target."""
-        return self.abort_reason is not None or self.interrupted or self.target_reached
+        """No new trials: the sweep was aborted, interrupted, reached its target or stopped improving."""
+        return (
+            self.abort_reason is not None or self.interrupted or self.target_reached or self.stopped_early is not None
+        )
 
     def emit(self, notice: Notice) -> None:
         """Tell the listener (the progress, the trackers) what happened."""
@@ -380,6 +384,15 @@ class Lifecycle:
                 )
                 return
         self._fail(number, reason, retryable)
+
+    def stop_early(self, reason: str, saved_trials: int | None) -> None:
+        """``budget.stop_when`` ended the search: no new trial starts, running ones finish. The
+        study keeps why and what it saved, for the report."""
+        if self.stopped_early is not None:
+            return
+        self.stopped_early = reason
+        self.study.set_user_attr(_constants.ATTR_STOPPED_EARLY, {"reason": reason, "saved_trials": saved_trials})
+        self.emit(StoppedEarly(reason, saved_trials))
 
     def abort(self, reason: str) -> None:
         """Stop the sweep: no new trials; live trials fail (not retried) with the reason."""

@@ -132,6 +132,15 @@ class ParamsUnread:
 
 
 @dataclass(frozen=True)
+class StoppedEarly:
+    """``budget.stop_when`` ended the search: no new trial starts (``reason``); ``saved_trials``
+    of the budget were not needed (None without a trial budget)."""
+
+    reason: str
+    saved_trials: int | None
+
+
+@dataclass(frozen=True)
 class SweepAborting:
     """The sweep stops launching and fails its live trials: ``reason`` says why."""
 
@@ -154,6 +163,7 @@ Notice = (
     | TrialFailedEnd
     | TrialInterrupted
     | ParamsUnread
+    | StoppedEarly
     | SweepAborting
 )
 Listener = Callable[[Notice], None]

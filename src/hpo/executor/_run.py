@@ -31,6 +31,7 @@ from hpo.executor._signals import sigint_deferred, signals_as_flag
 from hpo.space import CategoricalParam, FixedParam
 from hpo.storage import Heartbeat, StorageOutage, Store
 from hpo.study import (
+    Patience,
     Promotion,
     best_trial,
     open_study,
@@ -174,7 +175,15 @@ def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str, pro
         run_id=run_id,
         lock=lambda: store.lock(_constants.TRIALS_LOCK),
         promotion=promotion,
+        stop_rule=_stop_rule(sweep),
     )
+
+
+def _stop_rule(sweep: Sweep) -> Patience | None:
+    rule, objective = sweep.config.budget.stop_when, sweep.config.objective
+    if rule is None:
+        return None
+    return Patience(rule.patience, rule.min_delta, objective.direction, objective.metric)
 
 
 def _final(
@@ -256,6 +265,8 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
     store, storage, study = _open(sweep, new_study)
     try:
         study.set_user_attr(_constants.ATTR_RUN_OVERRIDES, sweep.run_overrides())
+        if study.user_attrs.get(_constants.ATTR_STOPPED_EARLY) is not None:
+            study.set_user_attr(_constants.ATTR_STOPPED_EARLY, None)  # this run decides again
         run_id = uuid.uuid4().hex[:12]
         promotion = _promotion(sweep)
         lifecycle = _lifecycle(sweep, study, storage, listener, promotion)

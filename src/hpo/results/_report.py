@@ -162,6 +162,16 @@ def _front_section(sweep: Sweep, study: optuna.Study) -> list[str]:
     return parts
 
 
+def _stopped_early_row(study: optuna.Study) -> list[str]:
+    """Why the search ended before its budget (``budget.stop_when``) and what that spared."""
+    stopped = study.user_attrs.get(_constants.ATTR_STOPPED_EARLY)
+    if not stopped:
+        return []
+    saved = stopped.get("saved_trials")
+    spared = "" if saved is None else f"; {saved} trials of the budget were not needed"
+    return [f"<tr><th>stopped early</th><td>{html.escape(str(stopped['reason']))}{spared}</td></tr>"]
+
+
 def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
     """Write ``report.html`` and the PNGs into ``folder``; return the report's path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -183,7 +193,9 @@ def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
         f"<tr><th>epochs trained</th><td>{summary['epochs_trained']}</td></tr>",
         f"<tr><th>epochs saved by pruning</th><td>{summary['epochs_saved_by_pruning']} "
         f"({100 * summary['epochs_saved_share']:.0f}% of what the sweep would have trained without pruning)</td></tr>",
-        f"<tr><th>total trial time</th><td>{summary['trial_time_s']:.0f} s</td></tr></table>",
+        f"<tr><th>total trial time</th><td>{summary['trial_time_s']:.0f} s</td></tr>",
+        *_stopped_early_row(study),
+        "</table>",
     ]
     parts += _front_section(sweep, study)
     if best is not None:

@@ -11,6 +11,7 @@ from hpo.study._open import (
     open_study,
     study_names,
 )
+from hpo.study._patience import Patience
 from hpo.study._promotion import PausedAwareSampler, Promotion, paused_at
 from hpo.study._prune import EpochPruning
 from hpo.study._recovery import recover_stale_trials
@@ -18,6 +19,7 @@ from hpo.study._retry import fail_trial, interrupt_trial
 
 __all__ = [
     "EpochPruning",
+    "Patience",
     "PausedAwareSampler",
     "Promotion",
     "best_trial",
