@@ -120,7 +120,7 @@ def said(notice) -> tuple[str, int]:
     from hpo import executor as ex
 
     kinds = {
-        ex.StudyOpened: "opened", ex.EarlierRuns: "resumed", ex.Recovered: "recovered", ex.TrialStarted: "started",
+        ex.StudyOpened: "opened", ex.EarlierRuns: "resumed", ex.CarriedOver: "carried", ex.Recovered: "recovered", ex.TrialStarted: "started",
         ex.TrialContinued: "continued", ex.TrialResumed: "resumed_from", ex.TrialPromoted: "promoted", ex.EpochReported: "epoch",
         ex.TrialPaused: "paused", ex.TrialComplete: "complete", ex.TrialPruned: "pruned", ex.TrialFailedEnd: "failed",
         ex.TrialInterrupted: "interrupted", ex.ParamsUnread: "unread", ex.StoppedEarly: "stopped_early", ex.SweepAborting: "aborted",

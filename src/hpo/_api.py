@@ -34,6 +34,7 @@ FLAGS = {
     "address": "resources.address",
     "mlflow_uri": "tracking.mlflow.uri",
     "tensorboard": "tracking.tensorboard",
+    "carry_over": "carry_over",
 }
 
 
@@ -189,7 +190,8 @@ def run(
     """Run a sweep (a YAML path or a ``Sweep`` built in code) to its budget, as `hpo run` does.
 
     ``flags``: trials, timeout, concurrency, gpus_per_trial, storage, results_dir, seed, address,
-    mlflow_uri (track in MLflow there), tensorboard (True: write TensorBoard logs);
+    mlflow_uri (track in MLflow there), tensorboard (True: write TensorBoard logs), carry_over (True:
+    when the space changed, a new study that keeps the earlier study's trials the new space can produce);
     ``overrides``: any other setting by dotted key. Progress shows as a live table (in a notebook
     cell too) when ``progress``. Ctrl+C or a kernel interrupt raises ``SweepInterrupted`` with the
     study consistent and resumable, as on the command line. A local Ray it starts stays up for the

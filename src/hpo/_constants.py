@@ -30,6 +30,9 @@ JAX_CACHE_MAX_BYTES = 2 * 1024**3
 
 # Study / trial attributes written by hpo.
 ATTR_SPACE_FINGERPRINT = "hpo:space_fingerprint"
+ATTR_SPACE = "hpo:space"  # the space a study was created with (SearchSpace.to_dict), to say what changed
+ATTR_CARRIED_FROM = "hpo:carried_from"  # {study, trial}: a finished trial carried into a new study
+ATTR_CARRIED = "hpo:carried"  # on the new study: {from, carried, incompatible: [[trial, reason], ...]}
 ATTR_SWEEP_NAME = "hpo:sweep"
 ATTR_FAIL_REASON = "hpo:fail_reason"
 ATTR_RETRY_OF = "hpo:retry_of"

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from hpo._direction import better
 from hpo.executor._notices import (
+    CarriedOver,
     EarlierRuns,
     EpochReported,
     Notice,
@@ -156,6 +157,13 @@ class Progress:
                 what = f"stopping: {reason}; running trials finish{spared}"
             case EarlierRuns(finished=finished):
                 what = f"continuing the study: {finished} trials finished in earlier runs"
+            case CarriedOver(source=source, carried=carried, incompatible=incompatible):
+                left = "".join(f"\n    trial {n}: {why}" for n, why in incompatible[:10])
+                more = f"\n    ... and {len(incompatible) - 10} more" if len(incompatible) > 10 else ""
+                what = (
+                    f"carries {carried} finished trials of study {source!r} (the sampler learns from them; they do "
+                    f"not count in the budget); {len(incompatible)} did not fit the new space{left}{more}"
+                )
             case Recovered(trials=trials):
                 what = (
                     f"the trials a dead driver left RUNNING were interrupted, not failed: {list(trials)} "

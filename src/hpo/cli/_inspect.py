@@ -126,6 +126,7 @@ def status(
             else ""
         )
         state = row["state"] + (" (infeasible)" if _fmt(row.get("feasible")) == "False" else "")
+        state += f" (carried from {row['carried_from']})" if _fmt(row["carried_from"]) else ""
         epochs = _fmt(row["epochs"])
         if _fmt(row["resumed_from_epoch"]):
             epochs += f" (resumed after {_fmt(row['resumed_from_epoch'])} of #{_fmt(row['resumed_from_trial'])})"

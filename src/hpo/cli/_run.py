@@ -164,6 +164,11 @@ def run(
     new_study: bool = typer.Option(
         False, "--new-study", help="Start a new study beside an existing one (e.g. after changing the space)."
     ),
+    carry_over: bool | None = typer.Option(
+        None,
+        "--carry-over",
+        help="When the space changed: a new study that keeps the trials the new space can produce (carry_over).",
+    ),
     save: str = typer.Option(
         "best",
         "--save",
@@ -192,6 +197,7 @@ def run(
         address=address,
         mlflow_uri=mlflow_uri,
         tensorboard=tensorboard,
+        carry_over=carry_over,
     )
 
 

@@ -208,6 +208,9 @@ class SweepConfig(_Strict):
     study_name: str | None = None
     results_dir: str = _constants.DEFAULT_RESULTS_DIR
     enqueue: list[dict[str, Any]] = Field(default_factory=list)
+    # When the space no longer matches the study's: start a new study that carries the earlier
+    # study's finished trials the new space can produce (instead of refusing to continue).
+    carry_over: bool = False
 
     @field_validator("name")
     @classmethod

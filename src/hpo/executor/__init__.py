@@ -3,6 +3,7 @@
 from hpo.executor._launch import FINISHED, HOLD, Launch, Launcher
 from hpo.executor._lifecycle import Lifecycle, Rules
 from hpo.executor._notices import (
+    CarriedOver,
     EarlierRuns,
     EpochReported,
     Listener,
@@ -29,6 +30,7 @@ from hpo.executor._spent import spent_study
 __all__ = [
     "FINISHED",
     "HOLD",
+    "CarriedOver",
     "EarlierRuns",
     "EpochReported",
     "Launch",

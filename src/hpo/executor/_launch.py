@@ -52,9 +52,13 @@ def _waiting(trials: list[optuna.trial.FrozenTrial]) -> bool:
 
 
 def spent_trials(trials: list[optuna.trial.FrozenTrial]) -> int:
-    """Trials that count against ``budget.trials``: all but the failed ones a retry replaced."""
+    """Trials that count against ``budget.trials``: all but the failed ones a retry replaced and
+    those carried over from an earlier study (``--carry-over``)."""
     retried = {t.user_attrs.get(_constants.ATTR_RETRY_OF) for t in trials}
-    return sum(t.state != TrialState.FAIL or t.number not in retried for t in trials)
+    return sum(
+        (t.state != TrialState.FAIL or t.number not in retried) and _constants.ATTR_CARRIED_FROM not in t.user_attrs
+        for t in trials
+    )
 
 
 def budget_spent(study: optuna.Study, trials: list[optuna.trial.FrozenTrial], budget: int | None) -> bool:

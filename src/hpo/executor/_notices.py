@@ -30,6 +30,16 @@ class EarlierRuns:
 
 
 @dataclass(frozen=True)
+class CarriedOver:
+    """The study carries finished trials of an earlier study whose space differed (``carry_over``):
+    how many, and the trials that did not fit the new space with the reason."""
+
+    source: str
+    carried: int
+    incompatible: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
 class Recovered:
     """Trials a dead driver left RUNNING, interrupted now: their configurations run again."""
 
@@ -151,6 +161,7 @@ TrialEnd = TrialComplete | TrialPruned | TrialFailedEnd | TrialInterrupted
 Notice = (
     StudyOpened
     | EarlierRuns
+    | CarriedOver
     | Recovered
     | TrialStarted
     | TrialContinued

@@ -26,7 +26,7 @@ from hpo.executor._checkpoints import CheckpointStore
 from hpo.executor._launch import Launcher
 from hpo.executor._lifecycle import Lifecycle, Rules
 from hpo.executor._loop import LoopTimings, Pool, drive
-from hpo.executor._notices import EarlierRuns, Listener, StudyOpened
+from hpo.executor._notices import CarriedOver, EarlierRuns, Listener, StudyOpened
 from hpo.executor._signals import sigint_deferred, signals_as_flag
 from hpo.space import CategoricalParam, FixedParam
 from hpo.storage import Heartbeat, StorageOutage, Store
@@ -272,6 +272,9 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
         lifecycle = _lifecycle(sweep, study, storage, listener, promotion)
         lifecycle.emit(StudyOpened(study.study_name, store.masked))
         lifecycle.recover(store, sweep.config.recovery.stale_after_s)
+        if (carried := study.user_attrs.get(_constants.ATTR_CARRIED)) is not None:
+            incompatible = tuple((int(n), str(why)) for n, why in carried["incompatible"])
+            lifecycle.emit(CarriedOver(carried["from"], int(carried["carried"]), incompatible))
         if (earlier := earlier_runs(sweep, study)) is not None:
             lifecycle.emit(earlier)
         return _Prepared(data, store, study, lifecycle, _launcher(sweep, lifecycle, store, run_id, promotion), run_id)

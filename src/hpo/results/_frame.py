@@ -22,6 +22,7 @@ _COLUMNS = [
     "retry_of",
     "resumed_from_trial",
     "resumed_from_epoch",
+    "carried_from",
     "host",
     "pid",
     "node",
@@ -32,8 +33,8 @@ _COLUMNS = [
 
 def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) -> pd.DataFrame:
     """One row per trial: number, state, value, epochs reached, duration, fail reason, the trial
-    it re-runs and the checkpoint it resumed from, where it ran (host, pid, Ray node, GPU ids),
-    params (``params_*``) and last-epoch metrics (``metrics_*``).
+    it re-runs and the checkpoint it resumed from, the study it was carried from, where it ran
+    (host, pid, Ray node, GPU ids), params (``params_*``) and last-epoch metrics (``metrics_*``).
 
     With several goals, ``value`` is the goal pruning watches (``objective.metric``; the first
     without ``objective``) and ``value_<goal>`` holds each; with constraints, ``feasible`` says
@@ -65,6 +66,7 @@ def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) 
             "retry_of": t.user_attrs.get(_constants.ATTR_RETRY_OF),
             "resumed_from_trial": resumed[0],  # an interrupted trial's re-run: whose checkpoint, after which epoch
             "resumed_from_epoch": resumed[1],
+            "carried_from": _origin(t.user_attrs.get(_constants.ATTR_CARRIED_FROM)),  # --carry-over: study#trial
             "host": placement.get("host"),
             "pid": placement.get("pid"),
             "node": placement.get("node"),
@@ -82,6 +84,10 @@ def trials_frame(study: optuna.Study, objective: ObjectiveConfig | None = None) 
     if frame.empty:
         return pd.DataFrame(columns=_COLUMNS)
     return frame.sort_values("number").reset_index(drop=True)
+
+
+def _origin(carried: dict[str, Any] | None) -> str | None:
+    return None if not carried else f"{carried['study']}#{carried['trial']}"
 
 
 def export_frame(frame: pd.DataFrame, path: str, fmt: str) -> None:

@@ -11,6 +11,7 @@ import optuna
 from hpo import _constants
 from hpo._errors import UsageError
 from hpo.storage import Store
+from hpo.study._carry import carry_trials, space_changes
 from hpo.study._factories import make_pruner, make_sampler
 from hpo.study._grid import AskTellGridSampler
 from hpo.study._promotion import PausedAwareSampler
@@ -30,15 +31,26 @@ def study_names(storage: optuna.storages.BaseStorage, base: str) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
-def _check_continuable(sweep: Sweep, study: optuna.Study, store: Store) -> None:
+def _space_changed(sweep: Sweep, study: optuna.Study) -> bool:
     stored = study.user_attrs.get(_constants.ATTR_SPACE_FINGERPRINT)
-    fingerprint = sweep.space.fingerprint()
-    if stored is not None and stored != fingerprint:
+    return stored is not None and stored != sweep.space.fingerprint()
+
+
+def _changes(sweep: Sweep, study: optuna.Study) -> str:
+    old = study.user_attrs.get(_constants.ATTR_SPACE)
+    if old is None:
+        return " (the study predates hpo keeping its space, so what changed cannot be listed)"
+    return ":\n  " + "\n  ".join(space_changes(old, sweep.space.to_dict()) or ["(only the parameters' order)"])
+
+
+def _check_continuable(sweep: Sweep, study: optuna.Study, store: Store) -> None:
+    if _space_changed(sweep, study):
         raise UsageError(
-            f"study {study.study_name!r} in {store.masked} was created with a different search space "
-            f"(fingerprint {stored}, the sweep file now gives {fingerprint}); continuing it would mix "
-            "incomparable trials. Run with --new-study to start a new study beside it (nothing is deleted), "
-            "or restore the previous space"
+            f"study {study.study_name!r} in {store.masked} was created with a different search space"
+            f"{_changes(sweep, study)}\ncontinuing it would mix incomparable trials. Run with --carry-over to start "
+            "a new study beside it that keeps the finished trials the new space can still produce (the sampler "
+            "learns from them), with --new-study to start one from nothing (nothing is deleted), or restore the "
+            "previous space"
         )
     wanted = [g.direction for g in sweep.config.objective.targets]
     stored_directions = [d.name.lower() for d in study.directions]
@@ -63,10 +75,13 @@ def open_study(
     if config.pruner.name in _constants.PROMOTION_SCHEDULERS and not isinstance(sampler, AskTellGridSampler):
         sampler = PausedAwareSampler(sampler)
     existing = study_names(storage, sweep.study_name)
+    earlier: optuna.Study | None = None
     if existing and not new_study:
         study = optuna.load_study(study_name=existing[-1], storage=storage, sampler=sampler, pruner=pruner)
-        _check_continuable(sweep, study, store)
-        return study
+        if not (config.carry_over and _space_changed(sweep, study) and _constants.ATTR_SPACE in study.user_attrs):
+            _check_continuable(sweep, study, store)
+            return study
+        earlier = study  # the space changed: a new study that carries what still fits
     name = sweep.study_name if not existing else f"{sweep.study_name}-{len(existing) + 1}"
     while name in existing:
         name += "-new"
@@ -86,7 +101,10 @@ def open_study(
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([g.metric for g in config.objective.targets])  # the dashboard's axis titles
     study.set_user_attr(_constants.ATTR_SPACE_FINGERPRINT, sweep.space.fingerprint())
+    study.set_user_attr(_constants.ATTR_SPACE, sweep.space.to_dict())
     study.set_user_attr(_constants.ATTR_SWEEP_NAME, sweep.name)
+    if earlier is not None:
+        carry_trials(earlier, study, sweep.space, earlier.user_attrs[_constants.ATTR_SPACE])
     for values in config.enqueue:
         study.enqueue_trial(values)
     return study
