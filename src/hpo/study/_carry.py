@@ -31,7 +31,7 @@ def space_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     lines += [f"{name}: removed (was {_spec(old[name])})" for name in old if name not in new]
     for name in (n for n in new if n in old and new[n] != old[n]):
         before, after = old[name], new[name]
-        keys = [k for k in _ORDER if k in before or k in after] + sorted(set(before) | set(after) - set(_ORDER))
+        keys = [k for k in _ORDER if k in before or k in after] + sorted((set(before) | set(after)) - set(_ORDER))
         for key in keys:
             if before.get(key) != after.get(key):
                 lines.append(f"{name}: {key} {_value(before.get(key))} -> {_value(after.get(key))}")

@@ -1,0 +1,166 @@
+"""Continuing after the space was edited (issue 24): what changed, said parameter by parameter,
+and a new study that carries the finished trials the new space can still produce. Real journal
+storages and Optuna's own TPE; `hpo run` end to end in the slow lane."""
+
+from __future__ import annotations
+
+import statistics
+import textwrap
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hpo._errors import UsageError
+from hpo.config import load_sweep
+from hpo.executor._launch import spent_trials
+from hpo.storage import Store
+from hpo.study import open_study
+from hpo.study._carry import space_changes
+from tests.conftest import run_hpo
+
+OLD = {
+    "x": {"type": "float", "low": 0.0, "high": 1.0},
+    "optimizer": {"type": "categorical", "choices": ["sgd", "adam"]},
+    "momentum": {"type": "float", "low": 0.0, "high": 0.9, "when": {"optimizer": ["sgd"]}},
+    "normalization": "minmax",
+}
+
+
+def _sweep(tmp_path: Path, params: dict, carry_over: bool = False, trials: int = 40):
+    import yaml
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "s", "data": {"source": "digits"}, "train": {"epochs": 2},
+        "objective": {"metric": "val_accuracy", "function": "tests.cheap:objective"},
+        "space": {"params": params}, "sampler": {"name": "tpe", "seed": 0, "args": {"n_startup_trials": 10}},
+        "budget": {"trials": trials}, "results_dir": str(tmp_path / "results"), "carry_over": carry_over,
+    }))
+    return load_sweep(path)
+
+
+def _ran(study: optuna.Study, n: int = 40) -> None:
+    """``n`` finished trials of the old space, the value peaking at x = 0.3."""
+    for i in range(n):
+        trial = study.ask()
+        x = trial.suggest_float("x", 0.0, 1.0)
+        optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+        if optimizer == "sgd":
+            trial.suggest_float("momentum", 0.0, 0.9)
+        trial.report(0.5, 1)
+        if i % 7 == 6:
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, 1.0 - (x - 0.3) ** 2)
+
+
+def test_space_changes_are_said_parameter_by_parameter() -> None:
+    new = {
+        "x": {"type": "float", "low": 0.0, "high": 0.5},
+        "optimizer": {"type": "categorical", "choices": ["sgd"]},
+        "momentum": {"type": "float", "low": 0.0, "high": 0.9, "when": {"optimizer": ["sgd"]}, "log": False},
+        "batch_size": {"type": "categorical", "choices": [32, 64]},
+    }
+    lines = space_changes(OLD | {"normalization": {"type": "fixed", "value": "minmax"}}, new)
+    assert "x: high 1.0 -> 0.5" in lines
+    assert "optimizer: choices ['sgd', 'adam'] -> ['sgd']" in lines
+    assert "batch_size: added (type categorical, choices [32, 64])" in lines
+    assert "normalization: removed (was type fixed, value minmax)" in lines
+    assert "momentum: log (none) -> False" in lines and len(lines) == 5
+
+
+def _studies(tmp_path: Path) -> tuple[optuna.Study, object]:
+    sweep = _sweep(tmp_path, OLD)
+    storage = Store(sweep.storage_url()).open()
+    study = open_study(sweep, storage)
+    _ran(study)
+    return study, storage
+
+
+def test_a_changed_space_is_refused_with_what_changed_and_the_way_on(tmp_path) -> None:
+    old, storage = _studies(tmp_path)
+    narrowed = _sweep(tmp_path, {**OLD, "x": {"type": "float", "low": 0.0, "high": 0.5}})
+    with pytest.raises(UsageError) as refused:
+        open_study(narrowed, storage)
+    message = str(refused.value)
+    assert "x: high 1.0 -> 0.5" in message and "--carry-over" in message and "--new-study" in message
+
+
+def test_carry_over_keeps_the_trials_that_fit_marked_and_outside_the_budget(tmp_path) -> None:
+    old, storage = _studies(tmp_path)
+    params = {**OLD, "x": {"type": "float", "low": 0.0, "high": 0.5}, "optimizer": {"type": "categorical", "choices": ["sgd"]}}
+    new = open_study(_sweep(tmp_path, params, carry_over=True), storage)
+    assert new.study_name == "s-2"
+    fits = [t for t in old.trials if t.params["x"] <= 0.5 and t.params["optimizer"] == "sgd"]
+    carried = new.trials
+    assert len(carried) == len(fits) > 0 and spent_trials(carried) == 0
+    for trial, source in zip(carried, fits, strict=True):
+        assert trial.user_attrs["hpo:carried_from"] == {"study": "s", "trial": source.number}
+        assert (trial.state, trial.values, trial.params, trial.intermediate_values) == (
+            source.state, source.values, source.params, source.intermediate_values)
+    summary = new.user_attrs["hpo:carried"]
+    assert summary["from"] == "s" and summary["carried"] == len(fits)
+    reasons = dict(summary["incompatible"])
+    assert len(reasons) == len(old.trials) - len(fits)
+    wide = next(t for t in old.trials if t.params["x"] > 0.5 and t.params["optimizer"] == "sgd")
+    assert "is outside" in reasons[wide.number]
+    # continuing the new study needs no carrying again
+    assert open_study(_sweep(tmp_path, params, carry_over=True), storage).study_name == "s-2"
+
+
+def test_a_changed_fixed_value_carries_nothing(tmp_path) -> None:
+    old, storage = _studies(tmp_path)
+    new = open_study(_sweep(tmp_path, {**OLD, "normalization": "standard"}, carry_over=True), storage)
+    assert new.trials == [] and len(new.user_attrs["hpo:carried"]["incompatible"]) == len(old.trials)
+
+
+def test_tpe_proposes_near_where_the_carried_trials_were_good(tmp_path) -> None:
+    """The first ten proposals of the new study: with the carried trials TPE is past its random
+    start-up and samples near x = 0.3; from nothing it samples the narrowed range at random."""
+    old, storage = _studies(tmp_path)
+    params = {**OLD, "x": {"type": "float", "low": 0.0, "high": 0.8}}
+
+    def distance(study: optuna.Study) -> float:
+        xs = []
+        for _ in range(10):
+            trial = study.ask()
+            xs.append(trial.suggest_float("x", 0.0, 0.8))
+            study.tell(trial, state=TrialState.FAIL)  # keep the proposals independent of each other
+        return statistics.mean(abs(x - 0.3) for x in xs)
+
+    carried = distance(open_study(_sweep(tmp_path, params, carry_over=True), storage))
+    (tmp_path / "other").mkdir()
+    blind = distance(open_study(_sweep(tmp_path / "other", params), Store(str(tmp_path / "other.journal")).open()))
+    assert carried < 0.1 < blind, (carried, blind)
+
+
+@pytest.mark.slow
+def test_hpo_run_carries_over_after_the_space_was_narrowed(tmp_path) -> None:
+    path = tmp_path / "c.yaml"
+    text = textwrap.dedent(f"""
+        name: c
+        data: {{source: digits}}
+        train: {{epochs: 2}}
+        objective: {{metric: val_accuracy, function: "tests.cheap:objective"}}
+        space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}, epochs: 2}}}}
+        sampler: {{name: random, seed: 0}}
+        pruner: {{name: none}}
+        budget: {{trials: 6}}
+        resources: {{concurrency: 2}}
+        results_dir: {tmp_path / "results"}
+    """)
+    path.write_text(text)
+    assert run_hpo("run", str(path), cwd=tmp_path).returncode == 0
+    path.write_text(text.replace("high: 1.0", "high: 0.5"))
+    refused = run_hpo("run", str(path), cwd=tmp_path)
+    assert refused.returncode == 2 and "x: high 1.0 -> 0.5" in refused.stderr, refused.stderr
+    carried = run_hpo("run", str(path), "--carry-over", cwd=tmp_path)
+    assert carried.returncode == 0, carried.stdout[-2000:] + carried.stderr[-2000:]
+    assert "finished trials of study 'c'" in carried.stdout and "did not fit the new space" in carried.stdout
+    status = run_hpo("status", str(path), cwd=tmp_path)
+    assert "(carried from c#" in status.stdout
+    study = optuna.load_study(study_name="c-2", storage=Store(str(tmp_path / "results" / "c" / "study.journal")).open())
+    own = [t for t in study.trials if "hpo:carried_from" not in t.user_attrs]
+    assert len(own) == 6 and len(study.trials) > 6  # the budget counts only the new study's own trials
