@@ -164,3 +164,44 @@ def test_hpo_run_carries_over_after_the_space_was_narrowed(tmp_path) -> None:
     study = optuna.load_study(study_name="c-2", storage=Store(str(tmp_path / "results" / "c" / "study.journal")).open())
     own = [t for t in study.trials if "hpo:carried_from" not in t.user_attrs]
     assert len(own) == 6 and len(study.trials) > 6  # the budget counts only the new study's own trials
+
+
+def test_space_suggest_narrows_to_where_the_best_trials_are_as_a_snippet_to_paste(tmp_path) -> None:
+    """`hpo space --suggest`: the value peaks at x = 0.3 and is best with adam; the snippet narrows
+    x around 0.3, keeps adam, ranks x as the most important, and pasted into the sweep it loads."""
+    import yaml
+
+    sweep = _sweep(tmp_path, {**OLD, "noise": {"type": "float", "low": 0.0, "high": 1.0},
+                              "act": {"type": "categorical", "choices": ["relu", "gelu"]}})
+    study = open_study(sweep, Store(sweep.storage_url()).open())
+    for i in range(60):
+        trial = study.ask()
+        x, noise = trial.suggest_float("x", 0.0, 1.0), trial.suggest_float("noise", 0.0, 1.0)
+        optimizer, act = trial.suggest_categorical("optimizer", ["sgd", "adam"]), trial.suggest_categorical("act", ["relu", "gelu"])
+        if optimizer == "sgd":
+            trial.suggest_float("momentum", 0.0, 0.9)
+        study.tell(trial, 1.0 - (x - 0.3) ** 2 - (0.2 if optimizer == "sgd" else 0.0) + (0.1 if act == "gelu" else 0.0) + 0.001 * noise)
+    shown = run_hpo("space", str(sweep.path), "--suggest", "--top", "0.1", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    snippet = yaml.safe_load(shown.stdout)["space"]["params"]
+    assert 0.15 <= snippet["x"]["low"] <= 0.3 <= snippet["x"]["high"] <= 0.45
+    assert snippet["act"] == {"choices": ["gelu"]}
+    # the best trials all use adam, but momentum's condition needs sgd: said, not narrowed
+    assert "optimizer" not in snippet and "narrowing to them would leave momentum unreachable" in shown.stdout
+    lines = [line for line in shown.stdout.splitlines() if line.startswith("    ")]
+    assert lines[0].lstrip().startswith("x:")  # the most important first
+    best = sorted(study.trials, key=lambda t: -t.value)[:6]
+    assert all(snippet["x"]["low"] <= t.params["x"] <= snippet["x"]["high"] for t in best)  # never cuts a best trial off
+    pasted = yaml.safe_load(sweep.path.read_text())
+    for name, override in snippet.items():
+        pasted["space"]["params"][name] = {**pasted["space"]["params"][name], **override}
+    sweep.path.write_text(yaml.safe_dump(pasted))
+    assert load_sweep(sweep.path).space["x"].high == snippet["x"]["high"]
+
+
+@pytest.mark.parametrize(("value", "up", "rounded"), [(0.123456, False, 0.123), (0.123456, True, 0.124), (45.67, True, 45.7),
+                                                      (45.67, False, 45.6), (-0.0123, True, -0.0123), (0.0, True, 0.0)])
+def test_suggested_bounds_round_outward_to_three_digits(value, up, rounded) -> None:
+    from hpo.study._suggest import _round
+
+    assert _round(value, up) == pytest.approx(rounded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -26,6 +27,10 @@ def space(
     sweep: Path = SWEEP_ARG,
     sample: int = typer.Option(0, "--sample", help="Print N sampled configurations instead of the table."),
     seed: int = typer.Option(0, "--seed", help="Seed for --sample."),
+    suggest: bool = typer.Option(
+        False, "--suggest", help="Narrower bounds from the study's best trials, as a snippet to paste."
+    ),
+    top: float = typer.Option(0.2, "--top", help="With --suggest: the share of complete trials that counts as best."),
     format: str = FORMAT_OPT,
     debug: bool = DEBUG_OPT,
 ) -> int:
@@ -33,6 +38,8 @@ def space(
     if sample < 0:
         raise UsageError(f"--sample must be >= 0, but got {sample}")
     loaded = load_sweep(sweep)
+    if suggest:
+        return _suggest(loaded, top, format)
     if sample:
         configs = sample_configurations(loaded.space, sample, seed)
         if format == "json":
@@ -63,3 +70,47 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value == "" else str(value)
+
+
+def _suggest(loaded: Any, top: float, format: str) -> int:
+    """`--suggest`: per tuned parameter, the range or choices of the best trials, with importance."""
+    from hpo.study import load_existing_study, suggest_narrower
+
+    if not 0 < top <= 1:
+        raise UsageError(f"--top is a share of the complete trials, 0 < top <= 1, but got {top}")
+    if loaded.config.objective.multi:
+        raise UsageError("--suggest ranks trials by one objective, but this sweep has several goals")
+    study = load_existing_study(loaded)
+    narrowed, best, complete = suggest_narrower(study, loaded.space, top)
+    if format == "json":
+        print_json([vars(n) for n in narrowed])
+        return _constants.EXIT_OK
+    if not complete:
+        raise UsageError(f"study {study.study_name!r} has no complete trial yet: nothing to narrow from")
+    lines = [
+        f"# hpo space --suggest: where the best {best} of {complete} complete trials of study {study.study_name!r} are",
+        f"# (--top {top:g}); importance: PED-ANOVA, local to them. Paste into the sweep file, then run with",
+        "# --carry-over to keep the trials that fit.",
+        "space:",
+        "  params:",
+    ]
+    for item in sorted(narrowed, key=lambda n: -(n.importance or 0.0)):
+        weight = "" if item.importance is None else f"importance {item.importance:.2f}; "
+        if item.override is None:
+            why = f"; {item.note}" if item.note else ""
+            lines.append(f"    # {item.name}: unchanged ({weight}{item.was}){why}")
+            continue
+        body = ", ".join(f"{k}: {_yaml(v)}" for k, v in item.override.items())
+        lines.append(f"    {item.name}: {{{body}}}   # {weight}was {item.was}")
+    print("\n".join(lines))
+    return _constants.EXIT_OK
+
+
+def _yaml(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str):
+        return repr(value) if not value.isidentifier() else value
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -16,9 +16,11 @@ from hpo.study._promotion import PausedAwareSampler, Promotion, paused_at
 from hpo.study._prune import EpochPruning
 from hpo.study._recovery import recover_stale_trials
 from hpo.study._retry import fail_trial, interrupt_trial
+from hpo.study._suggest import Narrowed, suggest_narrower
 
 __all__ = [
     "EpochPruning",
+    "Narrowed",
     "Patience",
     "PausedAwareSampler",
     "Promotion",
@@ -38,6 +40,7 @@ __all__ = [
     "recover_stale_trials",
     "startup_trials",
     "study_names",
+    "suggest_narrower",
     "trial_cap",
     "trial_id",
     "watched_value",
