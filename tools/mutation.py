@@ -51,6 +51,7 @@ METRICS_TESTS = ("test_metrics.py",)
 TRIAL_TESTS = ("test_trial_answers.py",)
 CHECKPOINT_TESTS = ("test_periodic_checkpoints.py", "test_checkpoint_store.py", "test_promotion.py")
 STORAGE_TESTS = ("test_disk_full.py", "test_storage_lock.py", "test_storage_outage.py")
+LOOP_TESTS = ("test_stop_rules.py", "test_carry_over.py")
 
 MUTATIONS = [
     # -- executor/_lifecycle.py: the state machine that tells the study each trial's end
@@ -160,8 +161,8 @@ MUTATIONS = [
     Mutation(
         "launch.retried_failure_counted_twice",
         "executor/_launch.py",
-        "return sum(t.state != TrialState.FAIL or t.number not in retried for t in trials)",
-        "return len(trials)",
+        "(t.state != TrialState.FAIL or t.number not in retried) and _constants.ATTR_CARRIED_FROM not in t.user_attrs",
+        "_constants.ATTR_CARRIED_FROM not in t.user_attrs",
         LAUNCH_TESTS,
     ),
     Mutation(
@@ -455,6 +456,28 @@ MUTATIONS = [
         "while (got := conn.execute(sqlalchemy.text(acquire)).scalar()) != 1 and kind != \"postgresql\":",
         "while (got := conn.execute(sqlalchemy.text(acquire)).scalar()) is None and kind != \"postgresql\":",
         STORAGE_TESTS,
+    ),
+    # -- the practitioner's loop: the patience rule, carried trials, suggested bounds
+    Mutation(
+        "loop.patience_off_by_one",
+        "study/_patience.py",
+        "if best is None or since < self.patience:",
+        "if best is None or since <= self.patience:",
+        LOOP_TESTS,
+    ),
+    Mutation(
+        "loop.carried_trials_count_in_the_budget",
+        "executor/_launch.py",
+        "(t.state != TrialState.FAIL or t.number not in retried) and _constants.ATTR_CARRIED_FROM not in t.user_attrs",
+        "(t.state != TrialState.FAIL or t.number not in retried)",
+        LOOP_TESTS,
+    ),
+    Mutation(
+        "loop.suggest_ranks_the_worst",
+        "study/_suggest.py",
+        "ranked = sorted(complete, key=lambda t: float(t.value), reverse=maximize)",
+        "ranked = sorted(complete, key=lambda t: float(t.value), reverse=not maximize)",
+        LOOP_TESTS,
     ),
 ]
 
