@@ -205,3 +205,22 @@ def test_suggested_bounds_round_outward_to_three_digits(value, up, rounded) -> N
     from hpo.study._suggest import _round
 
     assert _round(value, up) == pytest.approx(rounded)
+
+
+def test_earlier_runs_count_what_the_budget_counts(tmp_path) -> None:
+    """The progress's "done" starts from the earlier runs' trials of the budget: a failure that a
+    re-run replaced and a carried trial are not among them (a chaos run showed done 377/360)."""
+    from hpo.executor._run import earlier_runs
+
+    old, storage = _studies(tmp_path)
+    new = open_study(_sweep(tmp_path, {**OLD, "x": {"type": "float", "low": 0.0, "high": 0.5}}, carry_over=True), storage)
+    assert new.trials and earlier_runs(_sweep(tmp_path, OLD), new) is None  # only carried trials so far
+    own = new.ask()
+    own.suggest_float("x", 0.0, 0.5)
+    new.tell(own, state=TrialState.FAIL)
+    new.enqueue_trial(own.params, user_attrs={"hpo:retry_of": own.number})  # interrupted: it runs again
+    done = new.ask()
+    new.tell(done, 0.9)
+    lost = new.ask()
+    new.tell(lost, state=TrialState.FAIL)  # failed for good
+    assert earlier_runs(_sweep(tmp_path, OLD), new).finished == 2

@@ -116,8 +116,19 @@ def _open(sweep: Sweep, new_study: bool) -> tuple[Store, optuna.storages.BaseSto
 
 
 def earlier_runs(sweep: Sweep, study: optuna.Study) -> EarlierRuns | None:
-    """How many trials earlier runs finished and the best value so far; None when they finished none."""
-    earlier = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    """How many trials of the budget earlier runs finished (a failure a re-run replaced and a
+    carried trial are none) and the best value so far; None when they finished none."""
+    trials = study.get_trials(deepcopy=False)
+    replaced = {t.user_attrs.get(_constants.ATTR_RETRY_OF) for t in trials}
+    earlier = [
+        t
+        for t in trials
+        if (
+            t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+            or (t.state == TrialState.FAIL and t.number not in replaced)
+        )
+        and _constants.ATTR_CARRIED_FROM not in t.user_attrs
+    ]
     if not earlier:
         return None
     best = best_trial(study, sweep.config.objective)
