@@ -333,7 +333,7 @@ def main() -> int:
             while time.monotonic() < wait_until and run.driver is not None and run.driver.poll() is None:
                 time.sleep(0.5)
             assert run.driver is not None
-            if run.driver.poll() is not None:
+            if run.driver.poll() is not None or time.monotonic() >= end_faults:
                 break
             before = run.reported()
             fault = _inject(run, cluster, server, rng)
