@@ -224,3 +224,14 @@ def test_earlier_runs_count_what_the_budget_counts(tmp_path) -> None:
     lost = new.ask()
     new.tell(lost, state=TrialState.FAIL)  # failed for good
     assert earlier_runs(_sweep(tmp_path, OLD), new).finished == 2
+
+
+def test_the_report_says_what_was_carried_and_what_did_not_fit(tmp_path) -> None:
+    from hpo.results._report import _carried_rows
+
+    old, storage = _studies(tmp_path)
+    new = open_study(_sweep(tmp_path, {**OLD, "x": {"type": "float", "low": 0.0, "high": 0.5}}, carry_over=True), storage)
+    rows = _carried_rows(new)
+    assert f"{len(new.trials)} finished trials of study <code>s</code>" in rows[0] and "0 trials of its own" in rows[0]
+    assert "did not fit the new space" in rows[1] and "is outside" in rows[1]
+    assert _carried_rows(old) == []

@@ -172,6 +172,24 @@ def _stopped_early_row(study: optuna.Study) -> list[str]:
     return [f"<tr><th>stopped early</th><td>{html.escape(str(stopped['reason']))}{spared}</td></tr>"]
 
 
+def _carried_rows(study: optuna.Study) -> list[str]:
+    """How many trials were carried over from the study before a space edit, and which did not fit."""
+    carried = study.user_attrs.get(_constants.ATTR_CARRIED)
+    if not carried:
+        return []
+    own = sum(_constants.ATTR_CARRIED_FROM not in t.user_attrs for t in study.get_trials(deepcopy=False))
+    rows = [
+        f"<tr><th>carried over</th><td>{carried['carried']} finished trials of study "
+        f"<code>{html.escape(str(carried['from']))}</code> (outside the budget); {own} trials of its own</td></tr>"
+    ]
+    if carried["incompatible"]:
+        listed = "<br>".join(f"#{n}: {html.escape(str(why))}" for n, why in carried["incompatible"][:20])
+        more = len(carried["incompatible"]) - 20
+        tail = f"<br>… and {more} more" if more > 0 else ""
+        rows.append(f"<tr><th>did not fit the new space</th><td>{listed}{tail}</td></tr>")
+    return rows
+
+
 def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
     """Write ``report.html`` and the PNGs into ``folder``; return the report's path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -195,6 +213,7 @@ def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
         f"({100 * summary['epochs_saved_share']:.0f}% of what the sweep would have trained without pruning)</td></tr>",
         f"<tr><th>total trial time</th><td>{summary['trial_time_s']:.0f} s</td></tr>",
         *_stopped_early_row(study),
+        *_carried_rows(study),
         "</table>",
     ]
     parts += _front_section(sweep, study)
