@@ -112,6 +112,15 @@ def checkpointing(trial: TrialContext) -> None:
             trial.save({"epoch": epoch})
 
 
+def frameworks(trial: TrialContext) -> None:
+    """Reports, besides its curve, whether TensorFlow, Keras, JAX or torch is imported in its worker."""
+    import sys
+
+    loaded = {f"{name}_loaded": float(name in sys.modules) for name in ("tensorflow", "keras", "jax", "torch")}
+    for epoch in range(1, int(trial.params.get("epochs", 6)) + 1):
+        trial.report(epoch, {"val_accuracy": _curve(trial.params, epoch), **loaded})
+
+
 def oom_on_a_share(trial: TrialContext) -> dict[str, float]:
     """Runs out of (pretend) GPU memory on a share of a GPU when x > 0.6, fits on a whole one.
     Writes its GPU, share and start/end to params['log_dir'] like ``recording``."""

@@ -113,6 +113,15 @@ def test_a_pruned_trial_stops_at_the_report_it_was_pruned_at(tmp_path) -> None:
         assert (logs / f"{t.number}.txt").read_text().split() == ["1", "2"]
 
 
+def test_a_trial_functions_workers_import_no_framework(tmp_path) -> None:
+    """A trial function that does not import Keras runs in workers that never import TensorFlow,
+    Keras, JAX or torch (each costs seconds and hundreds of MB per worker)."""
+    study = run_sweep(_fn(_sweep(tmp_path, pruner="none", trials=2), "frameworks"), evaluate=False).study
+    for trial in study.trials:
+        metrics = trial.user_attrs["hpo:val_metrics"]
+        assert [metrics[f"{name}_loaded"] for name in ("tensorflow", "keras", "jax", "torch")] == [0.0] * 4
+
+
 SAMPLERS = ["tpe", "random", "cmaes", "gp", "qmc", "grid"]
 
 
