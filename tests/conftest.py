@@ -103,6 +103,17 @@ def _in_fast_lane(config: pytest.Config) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _no_kept_ray():
+    """`hpo.run` keeps the local Ray it started for the next run in the process: each test ends
+    without one, so the next test in this worker starts from none (a module's own Ray stays)."""
+    yield
+    if "ray" in sys.modules:
+        import hpo
+
+        hpo.stop_ray()
+
+
+@pytest.fixture(autouse=True)
 def _fast_lane_stays_light(request: pytest.FixtureRequest):
     """In the fast lane, fail the test that first imports a heavy framework into the test process."""
     if not _in_fast_lane(request.config):

@@ -208,13 +208,14 @@ def run(
 
 
 def stop_ray() -> None:
-    """Stop the local Ray that ``run`` kept up in this process (nothing when there is none)."""
+    """Stop the local Ray that ``run`` kept up in this process (nothing when there is none; a Ray
+    the caller started or a cluster it joined is left alone)."""
     import sys
 
     if "ray" in sys.modules:  # never import Ray only to find it was not started
-        from hpo.executor._ray import stop_ray as stop
+        from hpo.executor._ray import stop_kept_ray
 
-        stop()
+        stop_kept_ray()
 
 
 def load(sweep_or_path: Sweep | str | Path, **flags: Any) -> SweepResult:

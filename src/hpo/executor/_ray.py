@@ -126,6 +126,12 @@ def keep_ray() -> None:
     _KEPT.kept = True
 
 
+def stop_kept_ray() -> None:
+    """Stop the local Ray a sweep kept up, if any (never a Ray hpo joined)."""
+    if _KEPT.kept:
+        stop_ray()
+
+
 def fitting_slots(concurrency: int, cpus: float, gpus: float) -> int:
     """How many trials the cluster can run at once (at most ``concurrency``); UsageError when not even one fits."""
     import math
