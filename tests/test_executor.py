@@ -205,7 +205,7 @@ def test_resume_continues_and_changed_space_is_refused(tmp_path) -> None:
     again = run_sweep(_fn(_sweep(tmp_path, trials=6), "objective"))
     assert len(again.study.trials) == 6  # budget already spent: nothing new
     changed = _sweep(tmp_path, trials=6, x="{type: float, low: 0.0, high: 2.0}")
-    with pytest.raises(UsageError, match=r"different search space .* --new-study"):
+    with pytest.raises(UsageError, match=r"(?s)different search space:\n  x: high 1.0 -> 2.0\n.*--carry-over.*--new-study"):
         run_sweep(_fn(changed, "objective"))
     fresh = run_sweep(_fn(changed, "objective"), new_study=True)
     assert fresh.study.study_name == "cheap-2" and len(fresh.study.trials) == 6
