@@ -2,7 +2,8 @@
 
     asked -> running -> reported epochs -> pruned | complete | failed(reason, retryable) -> told
                                  or -> interrupted (its driver stopped, its worker or node lost: FAIL
-                                       in the study, marked so, its configuration queued again)
+                                       in the study, marked so, its configuration queued again; the
+                                       re-run continues from its last periodic checkpoint, if any)
                                  or -> paused (promotion: RUNNING in the study, its checkpoint
                                        kept) -> continued -> running ... | pruned when the sweep ends
 
