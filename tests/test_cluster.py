@@ -1,7 +1,10 @@
-"""`hpo run --address` joins an existing Ray cluster (started with `ray start`), and leaves it up."""
+"""`hpo run --address` joins an existing Ray cluster (started with `ray start`), and leaves it up;
+clusters that shrink and grow; the chaos run. Every `ray start` cluster of the suite is here, so that
+no two run at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -420,3 +423,24 @@ def test_at_zero_capacity_past_worker_start_timeout_the_driver_exits_1_and_resum
     resumed = _run_driver(folder, path, elastic.address)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert len(journal_study(journal, "u").get_trials(states=(TrialState.COMPLETE,))) == 6
+
+
+# -- the chaos run (benchmarks/chaos.py): here, so that its `ray start` cluster never runs beside another --
+
+
+def test_a_two_minute_chaos_run_keeps_every_invariant(tmp_path) -> None:
+    """Two minutes of benchmarks/chaos.py: a sweep on a 3-node `ray start` cluster with a PostgreSQL
+    study under random faults (workers and nodes killed, nodes joining, the driver SIGKILLed or
+    Ctrl+C'd and resumed, the database restarted); every invariant must hold."""
+    out = tmp_path / "chaos.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "chaos.py"), "--minutes", "1.5", "--fault-every", "8", "16",
+         "--trials", "60", "--epochs", "6", "--sleep", "0.5", "--seed", "3", "--folder", str(tmp_path / "run"),
+         "--json", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": TREE_PATH},
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    assert "invariants: all held" in result.stdout
+    summary = json.loads(out.read_text())
+    assert len(summary["faults"]) >= 4 and not summary["broken"]
+    assert len({fault["kind"] for fault in summary["faults"]}) >= 3, summary["faults"]
