@@ -23,7 +23,7 @@ from hpo.config import Sweep, builtin_metrics, check_references
 from hpo.data import DataError, Dataset, load_dataset
 from hpo.executor import _ray
 from hpo.executor._checkpoints import CheckpointStore
-from hpo.executor._launch import Launcher
+from hpo.executor._launch import Launcher, spent_trials
 from hpo.executor._lifecycle import Lifecycle, Rules
 from hpo.executor._loop import LoopTimings, Pool, drive
 from hpo.executor._notices import CarriedOver, EarlierRuns, Listener, StudyOpened
@@ -119,20 +119,12 @@ def earlier_runs(sweep: Sweep, study: optuna.Study) -> EarlierRuns | None:
     """How many trials of the budget earlier runs finished (a failure a re-run replaced and a
     carried trial are none) and the best value so far; None when they finished none."""
     trials = study.get_trials(deepcopy=False)
-    replaced = {t.user_attrs.get(_constants.ATTR_RETRY_OF) for t in trials}
-    earlier = [
-        t
-        for t in trials
-        if (
-            t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-            or (t.state == TrialState.FAIL and t.number not in replaced)
-        )
-        and _constants.ATTR_CARRIED_FROM not in t.user_attrs
-    ]
-    if not earlier:
+    unfinished = sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
+    finished = spent_trials(trials) - unfinished  # the budget's count, less what has not ended
+    if not finished:
         return None
     best = best_trial(study, sweep.config.objective)
-    return EarlierRuns(len(earlier), None if best is None else watched_value(best, sweep.config.objective))
+    return EarlierRuns(finished, None if best is None else watched_value(best, sweep.config.objective))
 
 
 def _lifecycle(
