@@ -164,3 +164,31 @@ def pausing_held(trial: TrialContext) -> None:
     while trial.number >= int(trial.params["hold_from"]) and not release.exists() and not trial.should_stop:
         time.sleep(0.05)
     pausing(trial)
+
+
+
+def _lucky(x: float, seed: int) -> float:
+    """A level set by ``x`` (best at 0.3) plus a small seed wobble; ``x`` below 0.2 is lucky with
+    seed 0 only (+0.2)."""
+    return 0.9 - abs(x - 0.3) / 2 + 0.01 * ((seed * 7 + round(x * 10)) % 3 - 1) + (0.2 if x < 0.2 and seed == 0 else 0.0)
+
+
+def seed_luck(trial: TrialContext) -> None:
+    """Reaches ``_lucky(x, seed)`` at epoch 2: x < 0.2's single run with seed 0 is the sweep's best
+    while x = 0.3 is the best by mean. Writes pid, seed and start/end of each run to
+    ``params['log_dir']`` when given."""
+    x, seed, start = float(trial.params["x"]), trial.seed, time.time()
+    value = _lucky(x, seed)
+    for epoch in (1, 2):
+        time.sleep(float(trial.params.get("sleep", 0.0)))
+        trial.report(epoch, {"val_accuracy": value * epoch / 2, "val_loss": 1 - value * epoch / 2})
+    if trial.params.get("log_dir"):
+        record = {"x": x, "seed": seed, "pid": os.getpid(), "start": start, "end": time.time()}
+        (Path(trial.params["log_dir"]) / f"{os.getpid()}-{start}.json").write_text(json.dumps(record))
+
+
+def seed_luck_cost(trial: TrialContext) -> dict[str, float]:
+    """``seed_luck`` with a second goal, a ``cost`` that grows with x."""
+    seed_luck(trial)
+    x = float(trial.params["x"])
+    return {"val_accuracy": _lucky(x, trial.seed), "cost": 100 * x * x}

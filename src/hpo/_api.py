@@ -35,6 +35,7 @@ FLAGS = {
     "mlflow_uri": "tracking.mlflow.uri",
     "tensorboard": "tracking.tensorboard",
     "carry_over": "carry_over",
+    "finish": "finish",
 }
 
 
@@ -191,7 +192,9 @@ def run(
 
     ``flags``: trials, timeout, concurrency, gpus_per_trial, storage, results_dir, seed, address,
     mlflow_uri (track in MLflow there), tensorboard (True: write TensorBoard logs), carry_over (True:
-    when the space changed, a new study that keeps the earlier study's trials the new space can produce);
+    when the space changed, a new study that keeps the earlier study's trials the new space can produce),
+    finish (``{"top_k": K, "seeds": S}``: re-train the K best configurations with S seeds each and
+    select the best by mean);
     ``overrides``: any other setting by dotted key. Progress shows as a live table (in a notebook
     cell too) when ``progress``. Ctrl+C or a kernel interrupt raises ``SweepInterrupted`` with the
     study consistent and resumable, as on the command line. A local Ray it starts stays up for the

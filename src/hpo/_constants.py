@@ -52,6 +52,9 @@ ATTR_INTERRUPTIONS = "hpo:interruptions"
 MAX_INTERRUPTIONS = 10
 ATTR_CHECKPOINT_EPOCH = "hpo:checkpoint_epoch"  # the epoch of the trial's last periodic checkpoint
 ATTR_RESUMED_FROM = "hpo:resumed_from"  # [trial, epoch]: an interrupted trial's run that continued its checkpoint
+# {top_k, seeds, rule, single_run_best, selected, differs, candidates, test, model_seed, trial_seconds}:
+# the finish's re-trainings of the top candidates (results/_finish.py), never trials of the search
+ATTR_FINISH = "hpo:finish"
 ATTR_STOPPED_EARLY = "hpo:stopped_early"  # {reason, saved_trials}: budget.stop_when ended the search
 ATTR_PAUSED = "hpo:paused"  # the epoch a trial paused after (it stays RUNNING in the study); null once it continues
 ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
@@ -64,6 +67,7 @@ RUN_OVERRIDE_KEYS = (
     "resources.gpus_per_trial",
     "sampler.seed",
     "tracking.mlflow.uri",
+    "finish",
     "tracking.tensorboard",
 )
 

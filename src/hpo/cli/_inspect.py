@@ -21,6 +21,7 @@ from hpo.cli._common import (
     print_json,
     stdout,
 )
+from hpo.cli._finish import print_finish
 
 
 def _open(sweep_path: Path, storage: str | None, results_dir: str | None):
@@ -60,6 +61,8 @@ def _snapshot_best(sweep: Any, frame: Any, study_name: str) -> dict[str, Any] | 
     when they belong to it."""
     import json
 
+    from hpo.results import describes
+
     complete = frame[frame.state == "COMPLETE"]
     if complete.empty:
         return None
@@ -69,7 +72,7 @@ def _snapshot_best(sweep: Any, frame: Any, study_name: str) -> dict[str, Any] | 
     path = sweep.results_dir / _constants.BEST_JSON
     if path.exists():
         summary = json.loads(path.read_text())
-        if summary.get("study") == study_name and summary.get("trial") == number:
+        if describes(summary, study_name, number):
             return summary
     present = {k: v for k, v in row.items() if _fmt(v)}
     sampled = {
@@ -151,7 +154,9 @@ def _best(sweep: Path, storage: str | None, results_dir: str | None) -> dict[str
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         raise UsageError(f"study {study.study_name!r} has no complete trial yet; see `hpo status {sweep}`")
     if objective.multi:  # the front, with test metrics where `hpo run --save front` scored them
-        return load_pareto(loaded, study) or front_summary(loaded, study)
+        front = load_pareto(loaded, study) or front_summary(loaded, study)
+        finished = load_best(loaded, study)
+        return front if finished is None or "finish" not in finished else {**front, "finish": finished["finish"]}
     summary = load_best(loaded, study) or best_summary(loaded, study, None)  # None: not evaluated on test yet
     if summary is None:
         raise UsageError(
@@ -191,30 +196,38 @@ def best(
     if format == "json":
         print_json(summary)
         return _constants.EXIT_OK
+    out = stdout()
     if "front" in summary:
         _print_front(summary)
+        if "finish" in summary:
+            print_finish(summary["finish"], out)
         return _constants.EXIT_OK
-    out = stdout()
-    objective = summary["objective"]
+    objective, finish = summary["objective"], summary.get("finish")
+    name = "selected configuration (finish), trial" if finish else "best trial"
     out.print(
-        f"best trial {summary['trial']} of study {summary['study']}: {objective['metric']} = {objective['value']:.4f}",
+        f"{name} {summary['trial']} of study {summary['study']}: {objective['metric']} = {objective['value']:.4f} "
+        + ("in the search" if finish else ""),
         highlight=False,
     )
     for title, key in (
         ("parameters", "params"),
-        ("validation metrics (last epoch)", "validation_metrics"),
-        ("test metrics (held-out split)", "test_metrics"),
+        ("validation metrics (last epoch of the search)", "validation_metrics"),
+        ("test metrics (held-out split" + (", the mean of the seeds)" if finish else ")"), "test_metrics"),
     ):
         out.print(f"[bold]{title}[/]")
         values = summary.get(key) or {}
-        if not values:
+        if not values and key == "test_metrics":
             out.print(
-                "  (not evaluated yet: `hpo run` evaluates the best trial on the test split at the end)"
-                if key == "test_metrics"
-                else "  -"
+                "  (none: the trial function returned no model to score)"
+                if finish
+                else "  (not evaluated yet: `hpo run` evaluates the best trial on the test split at the end)"
             )
+        elif not values:
+            out.print("  -")
         for name, value in values.items():
             out.print(f"  {name} = {_fmt(value)}", highlight=False)
+    if finish:
+        print_finish(finish, out)
     return _constants.EXIT_OK
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from hpo import _constants
-from hpo._errors import SweepAborted, SweepInterrupted
+from hpo._errors import SweepAborted, SweepInterrupted, UsageError
 from hpo._progress import Progress
 from hpo.cli._common import (
     DEBUG_OPT,
@@ -20,6 +21,7 @@ from hpo.cli._common import (
     stderr,
     stdout,
 )
+from hpo.cli._finish import print_finish
 from hpo.config import Sweep
 from hpo.storage import mask_url
 
@@ -115,7 +117,9 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
             highlight=False,
         )
     summary = results.best
-    if summary is not None and summary["test_metrics"]:
+    if summary is not None and "finish" in summary:
+        print_finish(summary["finish"], out)
+    elif summary is not None and summary["test_metrics"]:
         tests = ", ".join(f"{k[5:]} {v:.4f}" for k, v in summary["test_metrics"].items())
         when = "by an earlier run" if outcome.nothing_left else f"once in {outcome.final_s:.0f}s"
         out.print(f"re-trained {when}; test split: {tests}", highlight=False)
@@ -169,6 +173,13 @@ def run(
         "--carry-over",
         help="When the space changed: a new study that keeps the trials the new space can produce (carry_over).",
     ),
+    finish: str | None = typer.Option(
+        None,
+        "--finish",
+        metavar="KxS",
+        help="After the search, re-train the K best configurations with S seeds each and select the best by "
+        "mean (finish.top_k, finish.seeds), e.g. 3x4.",
+    ),
     save: str = typer.Option(
         "best",
         "--save",
@@ -198,7 +209,18 @@ def run(
         mlflow_uri=mlflow_uri,
         tensorboard=tensorboard,
         carry_over=carry_over,
+        finish=_finish_flag(finish),
     )
+
+
+def _finish_flag(value: str | None) -> dict[str, int] | None:
+    """``--finish KxS`` as the ``finish`` section it sets."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
+    if match is None:
+        raise UsageError(f"--finish takes the top K and the seeds as KxS, e.g. --finish 3x4, but got {value!r}")
+    return {"top_k": int(match[1]), "seeds": int(match[2])}
 
 
 @exits

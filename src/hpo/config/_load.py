@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pydantic
 
@@ -134,6 +134,15 @@ def _validate_config(doc: YamlDocument) -> SweepConfig:
         raise ConfigError([_pydantic_problem(doc, err) for err in exc.errors()]) from None
 
 
+# pydantic's bound errors: the comparison and the key of its limit in the error's context
+_BOUNDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+
+
 def _pydantic_problem(doc: YamlDocument, err: Any) -> Problem:
     loc: KeyPath = tuple(err["loc"])
     kind = err["type"]
@@ -157,6 +166,9 @@ def _pydantic_problem(doc: YamlDocument, err: Any) -> Problem:
         return doc.problem(loc, str(err["ctx"]["error"]))
     if kind == "missing":
         return doc.problem(loc, "required key is missing", f"add `{loc[-1]}:`")
+    if kind in _BOUNDS:
+        op, bound = _BOUNDS[kind]
+        return doc.problem(loc, f"{err['msg']}, but got {value!r}", f"set it to a value {op} {err['ctx'][bound]}")
     return doc.problem(loc, f"{err['msg']}, but got {value!r}")
 
 
@@ -166,8 +178,15 @@ def _fields_at(loc: KeyPath) -> list[str]:
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:
             return []
-        model = field.annotation
+        model = _section_model(field.annotation)
     return list(getattr(model, "model_fields", {}))
+
+
+def _section_model(annotation: Any) -> Any:
+    """The settings model of a section annotated ``Model`` or ``Model | None`` (an optional section)."""
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    return next((arg for arg in get_args(annotation) if hasattr(arg, "model_fields")), annotation)
 
 
 def builtin_metrics(task: str | None) -> tuple[str, ...]:

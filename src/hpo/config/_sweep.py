@@ -182,6 +182,16 @@ class CheckpointConfig(_Strict):
         return self.every_epochs is not None or self.every_minutes is not None
 
 
+class FinishConfig(_Strict):
+    """How the sweep ends: the ``top_k`` best configurations (by the objective, or ``prune_on``
+    with several goals) are each re-trained with ``seeds`` seeds (``train.seed``, ``train.seed + 1``,
+    ...) in parallel on the pool, without pruning; the selected one is the best by the mean of its
+    seeds' validation values, and only it is scored on the test split (every seed's model)."""
+
+    top_k: int = Field(3, ge=1)
+    seeds: int = Field(3, ge=2, description="re-trainings per configuration: two at least, for a spread")
+
+
 class SpaceConfig(_Strict):
     include: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -203,6 +213,8 @@ class SweepConfig(_Strict):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    # None: the best trial is re-trained once and scored on the test split.
+    finish: FinishConfig | None = None
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     storage: str | None = None
     study_name: str | None = None

@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +193,16 @@ class _PlacedWorker(TrialWorker):
 
     def ping(self) -> bool:
         return True
+
+
+@dataclass(frozen=True)
+class FinalJob:
+    """One re-training after the sweep: trial ``number``'s configuration with ``seed`` (None: the
+    sweep's ``train.seed``)."""
+
+    number: int
+    params: dict[str, Any]
+    seed: int | None = None
 
 
 class SlotState(enum.Enum):
@@ -545,43 +555,73 @@ class RayPool:
                 return False
         return True
 
-    def final(
-        self, number: int, params: dict[str, Any], interrupted: Callable[[], bool] = lambda: False
-    ) -> dict[str, Any] | None:
-        """The best trial re-trained once and scored on the test split, in a worker of this pool
-        (the trials' resources, the backend already imported); a lost worker is replaced once.
+    def finals(
+        self, jobs: Sequence[FinalJob], interrupted: Callable[[], bool] = lambda: False
+    ) -> list[dict[str, Any]] | None:
+        """Re-train each job's configuration (with its seed) and score it on the test split, in
+        parallel on this pool's workers (the trials' resources, the backend already imported); a
+        job whose worker dies is given a new worker once. Each result has the seconds it took.
         None when ``interrupted()`` turns true meanwhile."""
         live = [slot for slot in self._slots if slot.state not in (SlotState.RETIRED, SlotState.PARKED, SlotState.DEAD)]
         if not live:  # the cluster lost every worker: a new one, which waits for a node below
             slot = self._slots[0]
             self._revive(slot)
             live = [slot]
-        slot = next((slot for slot in live if slot.placement), live[0])  # a worker known to run
-        for attempt in (1, 2):
-            ready, deadline = slot.actor.ping.remote(), time.monotonic() + self._start_timeout
-            while not self._ray.wait([ready], timeout=0.5)[0]:
-                if interrupted():
-                    return None
-                if time.monotonic() > deadline:
+        results: list[dict[str, Any] | None] = [None] * len(jobs)
+        pending, deaths = list(range(len(jobs))), [0] * len(jobs)
+        pings = {slot.actor.ping.remote(): slot for slot in sorted(live, key=lambda slot: not slot.placement)}
+        running: dict[Any, tuple[_Slot, int, float]] = {}
+        deadline, started_one = time.monotonic() + self._start_timeout, False
+        while any(result is None for result in results):
+            if interrupted():
+                return None
+            ready = self._ray.wait([*pings, *running], num_returns=1, timeout=0.5)[0]
+            if not ready:
+                if not started_one and time.monotonic() > deadline:
                     raise HpoError(
-                        f"re-training the best trial ({number}): no worker started within "
+                        f"re-training trial {jobs[pending[0]].number}: no worker started within "
                         "resources.worker_start_timeout="
                         f"{self._start_timeout:g} s; the cluster may have lost its nodes: check `ray status`, then "
                         "`hpo resume`"
                     )
-            ref = slot.actor.final.remote(number, params)
-            while not self._ray.wait([ref], timeout=0.5)[0]:
-                if interrupted():
-                    return None
-            try:
-                return self._ray.get(ref)
-            except self._ray.exceptions.RayActorError:
-                if attempt == 2:
-                    raise HpoError(f"re-training the best trial ({number}) failed: its worker died twice") from None
-                slot.actor = self._new_actor(slot.whole)
-            except self._ray.exceptions.RayTaskError as exc:
-                raise HpoError(f"re-training the best trial ({number}) failed: {_creation_error(exc)}") from None
-        return None
+                continue
+            ref = ready[0]
+            if ref in pings:
+                slot = pings.pop(ref)
+                try:
+                    self._ray.get(ref)
+                except self._ray.exceptions.RayActorError:
+                    slot.actor = self._new_actor(slot.whole)
+                    pings[slot.actor.ping.remote()] = slot
+                    continue
+                started_one = True
+            else:
+                slot, index, began = running.pop(ref)
+                job = jobs[index]
+                try:
+                    results[index] = {**self._ray.get(ref), "seconds": time.monotonic() - began}
+                except self._ray.exceptions.RayActorError:
+                    deaths[index] += 1
+                    if deaths[index] == 2:
+                        raise HpoError(f"re-training trial {job.number} failed: its worker died twice") from None
+                    pending.insert(0, index)
+                    slot.actor = self._new_actor(slot.whole)
+                    pings[slot.actor.ping.remote()] = slot
+                    continue
+                except self._ray.exceptions.RayTaskError as exc:
+                    raise HpoError(f"re-training trial {job.number} failed: {_creation_error(exc)}") from None
+            if pending:  # the slot is free: its next job
+                index = pending.pop(0)
+                job = jobs[index]
+                running[slot.actor.final.remote(job.number, job.params, job.seed)] = (slot, index, time.monotonic())
+        return [result for result in results if result is not None]
+
+    def final(
+        self, number: int, params: dict[str, Any], interrupted: Callable[[], bool] = lambda: False
+    ) -> dict[str, Any] | None:
+        """The best trial re-trained once (the sweep's seed) and scored on the test split."""
+        done = self.finals([FinalJob(number, params)], interrupted)
+        return None if done is None else done[0]
 
     def close(self) -> None:
         for slot in self._slots:

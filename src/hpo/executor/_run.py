@@ -23,6 +23,7 @@ from hpo.config import Sweep, builtin_metrics, check_references
 from hpo.data import DataError, Dataset, load_dataset
 from hpo.executor import _ray
 from hpo.executor._checkpoints import CheckpointStore
+from hpo.executor._finish import finish_sweep
 from hpo.executor._launch import Launcher, spent_trials
 from hpo.executor._lifecycle import Lifecycle, Rules
 from hpo.executor._loop import LoopTimings, Pool, drive
@@ -189,24 +190,42 @@ def _stop_rule(sweep: Sweep) -> Patience | None:
     return Patience(rule.patience, rule.min_delta, objective.direction, objective.metric)
 
 
+@dataclass(frozen=True)
+class _Finals:
+    """What was re-trained after the search: "the best" (the single-run best re-trained once, or
+    the finish's selected configuration) and, with ``save_front``, each front trial by number."""
+
+    best: dict[str, Any] | None = None
+    front: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
 def _final(
     sweep: Sweep, study: optuna.Study, pool: _ray.RayPool, interrupted: Callable[[], bool], save_front: bool
-) -> dict[int, dict[str, Any]]:
-    """The study's best trial (and, with ``save_front``, every Pareto-front trial) re-trained in a
-    worker and scored on the test split, by trial number; empty when no feasible trial completed
-    or when interrupted."""
+) -> _Finals:
+    """The study's best trial (or, with a ``finish`` section, its top candidates with several
+    seeds) and, with ``save_front``, every Pareto-front trial re-trained in a worker and scored on
+    the test split; nothing when no feasible trial completed or when interrupted."""
     best = best_trial(study, sweep.config.objective)
     if best is None:
-        return {}
+        return _Finals()
     trials = study.get_trials(deepcopy=False)
     numbers = [best.number] + ([t.number for t in pareto_front(study) if t.number != best.number] if save_front else [])
     scored: dict[int, dict[str, Any]] = {}
     for number in numbers:
+        if number == best.number and sweep.config.finish is not None:
+            continue  # the finish re-trains the best among its candidates
         result = pool.final(number, sweep.space.configuration(trials[number].params), interrupted)
         if result is None:
-            return {}
+            return _Finals()
         scored[number] = {"trial": number, **result}
-    return scored
+    if sweep.config.finish is None:
+        return _Finals(scored.get(best.number), scored)
+    selected = finish_sweep(sweep, study, pool, interrupted)
+    if selected is None:
+        return _Finals()
+    if save_front:  # the best's front entry: its own seed's re-training, from the finish
+        scored[best.number] = {"trial": best.number, **selected["single_run_best"]}
+    return _Finals(selected, scored)
 
 
 def _execute(
@@ -268,8 +287,9 @@ def _prepare(sweep: Sweep, new_study: bool, listener: Listener | None) -> _Prepa
     store, storage, study = _open(sweep, new_study)
     try:
         study.set_user_attr(_constants.ATTR_RUN_OVERRIDES, sweep.run_overrides())
-        if study.user_attrs.get(_constants.ATTR_STOPPED_EARLY) is not None:
-            study.set_user_attr(_constants.ATTR_STOPPED_EARLY, None)  # this run decides again
+        for decided in (_constants.ATTR_STOPPED_EARLY, _constants.ATTR_FINISH):  # this run decides again
+            if study.user_attrs.get(decided) is not None:
+                study.set_user_attr(decided, None)
         run_id = uuid.uuid4().hex[:12]
         promotion = _promotion(sweep)
         lifecycle = _lifecycle(sweep, study, storage, listener, promotion)
@@ -308,7 +328,7 @@ def _start(sweep: Sweep, new_study: bool, listener: Listener | None) -> tuple[_P
 
 def _sweep_in_ray(
     sweep: Sweep, run: _Prepared, interrupted: Callable[[], bool], evaluate: bool, save_front: bool
-) -> tuple[float, dict[int, dict[str, Any]], dict[str, float]]:
+) -> tuple[float, _Finals, dict[str, float]]:
     """Run the trials on a pool of workers, then re-train the best; the sweep's time, the best's
     scores and where the time went."""
     timings = LoopTimings()
@@ -331,7 +351,7 @@ def _sweep_in_ray(
                 # promotion: what was never promoted ends PRUNED, unless another driver may yet promote it
                 run.launcher.end_sweep(heartbeat, sweep.config.recovery.stale_after_s)
                 lifecycle.drop_orphaned_checkpoints()
-            final = _final(sweep, run.study, pool, stop_asked, save_front) if evaluate and finished else {}
+            final = _final(sweep, run.study, pool, stop_asked, save_front) if evaluate and finished else _Finals()
             spent = {
                 "first_trial_started_s": timings.first_start_s or 0.0,
                 "asking_s": timings.asking_s,
@@ -368,7 +388,7 @@ def run_sweep(
         run, ray_start = _start(sweep, new_study, listener)
         ray_up = time.perf_counter()
         try:
-            sweep_end, scored, timings = _sweep_in_ray(sweep, run, interrupted, evaluate, save_front)
+            sweep_end, finals, timings = _sweep_in_ray(sweep, run, interrupted, evaluate, save_front)
         finally:
             if ray_start is not _ray.RayStart.JOINED and keep_ray:
                 _ray.keep_ray()
@@ -388,17 +408,15 @@ def run_sweep(
         raise KeyboardInterrupt
     timings = {"ray_start_s": ray_up - started, **timings}
     wall = sweep_end - started
-    best = best_trial(run.study, sweep.config.objective)
-    final = scored.get(best.number) if best is not None else None
     return SweepOutcome(
         run.study,
         run.store.masked,
         wall,
         dict(lifecycle.counts),
-        final,
+        finals.best,
         time.perf_counter() - started - wall,
         timings,
-        scored,
-        best,
+        finals.front,
+        best_trial(run.study, sweep.config.objective),
         ray=ray_start.value,
     )

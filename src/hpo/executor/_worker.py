@@ -142,20 +142,23 @@ class TrialWorker:
             thread.join()
             self._answers.pop(number, None)
 
-    def final(self, number: int, params: dict[str, Any]) -> dict[str, Any]:
-        """Re-train trial ``number``'s configuration once and score it on the test split.
+    def final(self, number: int, params: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
+        """Re-train trial ``number``'s configuration once (with ``seed``, by default the sweep's
+        ``train.seed``) and score it on the test split.
 
         Returns its validation and test metrics and the model as ``.keras`` bytes (None when a
         trial function returns no model). Runs in a worker so that the driver needs no GPU and
         never imports the backend.
         """
+        reported: dict[str, float] = {}  # a trial function's last report: its metrics unless it returns others
         context = TrialContext(
             number=number,
             params=dict(params),
             data=self._data,
-            seed=self._config.train.seed,
+            seed=self._config.train.seed if seed is None else seed,
             epochs=self._config.train.epochs,
             gpu_share=self._gpu_share,
+            _sink=lambda epoch, metrics: reported.update(metrics),
         )
         if self._plan is not None:
             from hpo.engine import score_best
@@ -163,7 +166,7 @@ class TrialWorker:
             return score_best(self._plan, context, resumable=self._resumable)
         assert self._function is not None  # without a plan, the sweep names a trial function
         returned = self._function(context)
-        metrics = dict(returned.metrics if isinstance(returned, TrialResult) else returned or {})
+        metrics = {**reported, **(returned.metrics if isinstance(returned, TrialResult) else returned or {})}
         model = returned.model if isinstance(returned, TrialResult) else None
         if model is None:
             return {"validation_metrics": metrics, "test_metrics": {}, "model": None}

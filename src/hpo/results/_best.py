@@ -51,10 +51,13 @@ def best_summary(sweep: Sweep, study: optuna.Study, test_metrics: dict[str, floa
 
 
 def write_best(sweep: Sweep, study: optuna.Study, final: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Write ``best.json`` (and ``best_model.keras`` when the worker sent a model) for the re-trained best trial."""
+    """Write ``best.json`` (and ``best_model.keras`` when the worker sent a model) for the re-trained
+    best trial, or for the finish's selected configuration (with the ``finish`` summary)."""
     trials = study.get_trials(deepcopy=False)
     summary = trial_summary(sweep, study, trials[final["trial"]], final.get("test_metrics"))
     summary["retrained_validation_metrics"] = final.get("validation_metrics", {})
+    if "finish" in final:  # the top candidates re-trained with several seeds: the metrics above are means
+        summary["finish"] = final["finish"]
     model = folder / _constants.BEST_MODEL
     if final.get("model"):
         model.write_bytes(final["model"])
@@ -73,6 +76,11 @@ def load_best(sweep: Sweep, study: optuna.Study) -> dict[str, Any] | None:
     if not path.exists() or best is None:
         return None
     summary = json.loads(path.read_text())
-    if summary.get("study") != study.study_name or summary.get("trial") != best.number:
-        return None
-    return summary
+    return summary if describes(summary, study.study_name, best.number) else None
+
+
+def describes(summary: dict[str, Any], study_name: str, best_number: int) -> bool:
+    """Whether ``best.json``'s content was written for this study while ``best_number`` was its
+    best trial (with a finish, the trial it re-trained may be another candidate)."""
+    chosen_from = summary.get("finish", {}).get("single_run_best", summary.get("trial"))
+    return bool(summary.get("study") == study_name and chosen_from == best_number)

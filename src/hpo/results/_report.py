@@ -190,6 +190,44 @@ def _carried_rows(study: optuna.Study) -> list[str]:
     return rows
 
 
+def _spread_cell(spread: dict[str, Any]) -> str:
+    return f"{_cell(spread['mean'])} ± {_cell(spread['std'])} [{_cell(spread['low'])}, {_cell(spread['high'])}]"
+
+
+def _finish_section(finish: dict[str, Any]) -> list[str]:
+    """The finish: each top candidate's single-run value against its seeds' mean ± sd [95% interval]
+    of every validation metric, the rule that chose, and whether the single-run best kept its place."""
+    metric = finish["metric"]
+    names = [metric, *sorted(n for n in finish["candidates"][0]["validation"] if n != metric)]
+    seeds = ", ".join(map(str, finish["seeds"]))
+    parts = [
+        f"<h2>Finish: the top {finish['top_k']} configurations re-trained with seeds {seeds}</h2>",
+        f"<p>selected by {html.escape(finish['rule'])}; {finish['trial_seconds']:.0f} trial-seconds of re-training "
+        "(not trials of the search, outside the budget)</p>",
+        "<table><tr><th>trial</th><th>rank in search</th>"
+        f"<th>{html.escape(metric)} (search)</th>"
+        + "".join(f"<th>{html.escape(n)}</th>" for n in names)
+        + "<th></th></tr>",
+    ]
+    for row in finish["candidates"]:
+        chosen = "selected" if row["trial"] == finish["selected"] else ""
+        parts.append(
+            f"<tr><td>#{row['trial']}</td><td>{row['rank']}</td><td>{_cell(row['single_run_value'])}</td>"
+            + "".join(f"<td>{_spread_cell(row['validation'][n])}</td>" for n in names if n in row["validation"])
+            + f"<td>{chosen}</td></tr>"
+        )
+    parts.append("</table>")
+    verdict = (
+        f"The selected configuration (#{finish['selected']}) is not the single-run best (#{finish['single_run_best']})."
+        if finish["differs"]
+        else f"The single-run best (#{finish['single_run_best']}) is also the best by mean."
+    )
+    tests = ", ".join(f"{html.escape(n)} {_spread_cell(v)}" for n, v in finish["test"].items())
+    kept = f" Test split of #{finish['selected']}'s seeds: {tests}." if tests else ""
+    parts.append(f"<p>{verdict}{kept} Saved model: seed {finish['model_seed']}, the closest to the mean.</p>")
+    return parts
+
+
 def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
     """Write ``report.html`` and the PNGs into ``folder``; return the report's path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -217,12 +255,16 @@ def write_report(sweep: Sweep, study: optuna.Study, folder: Path) -> Path:
         "</table>",
     ]
     parts += _front_section(sweep, study)
+    if best is not None and "finish" in best:
+        parts += _finish_section(best["finish"])
     if best is not None:
+        title = "Selected configuration" if "finish" in best else "Best trial"
         parts.append(
-            f"<h2>Best trial: #{best['trial']}, {html.escape(str(best['objective']['metric']))} = "
+            f"<h2>{title}: #{best['trial']}, {html.escape(str(best['objective']['metric']))} = "
             f"{_cell(best['objective']['value'])}</h2>"
         )
-        parts.append("<h3>Test split (held out, used once)</h3><table>")
+        used = "the mean of its seeds, used for nothing above" if "finish" in best else "used once"
+        parts.append(f"<h3>Test split (held out, {used})</h3><table>")
         parts += [
             f"<tr><th>{html.escape(k)}</th><td>{_cell(v)}</td></tr>" for k, v in best.get("test_metrics", {}).items()
         ]
