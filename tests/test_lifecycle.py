@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo.executor import FINISHED, HOLD, Launch, Launcher, Lifecycle, Rules, TrialComplete
-from hpo.executor._events import Ended, Failed, Paused, Placed, Reported
+from hpo.executor._events import Ended, Failed, Measured, Paused, Placed, Reported
 from hpo.executor._launch import spent_trials
 from hpo.executor._loop import LoopTimings, drive
 from hpo.space import parse_space
@@ -326,9 +326,17 @@ class ScriptedPool:
         self.stopped: list[int] = []
         self.heard: list[tuple[int, int]] = []  # (trial, epoch) reports the driver let go on
         self.whole: list[int] = []  # trials launched on a whole GPU
+        self.measurer = None  # (number, params, seed) -> final metrics or None: the noise re-trainings
+        self.measuring: list[Measured] = []  # done at the next poll
+        self.measured: list[tuple[int, int]] = []  # (trial, seed) re-trained for the noise
 
     def free_slots(self) -> int:
-        return self.slots - len(self.queues)
+        return self.slots - len(self.queues) - len(self.measuring)
+
+    def measure(self, number: int, params: dict, seed: int) -> None:
+        self.measured.append((number, seed))
+        metrics = self.measurer(number, params, seed)
+        self.measuring.append(Measured(number, seed, metrics, "" if metrics else "it failed"))
 
     def running(self) -> list[int]:
         return list(self.queues)
@@ -347,7 +355,7 @@ class ScriptedPool:
         self.heard.append((number, epoch) if go_on_to is None else (number, epoch, go_on_to))
 
     def poll(self, timeout: float) -> list:
-        events = []
+        events, self.measuring = list(self.measuring), []
         for number in list(self.queues):
             event = self.queues[number].pop(0)
             events.append(event)

@@ -137,3 +137,130 @@ def test_hpo_run_stops_a_sweep_that_stopped_improving(tmp_path) -> None:
     study = optuna.load_study(study_name="p", storage=open_storage(str(tmp_path / "results" / "p" / "study.journal")))
     assert 5 <= len(study.trials) <= 7  # the first, 4 without improvement, and what ran beside them
     assert "stopped early" in (tmp_path / "results" / "p" / "report.html").read_text()
+
+
+def _noise_record(values: list[float]) -> dict:
+    return {"seeds": list(range(1, len(values))), "values": values}
+
+
+def test_the_noise_is_measured_on_the_best_after_half_the_patience_then_on_incumbents_beyond_it() -> None:
+    rule = Patience(4, 0.0, "maximize", "val_accuracy", noise_seeds=3)
+    assert rule.measurement(_finished([0.5]), {}, set()) is None  # not yet: half the patience is 2 trials
+    trials = _finished([0.5, 0.6])
+    assert rule.measurement(trials, {}, set()) == (1, 1)
+    assert rule.measurement(trials, {}, {(1, 1)}) == (1, 2)  # seed 1 runs: the next seed beside it
+    assert rule.measurement(trials, {}, {(1, 1), (1, 2)}) is None
+    measured = {1: _noise_record([0.6, 0.58, 0.62])}  # sd 0.02
+    assert rule.measurement(trials, measured, set()) is None  # measured
+    # a measurement under way is finished first, even once another trial leads
+    assert rule.measurement(_finished([0.5, 0.6, 0.7]), {1: {"seeds": [1], "values": [0.6, 0.58]}}, set()) == (1, 2)
+    # a new incumbent within the noise is no new incumbent; one beyond it is measured once it held for 2 trials
+    assert rule.measurement(_finished([0.5, 0.6, 0.61, 0.5, 0.5]), measured, set()) is None
+    assert rule.measurement(_finished([0.5, 0.6, 0.7, 0.5]), measured, set()) is None
+    assert rule.measurement(_finished([0.5, 0.6, 0.7, 0.5, 0.5]), measured, set()) == (2, 1)
+    assert rule.measurement(trials, {1: {"seeds": [], "values": [0.6], "failed": "lost"}}, set()) is None
+    assert Patience(4, 0.0, "maximize", "val_accuracy").measurement(trials, {}, set()) is None  # no noise_seeds
+
+
+NOISY = [
+    # (min_delta, measured values of the incumbent's seeds, whether the search is over)
+    (0.0, None, False),  # +0.01 every other trial: patience 3 never runs out
+    (0.0, [0.60, 0.64, 0.56], True),  # seed sd 0.04: the +0.01 steps are noise, 3 trials without a real one
+    (0.0, [0.60, 0.601, 0.599], False),  # seed sd 0.001: the steps are real
+    (0.05, [0.60, 0.601, 0.599], True),  # min_delta above the noise: min_delta decides
+]
+
+
+@pytest.mark.parametrize(("min_delta", "seeds", "over"), NOISY)
+def test_improvements_within_the_incumbents_seed_noise_do_not_count(min_delta, seeds, over) -> None:
+    values = [0.60, 0.55, 0.61, 0.55, 0.62, 0.55, 0.63, 0.55]
+    rule = Patience(3, min_delta, "maximize", "val_accuracy", noise_seeds=3)
+    measured = {} if seeds is None else {0: _noise_record(seeds)}
+    reason = rule.reason(_finished(values), measured)
+    assert (reason is not None) is over
+    if over and min_delta == 0.0:
+        assert "by more than 0.04 (the seed noise of trial 0: sd of 3 seeds)" in reason, reason
+
+
+def test_the_launcher_re_trains_the_incumbent_beside_the_search_and_stops_once_steps_are_noise() -> None:
+    """Every trial beats the last by 0.002; re-trained, the first incumbent spreads by 0.03 over
+    its seeds: the search stops after 4 trials within the noise, far short of its budget. The
+    re-trainings run in slots of the pool but are never trials."""
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    events: list = []
+    lifecycle = Lifecycle(study, storage, Rules(metric="val_accuracy", direction="maximize", max_epochs=1),
+                          lambda notice: events.append(notice))
+
+    def script(number: int, params: dict, whole_gpu: bool) -> list:
+        return [Reported(number, 1, {"val_accuracy": 0.5 + 0.002 * number}), Ended(number, None)]
+
+    launcher = Launcher(lifecycle, parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}}), budget=40,
+                        stop_rule=Patience(4, 0.0, "maximize", "val_accuracy", noise_seeds=3), train_seed=10)
+    pool = ScriptedPool(2, script)
+    pool.measurer = lambda number, params, seed: {"val_accuracy": {11: 0.53, 12: 0.47}[seed] + 0.002 * number}
+    drive(launcher, lifecycle, pool, poll_s=0)
+    trials = study.trials
+    assert len(trials) < 15 and all(t.state == TrialState.COMPLETE for t in trials)
+    (number, _), (again, _) = pool.measured
+    assert [seed for _, seed in pool.measured] == [11, 12] and number == again  # seeds after train.seed
+    noise = study.user_attrs["hpo:noise"][str(number)]
+    assert noise["seeds"] == [1, 2] and noise["values"][0] == trials[number].value
+    assert "the seed noise of trial" in study.user_attrs["hpo:stopped_early"]["reason"]
+    measured = [n for n in events if type(n).__name__ == "NoiseMeasured"]
+    assert [n.seed for n in measured] == [11, 12] and measured[-1].threshold == pytest.approx(0.03, abs=1e-9)
+    # without the noise, every step counts: the same search runs its whole budget
+    study2 = optuna.create_study(storage=storage, direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    lifecycle2 = Lifecycle(study2, storage, Rules(metric="val_accuracy", direction="maximize", max_epochs=1))
+    launcher2 = Launcher(lifecycle2, parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}}), budget=40,
+                         stop_rule=Patience(4, 0.0, "maximize", "val_accuracy"))
+    drive(launcher2, lifecycle2, ScriptedPool(2, script), poll_s=0)
+    assert len(study2.trials) == 40
+
+
+def test_a_failed_noise_re_training_leaves_min_delta_in_charge_and_that_incumbent_is_not_asked_again() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    lifecycle = Lifecycle(study, storage, Rules(metric="val_accuracy", direction="maximize", max_epochs=1))
+
+    def script(number: int, params: dict, whole_gpu: bool) -> list:
+        return [Reported(number, 1, {"val_accuracy": 0.5 + 0.002 * number}), Ended(number, None)]
+
+    launcher = Launcher(lifecycle, parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}}), budget=12,
+                        stop_rule=Patience(4, 0.0, "maximize", "val_accuracy", noise_seeds=3))
+    pool = ScriptedPool(2, script)
+    pool.measurer = lambda number, params, seed: None
+    drive(launcher, lifecycle, pool, poll_s=0)
+    assert len(study.trials) == 12 and "hpo:stopped_early" not in study.user_attrs
+    noise = study.user_attrs["hpo:noise"]
+    assert all(record["failed"] == "it failed" and record["seeds"] == [] for record in noise.values())
+    assert len(set(pool.measured)) == len(pool.measured) and {str(n) for n, _ in pool.measured} == set(noise)
+
+
+@pytest.mark.slow
+def test_hpo_run_measures_the_seed_noise_beside_the_search_and_stops_within_it(tmp_path) -> None:
+    """x moves the value by at most 0.005, a seed by 0.01: once the best is re-trained with two
+    more seeds, no trial's step counts and the search stops after 4 more trials."""
+    path = tmp_path / "n.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: n
+        data: {{source: digits}}
+        objective: {{metric: val_accuracy, function: "tests.cheap:seed_luck"}}
+        space: {{params: {{x: {{type: float, low: 0.29, high: 0.31}}, sleep: 0.2}}}}
+        sampler: {{name: random, seed: 0}}
+        pruner: {{name: none}}
+        budget: {{trials: 40, stop_when: {{patience: 4, noise_seeds: 3}}}}
+        resources: {{concurrency: 2}}
+        results_dir: {tmp_path / "results"}
+    """))
+    result = run_hpo("run", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "re-trained with seed 1 for the seed noise (not a trial)" in result.stdout, result.stdout
+    assert "(the seed noise of trial" in result.stdout, result.stdout
+    from hpo.storage import open_storage
+
+    study = optuna.load_study(study_name="n", storage=open_storage(str(tmp_path / "results" / "n" / "study.journal")))
+    assert len(study.trials) < 12
+    (record,) = study.user_attrs["hpo:noise"].values()
+    assert record["seeds"] == [1, 2] and len(record["values"]) == 3
+    assert record["values"][1] - record["values"][0] == pytest.approx(0.01)  # seed 1 vs the search's seed 0

@@ -55,7 +55,10 @@ ATTR_RESUMED_FROM = "hpo:resumed_from"  # [trial, epoch]: an interrupted trial's
 # {top_k, seeds, rule, single_run_best, selected, differs, candidates, test, model_seed, trial_seconds}:
 # the finish's re-trainings of the top candidates (results/_finish.py), never trials of the search
 ATTR_FINISH = "hpo:finish"
-ATTR_STOPPED_EARLY = "hpo:stopped_early"  # {reason, saved_trials}: budget.stop_when ended the search
+ATTR_STOPPED_EARLY = "hpo:stopped_early"
+# {trial: {seeds: [offset, ...], values: [the search's value, then one per offset], failed?: reason}}:
+# the seed noise budget.stop_when.noise_seeds measured on incumbents (not trials of the search)
+ATTR_NOISE = "hpo:noise"  # {reason, saved_trials}: budget.stop_when ended the search
 ATTR_PAUSED = "hpo:paused"  # the epoch a trial paused after (it stays RUNNING in the study); null once it continues
 ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
 

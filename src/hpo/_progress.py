@@ -15,6 +15,7 @@ from hpo.executor._notices import (
     CarriedOver,
     EarlierRuns,
     EpochReported,
+    NoiseMeasured,
     Notice,
     ParamsUnread,
     Recovered,
@@ -152,6 +153,12 @@ class Progress:
                 what = f"interrupted ({reason}); its configuration runs again"
             case SweepAborting(reason=reason):
                 what = f"sweep aborted: {reason}"
+            case NoiseMeasured(seed=seed, value=value, threshold=threshold):
+                got = "failed" if value is None else f"{self.metric}={value:.4f}"
+                what = (
+                    f"re-trained with seed {seed} for the seed noise (not a trial): {got}; improvements count "
+                    f"above {threshold:.4g}"
+                )
             case StoppedEarly(reason=reason, saved_trials=saved):
                 spared = "" if saved is None else f", {saved} trials of the budget spared"
                 what = f"stopping: {reason}; running trials finish{spared}"

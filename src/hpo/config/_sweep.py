@@ -92,10 +92,14 @@ class PrunerConfig(_Strict):
 class StopWhenConfig(_Strict):
     """Stop a study that has stopped improving: once ``patience`` trials have finished (complete
     or pruned, across runs) since the best value last improved by more than ``min_delta``, no
-    new trial starts; running ones finish, and the best is re-trained as usual."""
+    new trial starts; running ones finish, and the best is re-trained as usual. ``noise_seeds``:
+    once the best trial has held for half the patience, re-train it to this many seeds in all
+    (its search run counts as one) beside the search; their standard deviation, the seed noise,
+    becomes the smallest improvement that counts."""
 
     patience: int = Field(ge=1)
     min_delta: float = Field(0.0, ge=0)
+    noise_seeds: int | None = Field(None, ge=2)
 
 
 class BudgetConfig(_Strict):

@@ -54,7 +54,18 @@ class Failed:
     interrupted: bool = False  # cut short from outside (its worker or node lost), not by its own code
 
 
-Event = Placed | Reported | Ended | Paused | Checkpointed | Failed
+@dataclass(frozen=True)
+class Measured:
+    """A re-training of trial ``number``'s configuration with ``seed`` (the noise-aware stop rule's,
+    not a trial): its final metrics, or None with the reason when it failed or its worker was lost."""
+
+    number: int
+    seed: int
+    metrics: dict[str, float] | None
+    reason: str = ""
+
+
+Event = Placed | Reported | Ended | Paused | Checkpointed | Failed | Measured
 
 
 def event_from(number: int, item: dict[str, Any]) -> Event:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +19,12 @@ import optuna
 from optuna.trial import TrialState
 
 from hpo import _constants
+from hpo.executor._events import Measured
 from hpo.executor._lifecycle import Lifecycle
-from hpo.executor._notices import TrialPromoted
+from hpo.executor._notices import NoiseMeasured, TrialPromoted
 from hpo.space import SearchSpace
 from hpo.storage import Heartbeat, driver_alive, driver_records
-from hpo.study import Patience, Promotion, grid_exhausted, live_trial, trial_cap, trial_id
+from hpo.study import Patience, Promotion, grid_exhausted, live_trial, measured_noise, trial_cap, trial_id
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,15 @@ class Launch:
     whole_gpu: bool = False  # a retry after running out of memory on a GPU share
     start: bytes | None = field(default=None, repr=False)  # a promoted trial's checkpoint
     pause_after: int | None = None  # promotion: the rung this run of the trial stops at
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Re-train trial ``number``'s configuration with ``seed`` for the seed noise (not a trial)."""
+
+    number: int
+    params: dict[str, Any]
+    seed: int
 
 
 class _Signal:
@@ -88,6 +99,7 @@ class Launcher:
         clock: Callable[[], float] = time.monotonic,
         promotion: Promotion | None = None,
         stop_rule: Patience | None = None,
+        train_seed: int = 0,
     ) -> None:
         self._lifecycle = lifecycle
         self._space = space
@@ -101,6 +113,8 @@ class Launcher:
         self._past_startup = startup_trials == 0  # once enough trials finished, for good
         self._promotion = promotion
         self._stop_rule = stop_rule
+        self._train_seed = train_seed  # the search's seed: noise re-trainings use the ones after it
+        self._measuring: set[tuple[int, int]] = set()  # (trial, seed offset) being re-trained for the noise
         self.holding_for_startup = False  # the last HOLD waits for the sampler's start-up trials (not the budget's end)
 
     def over(self) -> bool:
@@ -141,7 +155,7 @@ class Launcher:
         self._past_startup = finished >= self._startup_trials
         return not self._past_startup and self._startup_trials <= spent_trials(trials)
 
-    def next(self) -> Launch | _Signal:
+    def next(self) -> Launch | Measure | _Signal:
         lifecycle = self._lifecycle
         self.holding_for_startup = False
         if self._deadline is None and self._timeout is not None:
@@ -154,13 +168,18 @@ class Launcher:
             trials = study.get_trials(deepcopy=False)  # one read; the exact counts only where they decide
             if self._promotion is not None and (promoted := self._promotion.promotion(trials)) is not None:
                 return self._continue(*promoted)
-            if self._stop_rule is not None and (why := self._stop_rule.reason(trials)) is not None:
+            noise = measured_noise(study.user_attrs) if self._stop_rule is not None else {}
+            if self._stop_rule is not None and (why := self._stop_rule.reason(trials, noise)) is not None:
                 saved = None if self._budget is None else max(self._budget - spent_trials(trials), 0)
                 lifecycle.stop_early(why, saved)
                 return FINISHED  # no new trial; the loop waits for the running ones
             if budget_spent(study, trials, self._budget):
                 # A running trial may still fail and be re-queued; finish once none runs.
                 return HOLD if running else FINISHED
+            if self._stop_rule is not None and (due := self._stop_rule.measurement(trials, noise, self._measuring)):
+                self._measuring.add(due)
+                number, offset = due
+                return Measure(number, self._space.configuration(trials[number].params), self._train_seed + offset)
             if running and self._holds_for_startup(trials) and not _waiting(trials):
                 self.holding_for_startup = True
                 return HOLD  # past the sampler's random start-up phase, wait for its results
@@ -173,6 +192,30 @@ class Launcher:
         lifecycle.start(trial, params, continues)
         pause_after = None if self._promotion is None else self._promotion.first_pause(trial.number)
         return Launch(trial.number, params, whole_gpu, start=start, pause_after=pause_after)
+
+    def measured(self, event: Measured) -> None:
+        """Record a noise re-training on the study (``hpo:noise``); a failed one ends the noise
+        measurement of that incumbent (the rule keeps ``min_delta``)."""
+        offset = event.seed - self._train_seed
+        self._measuring.discard((event.number, offset))
+        if self._stop_rule is None:
+            return
+        study = self._lifecycle.study
+        noise = measured_noise(study.user_attrs)
+        trial = study.get_trials(deepcopy=False)[event.number]
+        record = noise.setdefault(event.number, {"seeds": [], "values": [trial.value]})
+        value = None if event.metrics is None else event.metrics.get(self._stop_rule.metric)
+        if value is None or not math.isfinite(value):
+            record["failed"] = event.reason or f"the re-training reported no finite {self._stop_rule.metric}"
+        elif offset not in record["seeds"]:
+            record["seeds"].append(offset)
+            record["values"].append(float(value))
+        study.set_user_attr(_constants.ATTR_NOISE, {str(number): kept for number, kept in noise.items()})
+        self._lifecycle.emit(
+            NoiseMeasured(
+                event.number, event.seed, None if value is None else float(value), self._stop_rule.threshold(noise)
+            )
+        )
 
     def _checkpoint_to_continue(self, trial: optuna.Trial) -> tuple[bytes | None, int | None]:
         """The re-run of an interrupted trial takes over its periodic checkpoint (renamed to the

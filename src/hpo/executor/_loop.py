@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hpo.executor._events import Checkpointed, Ended, Event, Failed, Paused, Placed, Reported
-from hpo.executor._launch import FINISHED, HOLD, Launch, Launcher
+from hpo.executor._events import Checkpointed, Ended, Event, Failed, Measured, Paused, Placed, Reported
+from hpo.executor._launch import FINISHED, HOLD, Launch, Launcher, Measure
 from hpo.executor._lifecycle import Lifecycle
 
 POLL_S = 0.5
@@ -75,6 +75,8 @@ class Pool(Protocol):
         pause_after: int | None = None,
     ) -> None: ...
 
+    def measure(self, number: int, params: dict[str, Any], seed: int) -> None: ...
+
     def stop(self, number: int) -> None: ...
 
     def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None: ...
@@ -117,6 +119,9 @@ def drive(
             step = launcher.next()
             if step is FINISHED:
                 finished = True
+            if isinstance(step, Measure):  # the noise-aware stop rule's re-training, in a slot of its own
+                pool.measure(step.number, step.params, step.seed)
+                continue
             if not isinstance(step, Launch):  # FINISHED or HOLD
                 break
             pool.launch(step.number, step.params, step.whole_gpu, step.start, step.pause_after)
@@ -128,6 +133,9 @@ def drive(
         events = pool.poll(poll_s)
         handled = clock.now()
         for event in events:
+            if isinstance(event, Measured):
+                launcher.measured(event)
+                continue
             dispatch(lifecycle, event)
             if clock.first_start_s is None and isinstance(event, Placed):
                 clock.first_start_s = handled - clock.started

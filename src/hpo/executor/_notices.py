@@ -151,6 +151,18 @@ class StoppedEarly:
 
 
 @dataclass(frozen=True)
+class NoiseMeasured:
+    """Trial ``number``'s configuration was re-trained with ``seed`` for the noise-aware stop rule
+    (``value``: its objective value, None when the re-training failed); ``threshold``: the smallest
+    improvement the rule counts now."""
+
+    number: int
+    seed: int
+    value: float | None
+    threshold: float
+
+
+@dataclass(frozen=True)
 class SweepAborting:
     """The sweep stops launching and fails its live trials: ``reason`` says why."""
 
@@ -175,6 +187,7 @@ Notice = (
     | TrialInterrupted
     | ParamsUnread
     | StoppedEarly
+    | NoiseMeasured
     | SweepAborting
 )
 Listener = Callable[[Notice], None]

@@ -21,7 +21,7 @@ from typing import Any
 
 from hpo import _constants
 from hpo._errors import HpoError, SweepAborted
-from hpo.executor._events import Ended, Event, Failed, Paused, Placed, event_from
+from hpo.executor._events import Ended, Event, Failed, Measured, Paused, Placed, event_from
 from hpo.executor._worker import TrialWorker
 
 _log = logging.getLogger(__name__)
@@ -211,6 +211,7 @@ class SlotState(enum.Enum):
     IDLE = "idle"  # a worker, no trial
     RUNNING = "running"  # its worker runs trial ``number`` (started once ``placement`` is known)
     STOPPING = "stopping"  # its trial was told to stop; the trial's end is still to come
+    MEASURING = "measuring"  # its worker re-trains trial ``number``'s configuration for the seed noise (no trial)
     PARKED = "parked"  # its worker was removed to free a GPU for a whole-GPU trial; back when that ends
     DEAD = "dead"  # its worker is gone (its process or node lost); RayPool._refill replaces it
     RETIRED = "retired"  # the cluster has no room for it (nodes lost); RayPool._grow brings it back
@@ -232,6 +233,7 @@ class _Slot:
     start: bytes | None = None  # the checkpoint its trial continues from (promotion)
     pause_after: int | None = None
     relaunches: int = 0  # times its trial was handed to a new worker because the last one died before starting it
+    seed: int = 0  # MEASURING: the seed it re-trains with
 
     @property
     def busy(self) -> bool:
@@ -307,6 +309,29 @@ class RayPool:
         self._start(slot)
         self._rebalance()
 
+    def measure(self, number: int, params: dict[str, Any], seed: int) -> None:
+        """Re-train trial ``number``'s configuration with ``seed`` in an idle worker (the noise-aware
+        stop rule's measurement: no trial, no reports); its end comes from ``poll`` as ``Measured``."""
+        idle = [slot for slot in self._slots if slot.state is SlotState.IDLE]
+        slot = next((slot for slot in idle if slot.placement), idle[0])
+        slot.state, slot.number, slot.seed = SlotState.MEASURING, number, seed
+        slot.stream = slot.actor.final.remote(number, params, seed)
+
+    def _measured(self, slot: _Slot) -> list[Event]:
+        number, seed = slot.number, slot.seed
+        assert number is not None, "a measuring slot re-trains a trial's configuration"
+        try:
+            result = self._ray.get(slot.stream)
+        except self._ray.exceptions.RayActorError as exc:
+            slot.free(SlotState.DEAD)
+            self._refill()
+            return [Measured(number, seed, None, f"its worker was lost: {_first_line(exc)}")]
+        except self._ray.exceptions.RayTaskError as exc:
+            slot.free()
+            return [Measured(number, seed, None, _creation_error(exc))]
+        slot.free()
+        return [Measured(number, seed, result["validation_metrics"])]
+
     def _start(self, slot: _Slot) -> None:
         slot.state, slot.placement, slot.launched_at = SlotState.RUNNING, {}, time.monotonic()
         slot.stream = slot.actor.run.options(num_returns="streaming").remote(
@@ -349,17 +374,21 @@ class RayPool:
     def poll(self, timeout: float) -> list[Event]:
         """Events from the running trials, waiting up to ``timeout`` seconds for the first."""
         busy = {slot.stream: slot for slot in self._slots if slot.busy}
+        measuring = {slot.stream: slot for slot in self._slots if slot.state is SlotState.MEASURING}
         self._grow()
-        if not busy:
+        if not busy and not measuring:
             self._starved(timeout)
             return []
         self._check_started(busy.values())
-        ready, rest = self._ray.wait(list(busy), num_returns=1, timeout=timeout)
+        ready, rest = self._ray.wait([*busy, *measuring], num_returns=1, timeout=timeout)
         if ready and rest:
             ready += self._ray.wait(rest, num_returns=len(rest), timeout=0)[0]
         events: list[Event] = []
         for stream in ready:
-            if busy[stream].stream is stream:  # not ended meanwhile (a lost node ends its other trials at once)
+            if stream in measuring:
+                if measuring[stream].stream is stream:
+                    events += self._measured(measuring[stream])
+            elif busy[stream].stream is stream:  # not ended meanwhile (a lost node ends its other trials at once)
                 events += self._next(busy[stream])
         if self._short:
             self._refill()
@@ -446,7 +475,9 @@ class RayPool:
         for other in self._slots:
             if other.placement.get("node") != node or other.state in (SlotState.RETIRED, SlotState.PARKED):
                 continue  # (a parked slot has no worker to lose)
-            if other.busy and other.number is not None:
+            if other.state is SlotState.MEASURING and other.number is not None:
+                events.append(Measured(other.number, other.seed, None, f"its node was lost (Ray node {node})"))
+            elif other.busy and other.number is not None:
                 host = other.placement.get("host", "?")
                 events.append(
                     Failed(
@@ -465,7 +496,9 @@ class RayPool:
         slots are retired (a new worker would wait for resources forever), then idle slots' too."""
         excess = self._active() - self._capacity()
         for slot in sorted(self._slots, key=lambda s: (s.state is not SlotState.DEAD, s.busy)):
-            if slot.state in (SlotState.RETIRED, *_BUSY) or (slot.state is not SlotState.DEAD and excess <= 0):
+            if slot.state in (SlotState.RETIRED, SlotState.MEASURING, *_BUSY) or (
+                slot.state is not SlotState.DEAD and excess <= 0
+            ):
                 continue
             if excess > 0:
                 if slot.state is SlotState.IDLE:
@@ -562,6 +595,11 @@ class RayPool:
         parallel on this pool's workers (the trials' resources, the backend already imported); a
         job whose worker dies is given a new worker once. Each result has the seconds it took.
         None when ``interrupted()`` turns true meanwhile."""
+        for slot in self._slots:
+            if slot.state is SlotState.MEASURING:  # the search is over: its noise re-training is moot
+                self._ray.kill(slot.actor)
+                slot.actor = self._new_actor(slot.whole)
+                slot.free()
         live = [slot for slot in self._slots if slot.state not in (SlotState.RETIRED, SlotState.PARKED, SlotState.DEAD)]
         if not live:  # the cluster lost every worker: a new one, which waits for a node below
             slot = self._slots[0]

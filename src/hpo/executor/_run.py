@@ -180,6 +180,7 @@ def _launcher(sweep: Sweep, lifecycle: Lifecycle, store: Store, run_id: str, pro
         lock=lambda: store.lock(_constants.TRIALS_LOCK),
         promotion=promotion,
         stop_rule=_stop_rule(sweep),
+        train_seed=config.train.seed,
     )
 
 
@@ -187,7 +188,7 @@ def _stop_rule(sweep: Sweep) -> Patience | None:
     rule, objective = sweep.config.budget.stop_when, sweep.config.objective
     if rule is None:
         return None
-    return Patience(rule.patience, rule.min_delta, objective.direction, objective.metric)
+    return Patience(rule.patience, rule.min_delta, objective.direction, objective.metric, rule.noise_seeds)
 
 
 @dataclass(frozen=True)

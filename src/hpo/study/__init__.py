@@ -11,7 +11,7 @@ from hpo.study._open import (
     open_study,
     study_names,
 )
-from hpo.study._patience import Patience
+from hpo.study._patience import Noise, Patience, measured_noise
 from hpo.study._promotion import PausedAwareSampler, Promotion, paused_at
 from hpo.study._prune import EpochPruning
 from hpo.study._recovery import recover_stale_trials
@@ -21,6 +21,7 @@ from hpo.study._suggest import Narrowed, suggest_narrower
 __all__ = [
     "EpochPruning",
     "Narrowed",
+    "Noise",
     "Patience",
     "PausedAwareSampler",
     "Promotion",
@@ -33,6 +34,7 @@ __all__ = [
     "load_existing_study",
     "make_pruner",
     "make_sampler",
+    "measured_noise",
     "open_existing_storage",
     "open_study",
     "pareto_front",
