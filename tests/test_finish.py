@@ -190,6 +190,9 @@ def test_hpo_run_finish_re_trains_the_top_in_parallel_and_selects_by_mean_not_by
     """x = 0.1 is the best single run only by seed 0's luck; re-trained with seeds 0-2, x = 0.3 is
     selected. The re-trainings ran on both workers at once, and are no trials of the study."""
     path = _lucky_sweep(tmp_path)
+    searched = run_hpo("run", str(path), cwd=tmp_path)  # the search, its best re-trained once
+    assert searched.returncode == 0 and "finish:" not in searched.stdout, searched.stdout[-3000:] + searched.stderr
+    # the finish asked for on the spent study: no new trial, the top 3 re-trained with 3 seeds each
     result = run_hpo("run", str(path), "--finish", "3x3", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "the selected configuration (trial 1) is not the single-run best (trial 0)" in result.stdout
@@ -207,7 +210,7 @@ def test_hpo_run_finish_re_trains_the_top_in_parallel_and_selects_by_mean_not_by
         finish["candidates"][1]["validation"]["val_accuracy"]["mean"]
     )
     runs = sorted((json.loads(p.read_text()) for p in (tmp_path / "log").iterdir()), key=lambda r: r["start"])
-    retrained = runs[3:]  # after the search's 3 trials: 3 configurations x 3 seeds, each once
+    retrained = runs[4:]  # after the search's 3 trials and the best's re-training: 3 configurations x 3 seeds
     assert sorted((r["x"], r["seed"]) for r in retrained) == [(x, s) for x in (0.1, 0.3, 0.5) for s in (0, 1, 2)]
     overlapping = any(
         a["pid"] != b["pid"] and a["start"] < b["end"] and b["start"] < a["end"] for a in retrained for b in retrained
@@ -218,7 +221,7 @@ def test_hpo_run_finish_re_trains_the_top_in_parallel_and_selects_by_mean_not_by
     assert "Finish: the top 3 configurations" in (folder / "report.html").read_text()
     again = run_hpo("run", str(path), "--finish", "3x3", cwd=tmp_path)  # nothing left: the finish is kept
     assert again.returncode == 0 and "nothing left to run" in again.stdout, again.stdout + again.stderr
-    assert len(list((tmp_path / "log").iterdir())) == 12
+    assert len(list((tmp_path / "log").iterdir())) == 13
     assert json.loads((folder / "best.json").read_text())["finish"] == finish
 
 

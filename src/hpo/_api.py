@@ -149,10 +149,11 @@ def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[S
         if study is None:
             return None
         best = best_trial(study, sweep.config.objective)
-        if (best is not None and load_best(sweep, study) is None) or (
-            save == "front" and load_pareto(sweep, study) is None
-        ):
+        best_json = load_best(sweep, study)
+        if (best is not None and best_json is None) or (save == "front" and load_pareto(sweep, study) is None):
             return None  # the last run ended before its re-training: a run does that now
+        if best is not None and not _finish_done(sweep, best_json):
+            return None  # a finish asked for now (or a different one): a run re-trains the top candidates
         if listener is not None:
             listener(StudyOpened(study.study_name, store.masked))
             resumed = earlier_runs(sweep, study)  # every trial finished: never None here
@@ -165,6 +166,19 @@ def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[S
     return SweepResult(
         sweep, study, SweepOutcome(study, store.masked, 0.0, counts, best=best, nothing_left=True)
     ), written
+
+
+def _finish_done(sweep: Sweep, best_json: dict[str, Any] | None) -> bool:
+    """Whether ``best.json`` holds what the sweep's ``finish`` asks for: nothing without one, else
+    a finish with as many candidates (or all there were) and the same seeds."""
+    finish = sweep.config.finish
+    if finish is None:
+        return True
+    done = (best_json or {}).get("finish")
+    if done is None:
+        return False
+    seeds = [sweep.config.train.seed + offset for offset in range(finish.seeds)]
+    return bool(done["seeds"] == seeds and done.get("top_k_asked") == finish.top_k)
 
 
 def _both(first: Listener | None, second: Listener) -> Listener:

@@ -40,7 +40,7 @@ def finish_sweep(
         FinishRun(job.number, int(job.seed or 0), r["validation_metrics"], r["test_metrics"], r["seconds"])
         for job, r in zip(jobs, done, strict=True)
     ]
-    summary = summarize_finish(candidates, runs, objective)
+    summary = {**summarize_finish(candidates, runs, objective), "top_k_asked": finish.top_k}
     study.set_user_attr(_constants.ATTR_FINISH, summary)
     selected = summary["selected"]
     chosen = next(row for row in summary["candidates"] if row["trial"] == selected)
