@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hpo import TrialContext
+from hpo import TrialContext, TrialResult
 
 
 def _curve(params: dict[str, Any], epoch: int) -> float:
@@ -192,3 +192,8 @@ def seed_luck_cost(trial: TrialContext) -> dict[str, float]:
     seed_luck(trial)
     x = float(trial.params["x"])
     return {"val_accuracy": _lucky(x, trial.seed), "cost": 100 * x * x}
+
+
+def with_model(trial: TrialContext) -> TrialResult:
+    """Final metrics that tell the seed, and a "model" that is no Keras model (scoring it fails)."""
+    return TrialResult(metrics={"val_accuracy": 0.5 + trial.seed / 100}, model="not a keras model")

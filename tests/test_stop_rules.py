@@ -264,3 +264,17 @@ def test_hpo_run_measures_the_seed_noise_beside_the_search_and_stops_within_it(t
     (record,) = study.user_attrs["hpo:noise"].values()
     assert record["seeds"] == [1, 2] and len(record["values"]) == 3
     assert record["values"][1] - record["values"][0] == pytest.approx(0.01)  # seed 1 vs the search's seed 0
+
+
+def test_a_noise_re_training_never_scores_the_test_split_nor_sends_a_model() -> None:
+    """During the search the test split stays untouched: the worker re-trains with the seed asked
+    for and returns validation metrics only (scoring this trial function's "model" would fail)."""
+    from hpo.config import SweepConfig
+    from hpo.executor._worker import TrialWorker
+
+    config = SweepConfig.model_validate(
+        {"name": "w", "objective": {"metric": "val_accuracy", "function": "tests.cheap:with_model"}}
+    )
+    worker = TrialWorker(config.model_dump(), None)
+    got = worker.final(0, {"x": 0.3}, seed=5, score=False)
+    assert got == {"validation_metrics": {"val_accuracy": 0.55}, "test_metrics": {}, "model": None}

@@ -315,7 +315,7 @@ class RayPool:
         idle = [slot for slot in self._slots if slot.state is SlotState.IDLE]
         slot = next((slot for slot in idle if slot.placement), idle[0])
         slot.state, slot.number, slot.seed = SlotState.MEASURING, number, seed
-        slot.stream = slot.actor.final.remote(number, params, seed)
+        slot.stream = slot.actor.final.remote(number, params, seed, False)
 
     def _measured(self, slot: _Slot) -> list[Event]:
         number, seed = slot.number, slot.seed

@@ -142,13 +142,14 @@ class TrialWorker:
             thread.join()
             self._answers.pop(number, None)
 
-    def final(self, number: int, params: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
+    def final(self, number: int, params: dict[str, Any], seed: int | None = None, score: bool = True) -> dict[str, Any]:
         """Re-train trial ``number``'s configuration once (with ``seed``, by default the sweep's
         ``train.seed``) and score it on the test split.
 
         Returns its validation and test metrics and the model as ``.keras`` bytes (None when a
         trial function returns no model). Runs in a worker so that the driver needs no GPU and
-        never imports the backend.
+        never imports the backend. Without ``score`` (a re-training during the search, for the
+        seed noise) the test split stays untouched and no model is sent: validation metrics only.
         """
         reported: dict[str, float] = {}  # a trial function's last report: its metrics unless it returns others
         context = TrialContext(
@@ -160,6 +161,11 @@ class TrialWorker:
             gpu_share=self._gpu_share,
             _sink=lambda epoch, metrics: reported.update(metrics),
         )
+        if self._plan is not None and not score:
+            from hpo.engine import train_trial
+
+            trained = train_trial(self._plan, context, resumable=self._resumable)  # (clears its Keras state)
+            return {"validation_metrics": trained.final, "test_metrics": {}, "model": None}
         if self._plan is not None:
             from hpo.engine import score_best
 
@@ -168,7 +174,7 @@ class TrialWorker:
         returned = self._function(context)
         metrics = {**reported, **(returned.metrics if isinstance(returned, TrialResult) else returned or {})}
         model = returned.model if isinstance(returned, TrialResult) else None
-        if model is None:
+        if model is None or not score:
             return {"validation_metrics": metrics, "test_metrics": {}, "model": None}
         from hpo.engine import evaluate_on_test, model_bytes
 
