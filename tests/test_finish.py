@@ -243,6 +243,7 @@ def test_the_finish_of_a_multi_objective_sweep_ranks_on_prune_on_and_keeps_the_f
     assert {entry["trial"] for entry in front} >= {0}  # the single-run best's own re-training is its front entry
     shown = run_hpo("best", str(path), cwd=tmp_path)
     assert shown.returncode == 0 and "Pareto front" in shown.stdout and "finish: the top 2" in shown.stdout, shown.stdout
+    assert "test (not used for selection)" in shown.stdout
 
 
 @pytest.mark.slow

@@ -174,7 +174,8 @@ def _print_front(summary: dict[str, Any]) -> None:
         title=f"Pareto front of study {summary['study']}: {len(summary['front'])} trials"
         + (f" meeting {', '.join(summary['constraints'])}" if summary["constraints"] else "")
     )
-    for column in ("#", *(f"{g['metric']} {arrows[g['direction']]}" for g in summary["goals"]), "test", "params"):
+    test = "test (not used for selection)" if "finish" in summary else "test"
+    for column in ("#", *(f"{g['metric']} {arrows[g['direction']]}" for g in summary["goals"]), test, "params"):
         table.add_column(column, overflow="fold")
     for entry in summary["front"]:
         tests = ", ".join(f"{k[5:]} {_fmt(v)}" for k, v in entry["test_metrics"].items())
