@@ -58,13 +58,15 @@ def _best_within(trials: list[Any], count: int, maximize: bool) -> float:
 
 def _one(path: Path, seed: int, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     import hpo
+    from hpo.config import Sweep, load_sweep
     from hpo.study import Patience
 
     overrides = {"train.epochs": args.epochs} if args.epochs else {}
     common = {"seed": seed, "results_dir": str(folder), "progress": False, "overrides": overrides}
     if args.trials:
         common["trials"] = args.trials
-    searched = hpo.run(path, **common)
+    loaded = load_sweep(path)  # the search and its single-run best, without the sweep's own finish
+    searched = hpo.run(Sweep(path, loaded.config.model_copy(update={"finish": None}), loaded.space), **common)
     single = json.loads((searched.folder / "best.json").read_text())
     finished = hpo.run(path, finish={"top_k": args.top_k, "seeds": args.finish_seeds}, **common)
     best = json.loads((finished.folder / "best.json").read_text())

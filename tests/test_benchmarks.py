@@ -47,7 +47,8 @@ def test_gpu_sweep_runs_hpo_on_a_logical_gpu_and_reads_the_study_back(tmp_path) 
     places them exactly as on a GPU host, and the table is read from the study the run left."""
     sweep = (REPO / "sweeps" / "digits_cnn.yaml").read_text()
     tiny = tmp_path / "tiny.yaml"
-    tiny.write_text(sweep.replace("epochs: 12", "epochs: 1").replace("../search_spaces/", f"{REPO / 'search_spaces'}/"))
+    tiny.write_text(sweep.replace("epochs: 12", "epochs: 1").replace("../search_spaces/", f"{REPO / 'search_spaces'}/")
+                    .replace("finish:\n  top_k: 3\n  seeds: 3\n", ""))
     rows_path = tmp_path / "rows.json"
     result = subprocess.run(
         [sys.executable, str(BENCH / "gpu_sweep.py"), "--sweep", str(tiny), "--packing", "2", "--trials", "3",

@@ -152,10 +152,10 @@ def test_the_table_and_the_report_show_each_candidate_the_choice_and_the_selecte
     buffer = io.StringIO()
     print_finish(finish, Console(file=buffer, width=200, color_system=None))
     shown = buffer.getvalue()
-    assert "the top 2 configurations re-trained with seeds 0, 1" in shown
+    assert "finish: val_accuracy of the top 2 re-trained with seeds 0, 1" in shown
     assert "the selected configuration (trial 1) is not the single-run best (trial 0)" in shown
     assert "0.975 ± 0.0071" in shown and "selected" in shown
-    assert "test split, trial 1 only (used for nothing above): accuracy 0.875" in shown
+    assert "test split, trial 1's 2 seeds only (used for nothing above)" in shown and "  accuracy 0.875 ± " in shown
     page = "".join(_finish_section(finish))
     assert "Finish: the top 2 configurations re-trained with seeds 0, 1" in page
     assert "The selected configuration (#1) is not the single-run best (#0)" in page
@@ -242,7 +242,7 @@ def test_the_finish_of_a_multi_objective_sweep_ranks_on_prune_on_and_keeps_the_f
     front = json.loads((folder / "pareto.json").read_text())["front"]
     assert {entry["trial"] for entry in front} >= {0}  # the single-run best's own re-training is its front entry
     shown = run_hpo("best", str(path), cwd=tmp_path)
-    assert shown.returncode == 0 and "Pareto front" in shown.stdout and "finish: the top 2" in shown.stdout, shown.stdout
+    assert shown.returncode == 0 and "Pareto front" in shown.stdout and "of the top 2 re-trained" in shown.stdout, shown.stdout
     assert "test (not used for selection)" in shown.stdout
 
 

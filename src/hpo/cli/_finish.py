@@ -13,10 +13,10 @@ def print_finish(finish: dict[str, Any], out: Console) -> None:
     metric; the selected one marked; whether it differs from the single-run best; its test scores."""
     seeds, metric = finish["seeds"], finish["metric"]
     table = Table(
-        title=f"finish: the top {finish['top_k']} configurations re-trained with seeds {', '.join(map(str, seeds))}"
+        title=f"finish: {metric} of the top {finish['top_k']} re-trained with seeds {', '.join(map(str, seeds))}"
     )
-    for column in ("#", "rank", f"{metric} in search", "mean ± sd over seeds", "95% interval", ""):
-        table.add_column(column, overflow="fold")
+    for column in ("#", "rank", "search", "mean ± sd", "95% interval", ""):
+        table.add_column(column, no_wrap=True)
     for row in finish["candidates"]:
         spread = row["validation"][metric]
         table.add_row(
@@ -37,13 +37,14 @@ def print_finish(finish: dict[str, Any], out: Console) -> None:
         )
     else:
         out.print(f"the single-run best (trial {finish['single_run_best']}) stays the best by mean", highlight=False)
-    tests = ", ".join(
-        f"{name[5:]} {spread['mean']:.4g} ± {spread['std']:.2g} [{spread['low']:.4g}, {spread['high']:.4g}]"
-        for name, spread in finish["test"].items()
-    )
-    if tests:
+    if finish["test"]:
         out.print(
-            f"test split, trial {finish['selected']} only (used for nothing above): {tests}; "
+            f"test split, trial {finish['selected']}'s {len(seeds)} seeds only (used for nothing above); "
             f"saved model: seed {finish['model_seed']} (closest to the mean)",
             highlight=False,
         )
+        for name, spread in finish["test"].items():
+            out.print(
+                f"  {name[5:]} {spread['mean']:.4g} ± {spread['std']:.2g} [{spread['low']:.4g}, {spread['high']:.4g}]",
+                highlight=False,
+            )
