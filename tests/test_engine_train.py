@@ -199,3 +199,23 @@ def test_batch_norm_inference_matches_training_on_small_data() -> None:
     config = _config({"source": "digits"}, epochs=4)
     train_trial(TrainPlan.of(config), _trial(config, params, history))
     assert history[-1][1]["val_accuracy"] > 0.8
+
+
+def test_a_users_own_compile_is_kept_behind_the_normalization_layer() -> None:
+    """Normalization wraps a user-compiled model in a new one, compiled again with the user's
+    optimizer, loss, steps per execution and XLA choice (jit_compile=True stays True on a CPU)."""
+    import keras
+
+    from hpo.engine._train import with_normalization
+
+    config = _config(TABLE)
+    data = load_dataset(config.data)
+    model = build_model("tests.user_code:build_compiled", {"width": 8}, data.input_shape, data.n_classes)
+    wrapped = with_normalization(model, data, "standard")
+    assert wrapped is not model and wrapped.optimizer is model.optimizer
+    assert isinstance(wrapped.optimizer, keras.optimizers.SGD)
+    assert (wrapped.steps_per_execution, wrapped.jit_compile) == (4, True)
+    history: list = []
+    train_trial(TrainPlan.of(_config(TABLE, model={"builder": "tests.user_code:build_compiled"})),
+                _trial(config, {"width": 8, "normalization": "standard", "batch_size": 32}, history))
+    assert [e for e, _ in history] == [1, 2]

@@ -17,6 +17,16 @@ def build(params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int):
     return keras.Model(inputs, outputs, name="user_built")
 
 
+def build_compiled(params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int):
+    """``build``, compiled by the user: SGD, 4 steps per execution, XLA on (not Keras' choice on a CPU)."""
+    import keras
+
+    model = build(params, input_shape, n_classes)
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy", steps_per_execution=4,
+                  jit_compile=True)
+    return model
+
+
 def load(samples: int = 120, features: int = 5) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(samples, features))

@@ -102,8 +102,13 @@ def with_normalization(model: keras.Model, data: Dataset, method: str) -> keras.
     inputs = keras.Input(shape=data.input_shape)
     normalized = keras.layers.Normalization(axis=-1, mean=shift, variance=scale**2, name="normalization")(inputs)
     wrapped = keras.Model(inputs, model(normalized), name=model.name)
-    if model.compiled:
-        wrapped.compile(optimizer=model.optimizer, loss=model.loss, steps_per_execution=model.steps_per_execution)
+    if model.compiled:  # a user's own compile: its optimizer, loss, steps per execution and XLA choice
+        wrapped.compile(
+            optimizer=model.optimizer,
+            loss=model.loss,
+            steps_per_execution=model.steps_per_execution,
+            jit_compile=model.jit_compile,
+        )
     return wrapped
 
 
