@@ -48,6 +48,7 @@ BEST_TESTS = ("test_lifecycle.py", "test_multi_objective.py", "test_spent.py")
 URL_TESTS = ("test_settings.py",)
 SPACE_TESTS = ("test_space.py", "test_space_properties.py", "test_space_cli.py")
 METRICS_TESTS = ("test_metrics.py",)
+FINISH_TESTS = ("test_finish.py",)
 TRIAL_TESTS = ("test_trial_answers.py",)
 CHECKPOINT_TESTS = ("test_periodic_checkpoints.py", "test_checkpoint_store.py", "test_promotion.py")
 STORAGE_TESTS = ("test_disk_full.py", "test_storage_lock.py", "test_storage_outage.py")
@@ -477,6 +478,42 @@ MUTATIONS = [
         "study/_suggest.py",
         "ranked = sorted(complete, key=lambda t: float(t.value), reverse=maximize)",
         "ranked = sorted(complete, key=lambda t: float(t.value), reverse=not maximize)",
+        LOOP_TESTS,
+    ),
+    # -- results/_finish.py and study/_patience.py: the finish's choice and the noise-aware stop rule
+    Mutation(
+        "finish.selects_the_worst_mean",
+        "results/_finish.py",
+        "    sign = 1.0 if maximize else -1.0",
+        "    sign = -1.0 if maximize else 1.0",
+        FINISH_TESTS,
+    ),
+    Mutation(
+        "finish.keeps_the_farthest_seed",
+        "results/_finish.py",
+        "kept = min(own, key=lambda run: (abs(run.validation[metric] - mean), run.seed))",
+        "kept = max(own, key=lambda run: (abs(run.validation[metric] - mean), run.seed))",
+        FINISH_TESTS,
+    ),
+    Mutation(
+        "finish.infeasible_candidates",
+        "results/_finish.py",
+        "complete = [t for t in trials if t.state is TrialState.COMPLETE and is_feasible(t)]",
+        "complete = [t for t in trials if t.state is TrialState.COMPLETE]",
+        FINISH_TESTS,
+    ),
+    Mutation(
+        "patience.noise_ignored",
+        "study/_patience.py",
+        "return self.min_delta if noise is None else max(self.min_delta, noise.std)",
+        "return self.min_delta",
+        LOOP_TESTS,
+    ),
+    Mutation(
+        "patience.measured_before_half",
+        "study/_patience.py",
+        "                due = len(finished) >= half",
+        "                due = len(finished) >= 1",
         LOOP_TESTS,
     ),
 ]
