@@ -170,7 +170,7 @@ def _nothing_left(sweep: Sweep, save: str, listener: Listener | None) -> tuple[S
 
 def _finish_done(sweep: Sweep, best_json: dict[str, Any] | None) -> bool:
     """Whether ``best.json`` holds what the sweep's ``finish`` asks for: nothing without one, else
-    a finish with as many candidates (or all there were) and the same seeds."""
+    a finish asked with the same ``top_k`` (it may have found fewer candidates) and the same seeds."""
     finish = sweep.config.finish
     if finish is None:
         return True
