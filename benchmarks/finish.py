@@ -27,32 +27,31 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 
-def _stop_point(trials: list[Any], rule: Any) -> int:
-    """How many finished trials the rule would have let finish (all when it never fires)."""
+def _in_order(trials: list[Any]) -> list[Any]:
+    """The finished trials (COMPLETE, PRUNED) in the order they finished, as the stop rules count them."""
     import datetime
 
     from optuna.trial import TrialState
 
-    finished = sorted(
+    return sorted(
         (t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)),
         key=lambda t: (t.datetime_complete or datetime.datetime.min, t.number),
     )
+
+
+def _stop_point(finished: list[Any], rule: Any) -> int:
+    """How many of the ``finished`` trials the rule would have let finish (all when it never fires)."""
     for count in range(1, len(finished) + 1):
         if rule.reason(finished[:count]) is not None:
             return count
     return len(finished)
 
 
-def _best_within(trials: list[Any], count: int, maximize: bool) -> float:
-    import datetime
-
+def _best_within(finished: list[Any], count: int, maximize: bool) -> float:
+    """The best value among the first ``count`` of the ``finished`` trials."""
     from optuna.trial import TrialState
 
-    finished = sorted(
-        (t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)),
-        key=lambda t: (t.datetime_complete or datetime.datetime.min, t.number),
-    )[:count]
-    values = [t.value for t in finished if t.state == TrialState.COMPLETE]
+    values = [t.value for t in finished[:count] if t.state == TrialState.COMPLETE]
     return (max if maximize else min)(values)
 
 
@@ -81,7 +80,8 @@ def _one(path: Path, seed: int, folder: Path, args: argparse.Namespace) -> dict[
         if t.datetime_complete is not None and t.datetime_start is not None
     )
     top = finish["candidates"][0]["validation"][objective.metric]
-    final_best = _best_within(trials, len(trials), maximize)
+    finished_in_order = _in_order(trials)
+    final_best = _best_within(finished_in_order, len(finished_in_order), maximize)
     row: dict[str, Any] = {
         "sweep": finished.sweep.name,
         "seed": seed,
@@ -98,8 +98,8 @@ def _one(path: Path, seed: int, folder: Path, args: argparse.Namespace) -> dict[
     }
     for name, delta in (("patience", 0.0), ("noise", top["std"])):
         rule = Patience(args.patience, delta, objective.direction, objective.metric)
-        stop = _stop_point(trials, rule)
-        given_up = final_best - _best_within(trials, stop, maximize)
+        stop = _stop_point(finished_in_order, rule)
+        given_up = final_best - _best_within(finished_in_order, stop, maximize)
         row[f"{name}_trials"] = stop
         row[f"{name}_given_up"] = given_up if maximize else -given_up
     return row

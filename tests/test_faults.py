@@ -93,22 +93,23 @@ def _wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _states(tmp_path: Path) -> list[TrialState]:
+def _trials(tmp_path: Path) -> list:
+    """The study's trials so far; none before the driver has created it."""
     journal = tmp_path / "results" / "f" / "study.journal"
     if not journal.exists():
         return []
     try:
-        return [t.state for t in _study(tmp_path).trials]
+        return _study(tmp_path).trials
     except KeyError:  # the study is not created yet
         return []
 
 
+def _states(tmp_path: Path) -> list[TrialState]:
+    return [t.state for t in _trials(tmp_path)]
+
+
 def _running_with_params(tmp_path: Path) -> bool:
-    journal = tmp_path / "results" / "f" / "study.journal"
-    try:
-        return journal.exists() and any(t.state == TrialState.RUNNING and t.params for t in _study(tmp_path).trials)
-    except KeyError:  # the study is not created yet
-        return False
+    return any(t.state == TrialState.RUNNING and t.params for t in _trials(tmp_path))
 
 
 def test_driver_sigkill_then_resume_keeps_finished_trials(tmp_path) -> None:
