@@ -150,6 +150,15 @@ class Run:
         self.driver = subprocess.Popen([HPO, command, str(self.sweep)], cwd=self.folder, env=_env(),
                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
+    def has_study(self) -> bool:
+        """Whether the driver got as far as creating the study (a driver killed in its start-up did not)."""
+        import optuna
+
+        try:
+            return "chaos" in optuna.get_all_study_names(self.url)
+        except Exception:  # noqa: BLE001 - the server is down: not known yet, so not there
+            return False
+
     def reported(self) -> int:
         try:
             return sum(len(t.intermediate_values) for t in self.study().trials)
@@ -289,7 +298,9 @@ def _inject(run: Run, cluster: Cluster, server: PostgresServer, rng: random.Rand
             run.driver.wait(timeout=60)
         if run.driver.returncode == 0:  # it had just finished: nothing to resume
             return fault
-        run.start_driver("resume")
+        # what a user does: `hpo resume`, or `hpo run` again when the driver died before it created the
+        # study (`hpo resume` refuses that: "no study ... yet; run `hpo run` first")
+        run.start_driver("resume" if run.has_study() else "run")
     return fault
 
 
@@ -348,6 +359,9 @@ def main() -> int:
         if code != 0:
             run.broken.append(f"the last driver exited {code} (see {folder}/driver-{run.runs}.log)")
         _check(run, final=True)
+        if not run.has_study():
+            print("invariants BROKEN:\n  " + "\n  ".join(run.broken))
+            return 1
         lost, over = _lost_epochs(run)
         run.broken += over
         _report(run, lost)
