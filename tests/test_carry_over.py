@@ -88,6 +88,27 @@ def test_a_changed_space_is_refused_with_what_changed_and_the_way_on(tmp_path) -
     assert "x: high 1.0 -> 0.5" in message and "--carry-over" in message and "--new-study" in message
 
 
+def test_a_study_whose_creator_died_setting_it_up_is_set_up_by_the_next_run(tmp_path) -> None:
+    """A driver killed between Optuna's create_study and hpo's writing of the space: the next run
+    records the space (so a later edit is still refused) and the enqueued points, once (the killed
+    driver may have enqueued them already)."""
+    import yaml
+
+    sweep = _sweep(tmp_path, OLD)
+    path = Path(sweep.path)
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "enqueue": [{"x": 0.25, "optimizer": "adam"}]}))
+    sweep = load_sweep(path)
+    storage = Store(sweep.storage_url()).open()
+    killed = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    killed.enqueue_trial({"x": 0.25, "optimizer": "adam"})  # and then the kill
+    for _ in range(2):  # the run after the kill, and the one after it
+        study = open_study(sweep, storage)
+    assert study.user_attrs["hpo:space_fingerprint"] == sweep.space.fingerprint()
+    assert [t.state for t in study.trials] == [TrialState.WAITING]  # the enqueued point, once
+    with pytest.raises(UsageError, match="different search space"):
+        open_study(_sweep(tmp_path, {**OLD, "x": {"type": "float", "low": 0.0, "high": 0.5}}), storage)
+
+
 def test_carry_over_keeps_the_trials_that_fit_marked_and_outside_the_budget(tmp_path) -> None:
     old, storage = _studies(tmp_path)
     params = {**OLD, "x": {"type": "float", "low": 0.0, "high": 0.5}, "optimizer": {"type": "categorical", "choices": ["sgd"]}}

@@ -78,6 +78,10 @@ def open_study(
     earlier: optuna.Study | None = None
     if existing and not new_study:
         study = optuna.load_study(study_name=existing[-1], storage=storage, sampler=sampler, pruner=pruner)
+        if _constants.ATTR_SPACE_FINGERPRINT not in study.user_attrs:  # its creator died setting it up
+            _check_continuable(sweep, study, store)  # the directions
+            _set_up(study, sweep, None, again=True)
+            return study
         if not (config.carry_over and _space_changed(sweep, study) and _constants.ATTR_SPACE in study.user_attrs):
             _check_continuable(sweep, study, store)
             return study
@@ -97,17 +101,24 @@ def open_study(
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
         _check_continuable(sweep, study, store)
         return study
+    _set_up(study, sweep, earlier)
+    return study
+
+
+def _set_up(study: optuna.Study, sweep: Sweep, earlier: optuna.Study | None, again: bool = False) -> None:
+    """Write what hpo keeps with a new study, its space's fingerprint last: a study without one was
+    left by a driver that died while creating it, and the next run sets it up ``again`` (the
+    enqueued points only where no trial has them yet, so a second driver doing the same adds none)."""
     with warnings.catch_warnings():  # "experimental" since Optuna 3.2; hpo relies on it only for display
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names([g.metric for g in config.objective.targets])  # the dashboard's axis titles
-    study.set_user_attr(_constants.ATTR_SPACE_FINGERPRINT, sweep.space.fingerprint())
+        study.set_metric_names([g.metric for g in sweep.config.objective.targets])  # the dashboard's axis titles
     study.set_user_attr(_constants.ATTR_SPACE, sweep.space.to_dict())
     study.set_user_attr(_constants.ATTR_SWEEP_NAME, sweep.name)
     if earlier is not None:
         carry_trials(earlier, study, sweep.space, earlier.user_attrs[_constants.ATTR_SPACE])
-    for values in config.enqueue:
-        study.enqueue_trial(values)
-    return study
+    for values in sweep.config.enqueue:
+        study.enqueue_trial(values, skip_if_exists=again)
+    study.set_user_attr(_constants.ATTR_SPACE_FINGERPRINT, sweep.space.fingerprint())
 
 
 def open_existing_storage(sweep: Sweep) -> optuna.storages.BaseStorage:
