@@ -165,3 +165,32 @@ def test_epochs_must_be_whole_numbers_from_1_that_increase(epochs: list) -> None
         context.report(epoch, {"val_accuracy": 0.5})
     with pytest.raises(TrialFailed, match="1-based epochs that increase"):
         context.report(bad, {"val_accuracy": 0.5})
+
+
+WAITS_SEEN: list[bool] = []
+
+
+def records_whether_it_waits(trial: TrialContext) -> None:
+    """A trial function (named by the sweep below) that notes whether its reports wait for answers."""
+    WAITS_SEEN.append(trial._awaits_answers)
+    trial.report(1, {"val_accuracy": 0.5})
+
+
+@pytest.mark.parametrize(("pruner", "waits"), [("none", False), ("median", True), ("asha", True)])
+def test_a_sweeps_trials_wait_for_answers_only_where_its_driver_gives_them(pruner: str, waits: bool, tmp_path) -> None:
+    """Without a pruner the driver sends no answer per report (RayPool.hear, from the same
+    PrunerConfig.answers_reports), so a worker's trial must not wait for one."""
+    from hpo.config import load_sweep
+    from hpo.executor._worker import TrialWorker
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ndata: {source: digits}\ntrain: {epochs: 3}\n"
+        "objective: {metric: val_accuracy, function: 'tests.test_trial_answers:records_whether_it_waits'}\n"
+        f"space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}}}}}\npruner: {{name: {pruner}}}\n"
+    )
+    sweep = load_sweep(path)
+    assert sweep.config.pruner.answers_reports is waits
+    WAITS_SEEN.clear()
+    events = list(TrialWorker(sweep.config.model_dump(mode="json"), None).run(0, {"x": 0.5}))
+    assert [event["kind"] for event in events] == ["start", "report", "end"] and WAITS_SEEN == [waits]

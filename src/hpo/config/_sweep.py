@@ -88,6 +88,13 @@ class PrunerConfig(_Strict):
     name: PrunerName = "median"
     args: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def answers_reports(self) -> bool:
+        """Whether the driver answers each report (go on, or at a rung whether to pause), so that
+        a trial waits briefly for it. Without a pruner only a stop can come, and it comes on its
+        own: the trial goes straight on and the driver sends nothing back per report."""
+        return self.name != "none"
+
 
 class StopWhenConfig(_Strict):
     """Stop a study that has stopped improving: once ``patience`` trials have finished (complete

@@ -261,6 +261,7 @@ class RayPool:
         sweep_config: dict[str, Any],
         data: Any,
         start_timeout: float = 300.0,
+        answers_reports: bool = True,
     ) -> None:
         ray = _ray()
         self._ray = ray
@@ -268,6 +269,7 @@ class RayPool:
         self._actor_class = ray.remote(_PlacedWorker).options(num_cpus=cpus, num_gpus=gpus, max_concurrency=2)
         self._whole_class = ray.remote(_PlacedWorker).options(num_cpus=cpus, num_gpus=max(1.0, gpus), max_concurrency=2)
         self._config, self._data, self._cpus, self._gpus = sweep_config, data, cpus, gpus
+        self._answers_reports = answers_reports  # as the workers' config says (PrunerConfig.answers_reports)
         self._gone: set[str] = set()  # Ray nodes found lost
         self._short = False
         self._starved_since: float | None = None  # since when no worker is left (capacity zero)
@@ -368,7 +370,7 @@ class RayPool:
     def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None:
         """Tell trial ``number`` that its report of ``epoch`` was handled and it goes on (after its
         rung, on to ``go_on_to`` without pausing, when given)."""
-        if (slot := self._telling(number)) is not None:
+        if self._answers_reports and (slot := self._telling(number)) is not None:
             slot.actor.hear.remote(number, epoch, go_on_to)
 
     def poll(self, timeout: float) -> list[Event]:

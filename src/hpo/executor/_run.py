@@ -267,6 +267,7 @@ def _pool(sweep: Sweep, data: Dataset) -> _ray.RayPool:
         _worker_config(sweep),
         _ray.put(data),
         start_timeout=resources.worker_start_timeout,
+        answers_reports=sweep.config.pruner.answers_reports,
     )
 
 

@@ -126,7 +126,7 @@ class TrialWorker:
             _save_sink=save,
             _last_epoch=start_epoch,
             _answers=answers,
-            _awaits_answers=True,
+            _awaits_answers=self._config.pruner.answers_reports,
         )
 
         thread = threading.Thread(target=self._train, args=(context, events), name=f"hpo-trial-{number}", daemon=True)
