@@ -1,9 +1,12 @@
 """hpo: hyperparameter sweeps for Keras models, Optuna studies executed in parallel by Ray.
 
-Importing hpo is cheap: TensorFlow and Ray are imported only by the parts that train or execute.
+Importing hpo is cheap: TensorFlow and Ray are imported only by the parts that train or execute,
+and the exports below that need Optuna, pandas or the sweep loader only on first use (a trial
+worker imports none of them).
 """
 
-from hpo._api import SweepResult, load, run, stop_ray
+from typing import TYPE_CHECKING
+
 from hpo._errors import (
     ConfigError,
     DataError,
@@ -14,9 +17,22 @@ from hpo._errors import (
     TrialFailed,
     UsageError,
 )
+from hpo._lazy import lazy_exports
 from hpo._trial import TrialContext, TrialPaused, TrialResult, TrialStopped
-from hpo.config import Sweep, SweepConfig, load_sweep
-from hpo.space import SearchSpace, load_space_block, parse_space
+
+if TYPE_CHECKING:
+    from hpo._api import SweepResult, load, run, stop_ray
+    from hpo.config import Sweep, SweepConfig, load_sweep
+    from hpo.space import SearchSpace, load_space_block, parse_space
+
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        **dict.fromkeys(["SweepResult", "load", "run", "stop_ray"], "hpo._api"),
+        **dict.fromkeys(["Sweep", "SweepConfig", "load_sweep"], "hpo.config"),
+        **dict.fromkeys(["SearchSpace", "load_space_block", "parse_space"], "hpo.space"),
+    },
+)
 
 __version__ = "0.1.0"
 
