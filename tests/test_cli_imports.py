@@ -59,3 +59,21 @@ def test_best_without_test_evaluation_says_so(small_study) -> None:
     assert "not evaluated yet" in result.stdout
     study = journal_study(small_study.parent / "results" / "t" / "study.journal", "t")
     assert f"best trial {study.best_trial.number}" in result.stdout
+
+
+WORKER_PROBE = """
+import sys
+from hpo.executor._ray import _PlacedWorker  # what Ray unpickles in every trial worker process
+from hpo.executor._worker import TrialWorker
+import hpo
+hpo.TrialContext, hpo.TrialResult  # what a trial function uses
+print("DRIVER_ONLY", sorted(m for m in ("optuna", "pandas", "sklearn", "rich", "typer", "ray", "hpo.executor._run",
+                                        "hpo.results", "hpo.config._load") if m in sys.modules))
+"""
+
+
+def test_a_trial_worker_imports_none_of_the_drivers_modules() -> None:
+    """Each of K workers pays its imports on start (K of them at once on the same cores): the study,
+    the results and the CLI stay in the driver (hpo's package exports load on first use)."""
+    out = subprocess.run([sys.executable, "-c", WORKER_PROBE], capture_output=True, text=True)
+    assert "DRIVER_ONLY []" in out.stdout, out.stdout[-500:] + out.stderr[-2000:]
