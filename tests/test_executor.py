@@ -197,6 +197,36 @@ def test_startup_phase_does_not_overshoot(tmp_path) -> None:
         assert t.datetime_start >= fourth_done, "a TPE trial started before the random start-up trials finished"
 
 
+def test_a_trial_is_created_only_once_its_worker_is_up(tmp_path) -> None:
+    """The workers import the trial function's module (a second each here) before they can run a
+    trial; a trial given to a booting worker would sit RUNNING meanwhile, and with K workers booting
+    at once on a few cores that is most of a short sweep. Each trial starts after its worker
+    finished importing (an ordering, not a duration)."""
+    import datetime
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    sweep = _sweep(tmp_path, trials=4, concurrency=2, extra_params=f"log_dir: {logs}")
+    study = run_sweep(sweep.with_overrides(**{"objective.function": "tests.booting:objective"})).study
+    imported = {record["pid"]: record["imported_at"]
+                for record in (json.loads(path.read_text()) for path in logs.glob("*.json"))}
+    assert len(study.trials) == 4 and imported
+    for trial in study.trials:
+        ready = datetime.datetime.fromtimestamp(imported[trial.user_attrs["hpo:placement"]["pid"]])
+        assert trial.datetime_start >= ready, (trial.number, trial.datetime_start, ready)
+
+
+def test_a_worker_that_never_starts_is_given_no_trial_and_stops_the_sweep_after_the_start_timeout() -> None:
+    from hpo.executor._ray import RayPool
+
+    pool = RayPool(1, cpus=64, gpus=0, sweep_config={"name": "x"}, data=None, start_timeout=2.0)  # 64 CPUs: never placed
+    with pytest.raises(SweepAborted, match=r"no trial worker started within \d+ s \(resources.worker_start_timeout=2\); .*ray status"):
+        for _ in range(20):
+            assert pool.free_slots() == 0  # no trial is created for it
+            pool.poll(0.5)
+    pool.close()
+
+
 def test_resume_continues_and_changed_space_is_refused(tmp_path) -> None:
     first = run_sweep(_fn(_sweep(tmp_path, trials=4), "objective"))
     second = run_sweep(_fn(_sweep(tmp_path, trials=6), "objective"))

@@ -234,10 +234,19 @@ class _Slot:
     pause_after: int | None = None
     relaunches: int = 0  # times its trial was handed to a new worker because the last one died before starting it
     seed: int = 0  # MEASURING: the seed it re-trains with
+    # Whether its worker is up (answered its ping, or started a trial): only then is an idle slot
+    # given a trial, so that a trial is created when it can start, not while K workers boot.
+    up: bool = False
+    ping: Any = None  # the pending answer of a worker not yet up
+    pinged_at: float = 0.0
 
     @property
     def busy(self) -> bool:
         return self.state in _BUSY
+
+    def give(self, actor: Any) -> None:
+        """A new worker for this slot: up once it answers its ping."""
+        self.actor, self.up, self.ping, self.pinged_at = actor, False, actor.ping.remote(), time.monotonic()
 
     def free(self, state: SlotState = SlotState.IDLE) -> None:
         """Its trial is over (or gone with its worker): no trial, in ``state``."""
@@ -274,7 +283,9 @@ class RayPool:
         self._short = False
         self._starved_since: float | None = None  # since when no worker is left (capacity zero)
         self._capacity_checked = 0.0  # when the cluster was last asked whether nodes joined
-        self._slots = [_Slot(self._new_actor()) for _ in range(size)]
+        self._slots = [_Slot(None) for _ in range(size)]
+        for slot in self._slots:
+            slot.give(self._new_actor())
 
     def _new_actor(self, whole: bool = False) -> Any:
         if whole:
@@ -285,9 +296,16 @@ class RayPool:
         return any(slot.whole and slot.busy and not slot.placement for slot in self._slots)
 
     def free_slots(self) -> int:
+        """Idle slots whose worker is up (a booting worker's slot is not free yet: ``poll`` says
+        when it is)."""
         if self._waiting_for_whole_gpu():
             return 0
-        return sum(slot.state is SlotState.IDLE for slot in self._slots)
+        return sum(slot.state is SlotState.IDLE and slot.up for slot in self._slots)
+
+    def _idle(self) -> _Slot:
+        """An idle slot for the next job: one whose worker is up (and ran a trial) first."""
+        idle = [slot for slot in self._slots if slot.state is SlotState.IDLE]
+        return min(idle, key=lambda slot: (not slot.up, not slot.placement))
 
     def running(self) -> list[int]:
         return [slot.number for slot in self._slots if slot.busy and slot.number is not None]
@@ -300,12 +318,12 @@ class RayPool:
         start: bytes | None = None,
         pause_after: int | None = None,
     ) -> None:
-        idle = [slot for slot in self._slots if slot.state is SlotState.IDLE]
-        slot = next((slot for slot in idle if slot.placement), idle[0])  # a worker known to run first
+        slot = self._idle()
         whole = whole_gpu and 0 < self._gpus < 1
         if whole != slot.whole:
             self._ray.kill(slot.actor)
-            slot.actor, slot.whole = self._new_actor(whole), whole
+            slot.give(self._new_actor(whole))
+            slot.whole = whole
         slot.number, slot.params, slot.relaunches = number, params, 0
         slot.start, slot.pause_after = start, pause_after
         self._start(slot)
@@ -314,8 +332,7 @@ class RayPool:
     def measure(self, number: int, params: dict[str, Any], seed: int) -> None:
         """Re-train trial ``number``'s configuration with ``seed`` in an idle worker (the noise-aware
         stop rule's measurement: no trial, no reports); its end comes from ``poll`` as ``Measured``."""
-        idle = [slot for slot in self._slots if slot.state is SlotState.IDLE]
-        slot = next((slot for slot in idle if slot.placement), idle[0])
+        slot = self._idle()
         slot.state, slot.number, slot.seed = SlotState.MEASURING, number, seed
         slot.stream = slot.actor.final.remote(number, params, seed, False)
 
@@ -354,9 +371,11 @@ class RayPool:
         for slot in self._slots:
             if slot.whole:
                 self._ray.kill(slot.actor)
-                slot.actor, slot.whole = self._new_actor(), False
+                slot.give(self._new_actor())
+                slot.whole = False
             if slot.state is SlotState.PARKED:
-                slot.actor, slot.state = self._new_actor(), SlotState.IDLE
+                slot.give(self._new_actor())
+                slot.state = SlotState.IDLE
 
     def _telling(self, number: int) -> _Slot | None:
         """The slot running trial ``number``, unless it was stopped already (nothing more to tell)."""
@@ -378,16 +397,21 @@ class RayPool:
         busy = {slot.stream: slot for slot in self._slots if slot.busy}
         measuring = {slot.stream: slot for slot in self._slots if slot.state is SlotState.MEASURING}
         self._grow()
-        if not busy and not measuring:
+        booting = {slot.ping: slot for slot in self._slots if slot.state is SlotState.IDLE and not slot.up}
+        if not busy and not measuring and not booting:
             self._starved(timeout)
             return []
         self._check_started(busy.values())
-        ready, rest = self._ray.wait([*busy, *measuring], num_returns=1, timeout=timeout)
+        if not busy and not measuring:
+            self._check_booting(booting.values())
+        ready, rest = self._ray.wait([*busy, *measuring, *booting], num_returns=1, timeout=timeout)
         if ready and rest:
             ready += self._ray.wait(rest, num_returns=len(rest), timeout=0)[0]
         events: list[Event] = []
         for stream in ready:
-            if stream in measuring:
+            if stream in booting:
+                self._pinged(booting[stream])
+            elif stream in measuring:
                 if measuring[stream].stream is stream:
                     events += self._measured(measuring[stream])
             elif busy[stream].stream is stream:  # not ended meanwhile (a lost node ends its other trials at once)
@@ -396,6 +420,31 @@ class RayPool:
             self._refill()
         self._rebalance()
         return events
+
+    def _pinged(self, slot: _Slot) -> None:
+        """A booting worker answered: it is up, or it died starting (replaced; a worker whose
+        set-up raised stops the sweep, as every new one would raise too)."""
+        try:
+            self._ray.get(slot.ping)
+        except self._ray.exceptions.RayActorError as exc:
+            if exc.actor_init_failed:
+                raise SweepAborted(f"the trial workers cannot start: {_creation_error(exc)}") from None
+            slot.state, slot.ping = SlotState.DEAD, None
+            self._refill()
+            return
+        slot.up, slot.ping = True, None
+
+    def _check_booting(self, slots: Any) -> None:
+        """Nothing runs and no worker is up: past the start timeout the cluster cannot run one."""
+        if any(slot.up and slot.state is SlotState.IDLE for slot in self._slots):
+            return
+        waited = time.monotonic() - min(slot.pinged_at for slot in slots)
+        if waited > self._start_timeout:
+            raise SweepAborted(
+                f"no trial worker started within {waited:.0f} s (resources.worker_start_timeout="
+                f"{self._start_timeout:g}); the cluster may lack the resources (cpus_per_trial, gpus_per_trial) or "
+                "have lost its nodes: check `ray status`"
+            )
 
     def _check_started(self, slots: Any) -> None:
         """A trial whose worker has not started within the timeout means the cluster cannot run it."""
@@ -423,7 +472,7 @@ class RayPool:
             return self._lost(slot, exc)
         event = event_from(number, item)
         if isinstance(event, Placed):
-            slot.placement = event.placement
+            slot.placement, slot.up = event.placement, True
         if isinstance(event, (Ended, Paused, Failed)):
             slot.free()
         return [event]
@@ -445,7 +494,8 @@ class RayPool:
             and slot.relaunches < _RELAUNCHES
             and slot.state is SlotState.RUNNING
         ):
-            slot.actor, slot.relaunches = self._new_actor(slot.whole), slot.relaunches + 1
+            slot.give(self._new_actor(slot.whole))
+            slot.relaunches += 1
             self._start(slot)
             return []
         if _NODE_DIED in str(exc) or (placement and self._node_gone(placement["node"])):
@@ -508,7 +558,8 @@ class RayPool:
                 slot.state, excess = SlotState.RETIRED, excess - 1
                 _log.warning("the Ray cluster lost capacity; %d trials now run at once", self._active())
             else:
-                slot.actor, slot.state = self._new_actor(slot.whole), SlotState.IDLE
+                slot.give(self._new_actor(slot.whole))
+                slot.state = SlotState.IDLE
         self._short = excess > 0  # more slots than room: retire the next ones that fall idle
 
     def _grow(self, every_s: float = _constants.CAPACITY_CHECK_S) -> None:
@@ -526,7 +577,8 @@ class RayPool:
 
     def _revive(self, slot: _Slot) -> None:
         """A retired slot gets a new worker (Ray places it once a node has room)."""
-        slot.actor, slot.state, slot.whole = self._new_actor(), SlotState.IDLE, False
+        slot.give(self._new_actor())
+        slot.state, slot.whole = SlotState.IDLE, False
 
     def _active(self) -> int:
         return sum(slot.state is not SlotState.RETIRED for slot in self._slots)
@@ -600,7 +652,7 @@ class RayPool:
         for slot in self._slots:
             if slot.state is SlotState.MEASURING:  # the search is over: its noise re-training is moot
                 self._ray.kill(slot.actor)
-                slot.actor = self._new_actor(slot.whole)
+                slot.give(self._new_actor(slot.whole))
                 slot.free()
         live = [slot for slot in self._slots if slot.state not in (SlotState.RETIRED, SlotState.PARKED, SlotState.DEAD)]
         if not live:  # the cluster lost every worker: a new one, which waits for a node below
@@ -631,8 +683,8 @@ class RayPool:
                 try:
                     self._ray.get(ref)
                 except self._ray.exceptions.RayActorError:
-                    slot.actor = self._new_actor(slot.whole)
-                    pings[slot.actor.ping.remote()] = slot
+                    slot.give(self._new_actor(slot.whole))
+                    pings[slot.ping] = slot
                     continue
                 started_one = True
             else:
@@ -645,8 +697,8 @@ class RayPool:
                     if deaths[index] == 2:
                         raise HpoError(f"re-training trial {job.number} failed: its worker died twice") from None
                     pending.insert(0, index)
-                    slot.actor = self._new_actor(slot.whole)
-                    pings[slot.actor.ping.remote()] = slot
+                    slot.give(self._new_actor(slot.whole))
+                    pings[slot.ping] = slot
                     continue
                 except self._ray.exceptions.RayTaskError as exc:
                     raise HpoError(f"re-training trial {job.number} failed: {_creation_error(exc)}") from None
