@@ -117,6 +117,12 @@ def _optuna_objective(sweep: Any, data: Any, log: _Log) -> Any:
     from optuna_integration.keras import KerasPruningCallback
 
     def objective(trial: optuna.Trial) -> float:
+        if trial.number >= sweep.config.budget.trials:
+            # Optuna's parallel mode: MaxTrialsCallback checks after a trial ends, so a process that
+            # starts late (a loaded machine) can create one past the budget; it trains nothing here
+            # and ends the study, so that every peer trains the same number of trials.
+            trial.study.stop()
+            raise optuna.TrialPruned()
         params = sweep.space.sample(trial)
         log.begin(trial.number, params)
         model = _model(sweep, params, data)
