@@ -234,19 +234,22 @@ class _Slot:
     pause_after: int | None = None
     relaunches: int = 0  # times its trial was handed to a new worker because the last one died before starting it
     seed: int = 0  # MEASURING: the seed it re-trains with
-    # Whether its worker is up (answered its ping, or started a trial): only then is an idle slot
-    # given a trial, so that a trial is created when it can start, not while K workers boot.
-    up: bool = False
-    ping: Any = None  # the pending answer of a worker not yet up
+    ping: Any = None  # the pending answer of a worker not yet up (None once it answered or started a trial)
     pinged_at: float = 0.0
 
     @property
     def busy(self) -> bool:
         return self.state in _BUSY
 
+    @property
+    def up(self) -> bool:
+        """Whether its worker is up: only then is an idle slot given a trial, so that a trial is
+        created when it can start, not while K workers boot."""
+        return self.ping is None
+
     def give(self, actor: Any) -> None:
         """A new worker for this slot: up once it answers its ping."""
-        self.actor, self.up, self.ping, self.pinged_at = actor, False, actor.ping.remote(), time.monotonic()
+        self.actor, self.ping, self.pinged_at = actor, actor.ping.remote(), time.monotonic()
 
     def free(self, state: SlotState = SlotState.IDLE) -> None:
         """Its trial is over (or gone with its worker): no trial, in ``state``."""
@@ -432,7 +435,7 @@ class RayPool:
             slot.state, slot.ping = SlotState.DEAD, None
             self._refill()
             return
-        slot.up, slot.ping = True, None
+        slot.ping = None
 
     def _check_booting(self, slots: Any) -> None:
         """Nothing runs and no worker is up: past the start timeout the cluster cannot run one."""
@@ -472,7 +475,7 @@ class RayPool:
             return self._lost(slot, exc)
         event = event_from(number, item)
         if isinstance(event, Placed):
-            slot.placement, slot.up = event.placement, True
+            slot.placement, slot.ping = event.placement, None
         if isinstance(event, (Ended, Paused, Failed)):
             slot.free()
         return [event]
