@@ -317,7 +317,8 @@ def test_warm_starts_run_first(storage) -> None:
 
 
 class ScriptedPool:
-    """Runs each launched trial as a scripted list of events, one event per poll; records stops."""
+    """Runs each launched trial as a scripted list of events, one event per poll (the events a worker
+    has sent; a script that runs out before its trial's end is a worker still training); records stops."""
 
     def __init__(self, slots: int, script) -> None:
         self.slots = slots
@@ -329,6 +330,7 @@ class ScriptedPool:
         self.measurer = None  # (number, params, seed) -> final metrics or None: the noise re-trainings
         self.measuring: list[Measured] = []  # done at the next poll
         self.measured: list[tuple[int, int]] = []  # (trial, seed) re-trained for the noise
+        self.polls = 0
 
     def free_slots(self) -> int:
         return self.slots - len(self.queues) - len(self.measuring)
@@ -355,8 +357,9 @@ class ScriptedPool:
         self.heard.append((number, epoch) if go_on_to is None else (number, epoch, go_on_to))
 
     def poll(self, timeout: float) -> list:
+        self.polls += 1
         events, self.measuring = list(self.measuring), []
-        for number in list(self.queues):
+        for number in [n for n, queue in self.queues.items() if queue]:
             event = self.queues[number].pop(0)
             events.append(event)
             if isinstance(event, (Ended, Paused, Failed)):
@@ -460,12 +463,18 @@ def test_the_loop_fails_a_trial_whose_worker_is_lost_and_runs_its_retry(storage)
     assert retry.state == TrialState.COMPLETE and retry.params == trials[0].params
 
 
-def test_the_loop_returns_at_once_when_interrupted(storage) -> None:
+def test_when_interrupted_the_loop_reads_what_the_workers_sent_and_returns(storage) -> None:
+    """Interrupted after 3 polls (placed, epoch 1, epoch 2), with epochs 3 and 4 sent but unread and
+    the trials still training: the loop launches nothing more, reads what was sent and returns."""
+
+    def still_training(number: int, params: dict, whole_gpu: bool) -> list:
+        return [Reported(number, e, _acc(e / 10)) for e in range(1, 5)]
+
     lc = _lifecycle(storage)
-    polls = itertools.count()
-    pool = ScriptedPool(2, _curve)
-    drive(_launcher(lc, budget=8), lc, pool, poll_s=0, interrupted=lambda: next(polls) >= 3)
-    assert lc.live  # the caller (run_sweep) interrupts the lifecycle next
+    pool = ScriptedPool(2, still_training)
+    drive(_launcher(lc, budget=8), lc, pool, poll_s=0, interrupted=lambda: pool.polls >= 3)
+    assert sorted(lc.live) == [0, 1] and len(lc.study.trials) == 2  # the caller (run_sweep) interrupts them next
+    assert all(t.intermediate_values == {1: 0.1, 2: 0.2, 3: 0.3, 4: 0.4} for t in lc.study.trials)
     lc.interrupt()
     assert not lc.study.get_trials(states=(TrialState.RUNNING,))
 

@@ -190,6 +190,33 @@ def test_a_dead_drivers_trial_continues_from_its_checkpoint_in_the_next_run(tmp_
     assert study.trials[1].intermediate_values == {e: e / 10 for e in range(1, 6)}
 
 
+def test_ctrl_c_keeps_the_checkpoint_a_worker_sent_before_the_driver_read_it(storage, tmp_path) -> None:
+    """Ctrl+C reaches the driver after it read trial 0's report of epoch 2 but before the checkpoint
+    after it and the report of epoch 3, which the worker had already sent: the study and the
+    checkpoint store keep both, so the re-run continues after epoch 2 and trains nothing twice."""
+    from hpo.executor._run import _execute
+
+    def script(number: int, from_epoch: int) -> list:
+        if number == 0:  # sent before the Ctrl+C; then it trains on (nothing more sent)
+            return [Reported(0, 1, _acc(0.1)), Reported(0, 2, _acc(0.2)), Checkpointed(0, 2, b"2"), Reported(0, 3, _acc(0.3))]
+        return _interrupted_after_a_checkpoint(number, from_epoch)
+
+    lc = _lifecycle(storage, tmp_path, [])
+    pool = _CheckpointingPool(1, script)
+    _execute(_launcher(lc, budget=1), lc, pool, interrupted=lambda: pool.polls >= 3)  # Placed, epochs 1 and 2 read
+    first = lc.study.trials[0]  # (its configuration is queued to run again)
+    assert first.state == TrialState.FAIL and first.user_attrs["hpo:interrupted"] is True
+    assert first.intermediate_values == {1: 0.1, 2: 0.2, 3: 0.3}
+    assert first.user_attrs["hpo:checkpoint_epoch"] == 2
+    # the next run continues it from the checkpoint
+    rules = Rules(metric="val_accuracy", direction="maximize", max_epochs=5)
+    again = Lifecycle(lc.study, storage, rules, lambda notice: None, lc.checkpoints)
+    rerun = _CheckpointingPool(1, script)
+    drive(_launcher(again, budget=1), again, rerun, poll_s=0)
+    assert rerun.starts == {1: b"2"}
+    assert lc.study.trials[1].intermediate_values == {e: e / 10 for e in range(1, 6)}
+
+
 def test_a_rerun_cut_short_before_its_first_report_keeps_the_epochs_it_carried(storage, tmp_path) -> None:
     """Its re-run, placed from the epoch-2 checkpoint, is interrupted before it reports: it holds
     epochs 1-2 (not 0), and its own re-run continues from the same checkpoint."""

@@ -148,6 +148,10 @@ STARVED_WAIT_S = 0.5
 # configurations, e.g. `filters` only when `n_conv > 0`, reads it in some of them).
 UNREAD_WARN_AFTER_TRIALS = 10
 
+# On Ctrl+C or SIGTERM the driver first reads what the workers already sent (reports, checkpoints,
+# ends) for at most this long, then interrupts the trials still running.
+INTERRUPT_DRAIN_S = 2.0
+
 # After each report a trial waits for the driver's answer (go on, or stop: pruned) before its next
 # epoch, so that a pruned trial stops at once rather than after the next epoch's first steps; at
 # most this share of the time since its last report, and never longer than the cap, so that a busy

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hpo._constants import INTERRUPT_DRAIN_S
 from hpo.executor._events import Checkpointed, Ended, Event, Failed, Measured, Paused, Placed, Reported
 from hpo.executor._launch import FINISHED, HOLD, Launch, Launcher, Measure
 from hpo.executor._lifecycle import Lifecycle
@@ -132,15 +133,7 @@ def drive(
         clock.idle(polled, pool.free_slots(), _idle_reason(step, finished, launcher))
         events = pool.poll(poll_s)
         handled = clock.now()
-        for event in events:
-            if isinstance(event, Measured):
-                launcher.measured(event)
-                continue
-            dispatch(lifecycle, event)
-            if clock.first_start_s is None and isinstance(event, Placed):
-                clock.first_start_s = handled - clock.started
-            if isinstance(event, (Ended, Paused, Failed)):
-                clock.ended(event.number, handled)
+        _handle(events, launcher, lifecycle, clock, handled)
         live = set(lifecycle.live)
         for number in pool.running():
             if number not in live:
@@ -153,3 +146,27 @@ def drive(
         clock.asking_s += polled - mark
         clock.waiting_s += handled - polled
         clock.handling_s += clock.now() - handled
+    _drain(launcher, lifecycle, pool, clock)
+
+
+def _handle(events: list[Event], launcher: Launcher, lifecycle: Lifecycle, clock: LoopTimings, now: float) -> None:
+    """The workers' events, in the order they came: to the launcher (noise re-trainings) or the lifecycle."""
+    for event in events:
+        if isinstance(event, Measured):
+            launcher.measured(event)
+            continue
+        dispatch(lifecycle, event)
+        if clock.first_start_s is None and isinstance(event, Placed):
+            clock.first_start_s = now - clock.started
+        if isinstance(event, (Ended, Paused, Failed)):
+            clock.ended(event.number, now)
+
+
+def _drain(launcher: Launcher, lifecycle: Lifecycle, pool: Pool, clock: LoopTimings) -> None:
+    """Interrupted (Ctrl+C, SIGTERM): before the live trials are interrupted, keep what their workers
+    have already sent and the loop has not read yet (a driver can lag behind its workers): reports,
+    checkpoints, ends. A checkpoint a worker saved is then never lost to the interruption, and the
+    re-run continues from it. For at most INTERRUPT_DRAIN_S, until a poll finds nothing waiting."""
+    deadline = clock.now() + INTERRUPT_DRAIN_S
+    while clock.now() < deadline and (events := pool.poll(0)):
+        _handle(events, launcher, lifecycle, clock, clock.now())
