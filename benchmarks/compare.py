@@ -14,6 +14,13 @@ peer draws from the same distributions) and whose model is a user builder, it ru
                 the best continue from checkpoints) and ``--asha-trials`` trials, about the epoch
                 budget the stop-only pruner spends (not run unless asked for)
 
+``--code`` says whose code trains, for every peer alike: ``hpo-compiles`` (the sweep as written: a
+user builder, compiled by hpo with its optimizer and ``train.steps_per_execution``),
+``builder-compiles`` (the builder compiles its own SGD with exponential decay, Keras' defaults
+otherwise) or ``function`` (the user's ``objective.function`` trains that compiled model with its
+own ``fit`` and a reporting callback; the peers ``fit`` it the same way). hpo-asha needs a trial
+that can pause, so it runs with the first two only.
+
 each in a fresh process, for several seeds, and prints a table (median and range over seeds) of
 sweep wall time, process wall time, epochs trained, the best validation value, the best trial's
 test accuracy (re-trained once, seeded, scored on the held-out split), the time until a reported
@@ -22,6 +29,8 @@ a time-to-target plot.
 
 Run (about 25 minutes on 2 cores):
     .venv/bin/python benchmarks/compare.py --seeds 0 1 2 --plot docs/img/compare_time_to_target.png
+User code against Optuna's parallel mode (about 10 minutes each):
+    cd benchmarks/compare && ../../.venv/bin/python ../compare.py --peers optuna-par hpo --code function
 """
 
 from __future__ import annotations
@@ -41,15 +50,24 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 DEFAULT_SWEEP = HERE / "compare" / "digits_cnn9.yaml"
 PEERS = ("optuna", "optuna-par", "ray-tune", "hpo", "hpo-noprune", "hpo-asha")
+# Whose code trains: hpo compiles the user's builder's model (the sweep as written); the builder
+# compiles it itself (``model:build_compiled``, Keras' defaults); or the user's objective function
+# (``model:train``: the same compiled model and its own ``fit``). The peers train the same model
+# with the same compile in each.
+CODES = {
+    "hpo-compiles": {},
+    "builder-compiles": {"model.builder": "model:build_compiled"},
+    "function": {"model.builder": "model:build_compiled", "objective.function": "model:train"},
+}
 
 
 # -- what every peer shares: the sweep's space, data, model and training ------------------------
 
 
-def _sweep(path: Path, seed: int, trials: int | None, epochs: int | None) -> Any:
+def _sweep(path: Path, seed: int, trials: int | None, epochs: int | None, code: str = "hpo-compiles") -> Any:
     from hpo.config import load_sweep
 
-    overrides = {"sampler.seed": seed, "train.seed": seed, "budget.trials": trials, "train.epochs": epochs}
+    overrides = {"sampler.seed": seed, "train.seed": seed, "budget.trials": trials, "train.epochs": epochs, **CODES[code]}
     return load_sweep(path).with_overrides(**overrides)
 
 
@@ -61,14 +79,16 @@ def _data(sweep: Any) -> Any:
 
 
 def _model(sweep: Any, params: dict[str, Any], data: Any) -> Any:
-    """The sweep's model for a configuration, compiled with its optimizer and schedule: the peers
-    train exactly the model hpo trains (hpo's builders make the model; Keras `fit` trains it)."""
+    """The sweep's model for a configuration, compiled with its optimizer and schedule unless its
+    builder compiled it: the peers train exactly the model hpo trains (Keras `fit` trains it)."""
     import keras
 
     from hpo.engine import build_model, build_optimizer
 
     keras.utils.set_random_seed(sweep.config.train.seed)
     model = build_model(sweep.config.model.builder, params, data.input_shape, data.n_classes)
+    if model.compiled:
+        return model
     steps_per_epoch = math.ceil(len(data.y_train) / int(params.get("batch_size", 64)))
     model.compile(optimizer=build_optimizer(params, steps_per_epoch, sweep.config.train.epochs),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -170,12 +190,13 @@ def run_optuna(sweep: Any, data: Any) -> dict[str, Any]:
     return {"sweep_s": log.now(), "trials": list(log.trials.values()), "concurrency": 1}
 
 
-def _optuna_worker(sweep_path: str, seed: int, trials: int, epochs: int | None, journal: str, start: float, out: str) -> None:
+def _optuna_worker(sweep_path: str, seed: int, trials: int, epochs: int | None, journal: str, start: float, out: str,
+                   code: str) -> None:
     """One process of Optuna's parallel mode: load the shared study and optimize until the budget is met."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sweep = _sweep(Path(sweep_path), seed, trials, epochs)
+    sweep = _sweep(Path(sweep_path), seed, trials, epochs, code)
     data = _data(sweep)
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
     study = _optuna_study(sweep, storage, "parallel")
@@ -188,7 +209,7 @@ def _optuna_worker(sweep_path: str, seed: int, trials: int, epochs: int | None, 
     Path(out).write_text(json.dumps(list(log.trials.values())))
 
 
-def run_optuna_parallel(sweep: Any, path: Path, seed: int, epochs: int | None) -> dict[str, Any]:
+def run_optuna_parallel(sweep: Any, path: Path, seed: int, epochs: int | None, code: str) -> dict[str, Any]:
     import multiprocessing
 
     n = sweep.config.resources.concurrency
@@ -198,7 +219,7 @@ def run_optuna_parallel(sweep: Any, path: Path, seed: int, epochs: int | None) -
         ctx = multiprocessing.get_context("spawn")
         start = time.perf_counter()
         outs = [str(Path(tmp) / f"w{i}.json") for i in range(n)]
-        procs = [ctx.Process(target=_optuna_worker, args=(str(path), seed, sweep.config.budget.trials, epochs, journal, start, outs[i])) for i in range(n)]
+        procs = [ctx.Process(target=_optuna_worker, args=(str(path), seed, sweep.config.budget.trials, epochs, journal, start, outs[i], code)) for i in range(n)]
         for p in procs:
             p.start()
         for p in procs:
@@ -318,11 +339,12 @@ def run_hpo(sweep: Any) -> dict[str, Any]:
     }
 
 
-def child(peer: str, path: Path, seed: int, trials: int | None, epochs: int | None, results_dir: str, asha_trials: int | None = None) -> dict[str, Any]:
+def child(peer: str, path: Path, seed: int, trials: int | None, epochs: int | None, results_dir: str, asha_trials: int | None = None,
+          code: str = "hpo-compiles") -> dict[str, Any]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sweep = _sweep(path, seed, trials, epochs).with_overrides(results_dir=results_dir)
+    sweep = _sweep(path, seed, trials, epochs, code).with_overrides(results_dir=results_dir)
     if peer == "hpo":
         return run_hpo(sweep)
     if peer == "hpo-noprune":
@@ -332,7 +354,7 @@ def child(peer: str, path: Path, seed: int, trials: int | None, epochs: int | No
         eta = 3 if sweep.config.train.epochs >= 3 else 2  # tiny runs: a second rung still fits
         return run_hpo(sweep.with_overrides(**{"pruner.name": "asha", "pruner.args": {"min_epochs": 1, "reduction_factor": eta}, "budget.trials": budget}))
     if peer == "optuna-par":
-        return run_optuna_parallel(sweep, path, seed, epochs)
+        return run_optuna_parallel(sweep, path, seed, epochs, code)
     data = _data(sweep)
     return run_optuna(sweep, data) if peer == "optuna" else run_ray_tune(sweep, data)
 
@@ -340,11 +362,11 @@ def child(peer: str, path: Path, seed: int, trials: int | None, epochs: int | No
 # -- the parent: run every peer and seed, score the best trials, print -------------------------
 
 
-def _test_accuracy(path: Path, seed: int, epochs: int | None, params: dict[str, Any]) -> float:
+def _test_accuracy(path: Path, seed: int, epochs: int | None, params: dict[str, Any], code: str) -> float:
     """The best configuration re-trained once (seeded) and scored on the test split."""
     import numpy as np
 
-    sweep = _sweep(path, seed, None, epochs)
+    sweep = _sweep(path, seed, None, epochs, code)
     data = _data(sweep)
     model = _model(sweep, params, data)
     model.fit(data.x_train, data.y_train, batch_size=int(params.get("batch_size", 64)), epochs=sweep.config.train.epochs, verbose=0)
@@ -439,6 +461,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--trials", type=int, default=None, help="override the sweep's budget (tiny runs)")
     parser.add_argument("--epochs", type=int, default=None, help="override the sweep's epochs (tiny runs)")
     parser.add_argument("--target", type=float, default=0.975)
+    parser.add_argument("--code", choices=list(CODES), default="hpo-compiles",
+                        help="who compiles and trains: hpo (the sweep as written), the user's builder, or the user's function")
     parser.add_argument("--asha-trials", type=int, default=None, help="hpo-asha's trial budget (default: 3x the sweep's)")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
@@ -447,7 +471,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.child:
         with tempfile.TemporaryDirectory() as tmp:
-            result = child(args.child, args.sweep, args.seeds[0], args.trials, args.epochs, tmp, args.asha_trials)
+            result = child(args.child, args.sweep, args.seeds[0], args.trials, args.epochs, tmp, args.asha_trials, args.code)
             args.out.write_text(json.dumps(result, default=str))
         return {}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE / "compare"), str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
@@ -456,7 +480,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for peer in args.peers:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "run.json"
-                command = [sys.executable, __file__, "--child", peer, "--sweep", str(args.sweep), "--seeds", str(seed), "--out", str(out)]
+                command = [sys.executable, __file__, "--child", peer, "--sweep", str(args.sweep), "--seeds", str(seed), "--out", str(out),
+                           "--code", args.code]
                 command += [f"--{k}={v}" for k, v in (("trials", args.trials), ("epochs", args.epochs), ("asha-trials", args.asha_trials)) if v is not None]
                 start = time.perf_counter()
                 subprocess.run(command, check=True, env=env, cwd=HERE / "compare", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -469,7 +494,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = {}
     for peer, runs in results.items():
         summaries = [summarize(run, args.target, epochs) for run in runs]
-        tests = [_test_accuracy(args.sweep, run["seed"], args.epochs, s["best_params"]) for run, s in zip(runs, summaries)]
+        tests = [_test_accuracy(args.sweep, run["seed"], args.epochs, s["best_params"], args.code) for run, s in zip(runs, summaries)]
         rows[peer] = {
             "sweep wall s": _cell([s["sweep_s"] for s in summaries], ".0f"),
             "process wall s": _cell([r["process_s"] for r in runs], ".0f"),
@@ -481,7 +506,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "trial s per epoch": _cell([s["slot_s_per_epoch"] for s in summaries], ".2f"),
         }
     columns = list(next(iter(rows.values())))
-    print(f"\n{len(args.seeds)} seeds; median (min–max)\n")
+    print(f"\n{len(args.seeds)} seeds; median (min–max); code: {args.code}\n")
     print("| peer | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
     for peer, row in rows.items():

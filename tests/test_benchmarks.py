@@ -83,3 +83,26 @@ def test_compare_runs_every_peer_tiny_and_writes_its_table(tmp_path) -> None:
         assert f"| {peer} |" in result.stdout
     assert "hpo's time, median over seeds" in result.stdout
     assert plot.stat().st_size > 0
+
+
+@pytest.mark.parametrize("code", ["builder-compiles", "function"])
+def test_compare_trains_the_users_compiled_builder_and_function_the_same_in_every_peer(code, monkeypatch) -> None:
+    """compare.py's --code modes: the sweep names the user's code, which imports, and the model the
+    peers train is the one the user's builder compiled (its own optimizer, Keras' defaults)."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(BENCH / "compare"))
+    monkeypatch.syspath_prepend(str(BENCH))
+    compare = importlib.import_module("compare")
+    from hpo.config import check_references
+
+    sweep = compare._sweep(BENCH / "compare" / "digits_cnn9.yaml", 0, 2, 1, code)
+    check_references(sweep)
+    assert sweep.config.model.builder == "model:build_compiled"
+    assert sweep.config.objective.function == ("model:train" if code == "function" else None)
+    data = compare._data(sweep)
+    params = sweep.space.configuration({"filters_0": 8, "filters_1": 8, "kernel_size": 3, "units": 16, "dropout": 0.0,
+                                        "learning_rate": 0.01, "momentum": 0.5, "decay_rate": 0.9, "batch_size": 64})
+    model = compare._model(sweep, params, data)
+    schedule = model.optimizer.learning_rate if callable(model.optimizer.learning_rate) else model.optimizer._learning_rate
+    assert schedule.staircase and model.steps_per_execution == 1  # the user's compile (hpo's decays smoothly), kept
