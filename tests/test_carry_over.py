@@ -131,6 +131,26 @@ def test_carry_over_keeps_the_trials_that_fit_marked_and_outside_the_budget(tmp_
     assert open_study(_sweep(tmp_path, params, carry_over=True), storage).study_name == "s-2"
 
 
+def test_a_carry_over_cut_short_by_a_killed_driver_is_finished_by_the_next_run(tmp_path) -> None:
+    """A driver killed while carrying trials into the new study (created, two trials carried, no
+    space recorded yet): the next run with carry-over carries the rest, each trial once."""
+    old, storage = _studies(tmp_path)
+    params = {**OLD, "x": {"type": "float", "low": 0.0, "high": 0.5}, "optimizer": {"type": "categorical", "choices": ["sgd"]}}
+    sweep = _sweep(tmp_path, params, carry_over=True)
+    fits = [t for t in old.trials if t.params["x"] <= 0.5 and t.params["optimizer"] == "sgd"]
+    killed = optuna.create_study(study_name="s-2", storage=storage, direction="maximize")
+    killed.add_trials([optuna.trial.create_trial(
+        state=t.state, params=t.params, distributions=t.distributions, values=t.values,
+        intermediate_values=t.intermediate_values, user_attrs={"hpo:carried_from": {"study": "s", "trial": t.number}},
+    ) for t in fits[:2]])  # and then the kill
+    for _ in range(2):  # the run after the kill, and the one after it
+        study = open_study(sweep, storage)
+    assert study.study_name == "s-2" and study.user_attrs["hpo:space_fingerprint"] == sweep.space.fingerprint()
+    origins = sorted(t.user_attrs["hpo:carried_from"]["trial"] for t in study.trials)
+    assert origins == [t.number for t in fits]  # every trial that fits, once
+    assert study.user_attrs["hpo:carried"]["carried"] == len(fits)
+
+
 def test_a_changed_fixed_value_carries_nothing(tmp_path) -> None:
     old, storage = _studies(tmp_path)
     new = open_study(_sweep(tmp_path, {**OLD, "normalization": "standard"}, carry_over=True), storage)

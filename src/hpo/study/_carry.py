@@ -57,10 +57,14 @@ class Carried:
 
 def carry_trials(source: optuna.Study, target: optuna.Study, space: SearchSpace, old: dict[str, Any]) -> Carried:
     """Add ``source``'s finished trials that ``space`` (the new one; ``old`` the one they ran under)
-    can produce to ``target``, marked with their origin; record what was done on ``target``."""
+    can produce to ``target``, marked with their origin; record what was done on ``target``. A
+    trial whose origin ``target`` already holds (a carry cut short by a killed driver) is not
+    added again."""
     done = Carried(source.study_name)
     distributions = space.distributions()
     ran_with = {name: spec["value"] for name, spec in old.items() if spec.get("type") == "fixed"}
+    held = [t.user_attrs.get(_constants.ATTR_CARRIED_FROM) for t in target.get_trials(deepcopy=False)]
+    already = {(origin["study"], origin["trial"]) for origin in held if origin}
     frozen = []
     for trial in source.get_trials(deepcopy=False, states=_CARRIED_STATES):
         reasons = space.check({**ran_with, **trial.params})  # what the trial ran with, fixed values too
@@ -71,6 +75,9 @@ def carry_trials(source: optuna.Study, target: optuna.Study, space: SearchSpace,
             "study": source.study_name,
             "trial": trial.number,
         }
+        done.carried.append(trial.number)
+        if (origin["study"], origin["trial"]) in already:
+            continue
         frozen.append(
             optuna.trial.create_trial(
                 state=trial.state,
@@ -82,7 +89,6 @@ def carry_trials(source: optuna.Study, target: optuna.Study, space: SearchSpace,
                 system_attrs={k: v for k, v in trial.system_attrs.items() if k == "constraints"},
             )
         )
-        done.carried.append(trial.number)
     target.add_trials(frozen)
     target.set_user_attr(
         _constants.ATTR_CARRIED,

@@ -80,7 +80,7 @@ def open_study(
         study = optuna.load_study(study_name=existing[-1], storage=storage, sampler=sampler, pruner=pruner)
         if _constants.ATTR_SPACE_FINGERPRINT not in study.user_attrs:  # its creator died setting it up
             _check_continuable(sweep, study, store)  # the directions
-            _set_up(study, sweep, None, again=True)
+            _set_up(study, sweep, _carry_source(sweep, storage, existing), again=True)
             return study
         if not (config.carry_over and _space_changed(sweep, study) and _constants.ATTR_SPACE in study.user_attrs):
             _check_continuable(sweep, study, store)
@@ -105,10 +105,20 @@ def open_study(
     return study
 
 
+def _carry_source(sweep: Sweep, storage: optuna.storages.BaseStorage, existing: list[str]) -> optuna.Study | None:
+    """For a study left half set up: the study before it, when this run carries over from it (the
+    sweep asks for it and that study ran under another space)."""
+    if not sweep.config.carry_over or len(existing) < 2:
+        return None
+    earlier = optuna.load_study(study_name=existing[-2], storage=storage)
+    return earlier if _space_changed(sweep, earlier) and _constants.ATTR_SPACE in earlier.user_attrs else None
+
+
 def _set_up(study: optuna.Study, sweep: Sweep, earlier: optuna.Study | None, again: bool = False) -> None:
     """Write what hpo keeps with a new study, its space's fingerprint last: a study without one was
     left by a driver that died while creating it, and the next run sets it up ``again`` (the
-    enqueued points only where no trial has them yet, so a second driver doing the same adds none)."""
+    enqueued points and the carried trials only where the study does not hold them yet, so a second
+    driver doing the same adds none)."""
     with warnings.catch_warnings():  # "experimental" since Optuna 3.2; hpo relies on it only for display
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([g.metric for g in sweep.config.objective.targets])  # the dashboard's axis titles
