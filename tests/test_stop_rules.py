@@ -237,6 +237,48 @@ def test_a_failed_noise_re_training_leaves_min_delta_in_charge_and_that_incumben
     assert len(set(pool.measured)) == len(pool.measured) and {str(n) for n, _ in pool.measured} == set(noise)
 
 
+def test_two_drivers_measuring_the_noise_at_once_keep_both_seeds(tmp_path) -> None:
+    """Two drivers of one study record their noise re-trainings of the same incumbent at once: the
+    second's record is written while the first has read ``hpo:noise`` and not yet written it. Both
+    seeds are kept (the record is read and written under the storage's lock)."""
+    import threading
+
+    from hpo.executor._events import Measured
+    from hpo.storage import Store
+
+    journal = str(tmp_path / "s.journal")
+    store = Store(journal)
+    optuna.create_study(study_name="s", storage=store.open(), direction="maximize")
+    space = parse_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+
+    def driver(storage) -> Launcher:
+        study = optuna.load_study(study_name="s", storage=storage)
+        lifecycle = Lifecycle(study, storage, Rules(metric="val_accuracy", direction="maximize", max_epochs=1))
+        return Launcher(lifecycle, space, budget=10, lock=lambda: store.lock("budget"), train_seed=10,
+                        stop_rule=Patience(4, 0.0, "maximize", "val_accuracy", noise_seeds=3))
+
+    second = driver(store.open())
+    other = threading.Thread(target=second.measured, args=(Measured(0, 12, {"val_accuracy": 0.4}),))
+
+    class Interleaved(optuna.storages.JournalStorage):
+        """The first driver's storage: the other driver measures right after this one's first read."""
+
+        def get_study_user_attrs(self, study_id: int):
+            attrs = super().get_study_user_attrs(study_id)
+            if not other.is_alive() and other.ident is None:
+                other.start()
+                other.join(timeout=1)  # under the lock it waits for this driver; without, it is done
+            return attrs
+
+    first = driver(Interleaved(optuna.storages.journal.JournalFileBackend(journal)))
+    trial = first._lifecycle.study.ask()
+    first._lifecycle.study.tell(trial, 0.5)
+    first.measured(Measured(0, 11, {"val_accuracy": 0.6}))
+    other.join()
+    noise = optuna.load_study(study_name="s", storage=store.open()).user_attrs["hpo:noise"]["0"]
+    assert sorted(zip(noise["seeds"], noise["values"][1:], strict=True)) == [(1, 0.6), (2, 0.4)]
+
+
 @pytest.mark.slow
 def test_hpo_run_measures_the_seed_noise_beside_the_search_and_stops_within_it(tmp_path) -> None:
     """x moves the value by at most 0.005, a seed by 0.01: once the best is re-trained with two

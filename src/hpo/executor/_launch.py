@@ -195,22 +195,25 @@ class Launcher:
 
     def measured(self, event: Measured) -> None:
         """Record a noise re-training on the study (``hpo:noise``); a failed one ends the noise
-        measurement of that incumbent (the rule keeps ``min_delta``)."""
+        measurement of that incumbent (the rule keeps ``min_delta``). The record is read and
+        written under the launchers' lock: another driver's re-training of the same incumbent,
+        recorded meanwhile, is kept."""
         offset = event.seed - self._train_seed
         self._measuring.discard((event.number, offset))
         if self._stop_rule is None:
             return
         study = self._lifecycle.study
-        noise = measured_noise(study.user_attrs)
-        trial = study.get_trials(deepcopy=False)[event.number]
-        record = noise.setdefault(event.number, {"seeds": [], "values": [trial.value]})
         value = None if event.metrics is None else event.metrics.get(self._stop_rule.metric)
-        if value is None or not math.isfinite(value):
-            record["failed"] = event.reason or f"the re-training reported no finite {self._stop_rule.metric}"
-        elif offset not in record["seeds"]:
-            record["seeds"].append(offset)
-            record["values"].append(float(value))
-        study.set_user_attr(_constants.ATTR_NOISE, {str(number): kept for number, kept in noise.items()})
+        with self._lock():
+            noise = measured_noise(study.user_attrs)
+            trial = study.get_trials(deepcopy=False)[event.number]
+            record = noise.setdefault(event.number, {"seeds": [], "values": [trial.value]})
+            if value is None or not math.isfinite(value):
+                record["failed"] = event.reason or f"the re-training reported no finite {self._stop_rule.metric}"
+            elif offset not in record["seeds"]:
+                record["seeds"].append(offset)
+                record["values"].append(float(value))
+            study.set_user_attr(_constants.ATTR_NOISE, {str(number): kept for number, kept in noise.items()})
         self._lifecycle.emit(
             NoiseMeasured(
                 event.number, event.seed, None if value is None else float(value), self._stop_rule.threshold(noise)
