@@ -38,9 +38,10 @@ def test_save_load_move_drop_and_list(location) -> None:
     store.save(0, b"epoch 2")
     store.save(0, b"epoch 4")  # over the last one
     store.save(3, b"other")
-    assert store.load(0) == b"epoch 4" and store.numbers() == [0, 3]
+    assert store.load(0) == b"epoch 4" and store.numbers() == [0, 3] and store.has(0) and not store.has(1)
     assert store.move(0, 5) == b"epoch 4"  # the re-run takes it over
     assert store.load(0) is None and store.load(5) == b"epoch 4" and store.numbers() == [3, 5]
+    assert not store.has(0) and store.has(5)
     store.drop(5)
     store.drop(5)  # dropping what is gone is no error
     assert store.numbers() == [3]
@@ -57,7 +58,7 @@ def test_a_second_driver_sees_what_the_first_wrote(location) -> None:
     first.save(1, b"old")
     assert second.numbers() == [1]  # listed (and, by S3's filesystem, cached) before the next write
     first.save(7, b"state")
-    assert second.numbers() == [1, 7] and second.move(7, 8) == b"state"
+    assert second.numbers() == [1, 7] and second.has(7) and second.move(7, 8) == b"state"
     assert first.load(8) == b"state" and first.numbers() == [1, 8]
 
 

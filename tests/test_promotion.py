@@ -5,6 +5,7 @@ for real)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import optuna
@@ -13,7 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo.executor import Launcher, Lifecycle, Rules
 from hpo.executor._checkpoints import CheckpointStore
-from hpo.executor._events import Ended, Paused, Placed, Reported
+from hpo.executor._events import Ended, Failed, Paused, Placed, Reported
 from hpo.executor._loop import drive
 from hpo.space import parse_space
 from hpo.study import PausedAwareSampler, Promotion, paused_at, recover_stale_trials
@@ -167,6 +168,49 @@ def test_paused_trials_survive_the_driver_and_a_later_run_continues_them(storage
     assert all(t.state != TrialState.RUNNING for t in trials)
     continued = [n for n in paused if len(trainer.starts[n]) > 1]
     assert continued and all(_contiguous(trials[n]) for n in continued)
+
+
+def _losing_the_first_continuation(trainer: _Trainer, lost: list[int], times: int = 1):
+    """The trainer, except that the first promoted trial's worker is lost after one epoch of each
+    of its first ``times`` continuations."""
+
+    def script(number: int, params: dict, whole_gpu: bool, start: bytes | None = None, pause_after: int | None = None) -> list:
+        events = trainer(number, params, whole_gpu, start, pause_after)
+        if start is not None and (not lost or lost[0] == number) and len(lost) < times:
+            lost.append(number)
+            return [events[0], Failed(number, "the worker running this trial was lost", True, interrupted=True)]
+        return events
+
+    return script
+
+
+def test_a_promoted_trial_whose_worker_is_lost_goes_back_to_paused_at_its_checkpoint(storage, tmp_path) -> None:
+    """It keeps its rung's checkpoint and the epochs before it: no re-run from epoch 0 (no new
+    trial), and when promoted again it continues from the same checkpoint, its curve contiguous."""
+    events: list = []
+    lc = _lifecycle(storage, tmp_path, events)
+    trainer, lost = _Trainer(), []
+    drive(_launcher(lc, budget=12), lc, ScriptedPool(2, _losing_the_first_continuation(trainer, lost)), poll_s=0)
+    lc.end_paused()
+    trials = lc.study.get_trials(deepcopy=False)
+    (number,) = lost
+    assert len(trials) == 12 and TrialState.FAIL not in {t.state for t in trials}  # no re-run: the same trial goes on
+    trial = trials[number]
+    assert trial.user_attrs["hpo:interruptions"] == 1 and _contiguous(trial)
+    first, *again = trainer.starts[number][1:]
+    assert again and again[0] == first  # promoted again, from the checkpoint it was continuing from
+    assert ("paused", number) in events
+
+
+def test_a_promoted_trial_lost_too_often_fails_for_good(storage, tmp_path) -> None:
+    lc = _lifecycle(storage, tmp_path)
+    lc.rules = dataclasses.replace(lc.rules, max_interruptions=1)
+    trainer, lost = _Trainer(), []
+    drive(_launcher(lc, budget=12), lc, ScriptedPool(2, _losing_the_first_continuation(trainer, lost, times=2)), poll_s=0)
+    lc.end_paused()
+    trial = lc.study.get_trials(deepcopy=False)[lost[0]]
+    assert lost == [lost[0]] * 2 and trial.state == TrialState.FAIL
+    assert "more than budget.max_interruptions=1" in trial.user_attrs["hpo:fail_reason"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -137,6 +137,8 @@ class Progress:
                 what = "started"
             case TrialContinued(epoch=epoch):
                 what = f"promoted: continues after epoch {epoch}"
+            case TrialPaused(epoch=epoch, cut_short=reason) if reason:
+                what = f"{reason}: back to paused after epoch {epoch}, continues from its checkpoint there"
             case TrialPaused(epoch=epoch):
                 what = f"paused after epoch {epoch}"
             case TrialResumed(resumes=resumes, epoch=epoch):

@@ -54,6 +54,10 @@ class CheckpointStore:
         except FileNotFoundError:
             return None
 
+    def has(self, number: int) -> bool:
+        """Whether trial ``number`` has a checkpoint here (without reading it)."""
+        return bool(self._fs.exists(self.path(number)))
+
     def move(self, number: int, to: int) -> bytes | None:
         """Trial ``number``'s checkpoint becomes trial ``to``'s; its bytes (None: it has none).
         A local file is renamed; an object is written under the new name before the old goes."""

@@ -368,7 +368,8 @@ class Lifecycle:
         if live is None:
             return
         if interrupted and self.abort_reason is None:
-            self._interrupt(number, reason)
+            if not self._pause_again(number, reason):
+                self._interrupt(number, reason)
             return
         if oom and self.rules.packed and self.abort_reason is None and not self.interrupted:
             attrs = live.trial.user_attrs
@@ -410,19 +411,28 @@ class Lifecycle:
         at its checkpoint (a later run continues it)."""
         self.interrupted = True
         for number in self.live:
-            live = self._live[number]
-            if (
-                live.paused_after is not None
-                and self.checkpoints is not None
-                and self.checkpoints.load(number) is not None
-            ):
-                del self._live[number]
-                self._pruning.forget(number)
-                live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.paused_after)
-                live.trial.set_user_attr(_constants.ATTR_PAUSED, live.paused_after)
-                self.emit(TrialPaused(number, live.paused_after, live.metrics))
-                continue
-            self._interrupt(number, "the sweep was interrupted before this trial ended")
+            if not self._pause_again(number, "the sweep was interrupted", counted=False):
+                self._interrupt(number, "the sweep was interrupted before this trial ended")
+
+    def _pause_again(self, number: int, reason: str, counted: bool = True) -> bool:
+        """A promoted trial cut short from outside goes back to paused at the checkpoint it was
+        continuing from (its rung), keeping the epochs before it; the scheduler may promote it
+        again. False where it cannot: not continuing from a checkpoint, or (``counted``: its worker
+        or node lost) cut short more than ``max_interruptions`` times; it is then interrupted."""
+        live = self._live[number]
+        if live.paused_after is None or self.checkpoints is None or not self.checkpoints.has(number):
+            return False
+        count = int(live.trial.user_attrs.get(_constants.ATTR_INTERRUPTIONS, 0)) + counted
+        if count > self.rules.max_interruptions:
+            return False
+        del self._live[number]
+        self._pruning.forget(number)
+        live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.paused_after)
+        live.trial.set_user_attr(_constants.ATTR_PAUSED, live.paused_after)
+        if counted:
+            live.trial.set_user_attr(_constants.ATTR_INTERRUPTIONS, count)
+        self.emit(TrialPaused(number, live.paused_after, live.metrics, cut_short=reason))
+        return True
 
     # -- telling the study --------------------------------------------------------------------
 

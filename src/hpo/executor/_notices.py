@@ -89,11 +89,13 @@ class EpochReported:
 
 @dataclass(frozen=True)
 class TrialPaused:
-    """Promotion: the trial saved its state after ``epoch`` and waits, RUNNING in the study."""
+    """Promotion: the trial saved its state after ``epoch`` and waits, RUNNING in the study.
+    ``cut_short``: why a promoted trial went back to its checkpoint there (its worker lost, Ctrl+C)."""
 
     number: int
     epoch: int
     metrics: dict[str, float]
+    cut_short: str = ""
 
 
 @dataclass(frozen=True)
