@@ -182,7 +182,7 @@ def test_a_dead_drivers_trial_continues_from_its_checkpoint_in_the_next_run(tmp_
     study = optuna.load_study(study_name=dead.study.study_name, storage=storage)
     rules = Rules(metric="val_accuracy", direction="maximize", max_epochs=5)
     lc = Lifecycle(study, storage, rules, lambda notice: events.append(said(notice)), dead.checkpoints)
-    assert lc.recover(Store(str(journal)), stale_after_s=60) == [0]
+    assert lc.recover(Store(str(journal)), stale_after_s=60).interrupted == [0]
     pool = _CheckpointingPool(1, _interrupted_after_a_checkpoint)
     drive(_launcher(lc, budget=1), lc, pool, poll_s=0)
     assert pool.starts == {1: b"2"}

@@ -106,13 +106,20 @@ class _Trainer:
 
     def __init__(self) -> None:
         self.starts: dict[int, list[int]] = {}
+        self.stall = False  # a continuation sends its first report, then trains on (sends nothing more)
 
     def __call__(self, number: int, params: dict, whole_gpu: bool, start: bytes | None = None, pause_after: int | None = None) -> list:
         first = 0 if start is None else int(start.decode().split("=")[1])
         self.starts.setdefault(number, []).append(first)
         last = pause_after or EPOCHS
         reports = [Reported(number, e, {"val_accuracy": params["x"] * e / EPOCHS}) for e in range(first + 1, last + 1)]
+        if self.stall and start is not None:
+            return reports[:1]
         return [*reports, Paused(number, last, f"epoch={last}".encode()) if pause_after else Ended(number, None)]
+
+    def continuing(self, lifecycle: Lifecycle) -> dict[int, int]:
+        """The live trials that continue from a checkpoint, and the epoch of that checkpoint."""
+        return {n: self.starts[n][-1] for n in lifecycle.live if len(self.starts[n]) > 1}
 
 
 def _contiguous(trial: FrozenTrial) -> bool:
@@ -148,19 +155,19 @@ def test_trials_pause_at_rungs_and_the_best_continue_from_their_checkpoints(stor
 def test_paused_trials_survive_the_driver_and_a_later_run_continues_them(storage, tmp_path) -> None:
     lc = _lifecycle(storage, tmp_path)
     trainer = _Trainer()
-    pool = ScriptedPool(2, trainer)
-    polls = iter(range(14))
-    drive(_launcher(lc, budget=6), lc, pool, poll_s=0, interrupted=lambda: next(polls, None) is None)
-    promoted_running = [n for n in lc.live if len(trainer.starts[n]) > 1]
+    trainer.stall = True
+    drive(_launcher(lc, budget=6), lc, ScriptedPool(2, trainer), poll_s=0, interrupted=lambda: bool(trainer.continuing(lc)))
+    promoted_running = trainer.continuing(lc)
     lc.interrupt()  # Ctrl+C: a trial running from its checkpoint goes back to paused there
     paused = [t.number for t in lc.study.get_trials(deepcopy=False) if paused_at(t)]
-    assert set(promoted_running) <= set(paused)
+    assert promoted_running and set(promoted_running) <= set(paused)
+    trainer.stall = False
     assert paused and all((tmp_path / "checkpoints" / f"trial_{n}.ckpt").exists() for n in paused)
 
     from hpo.storage import Store
 
     store = Store(str(tmp_path / "other.journal"))  # recovery fails dead drivers' RUNNING trials, never paused ones
-    assert not set(recover_stale_trials(lc.study, storage, store, stale_after_s=1)) & set(paused)
+    assert not set(recover_stale_trials(lc.study, storage, store, stale_after_s=1).interrupted) & set(paused)
     later = Lifecycle(lc.study, storage, lc.rules, None, CheckpointStore(tmp_path / "checkpoints"))
     drive(_launcher(later, budget=6), later, ScriptedPool(2, trainer), poll_s=0)
     later.end_paused()
@@ -168,6 +175,33 @@ def test_paused_trials_survive_the_driver_and_a_later_run_continues_them(storage
     assert all(t.state != TrialState.RUNNING for t in trials)
     continued = [n for n in paused if len(trainer.starts[n]) > 1]
     assert continued and all(_contiguous(trials[n]) for n in continued)
+
+
+def test_a_dead_drivers_promoted_trial_goes_back_to_paused_and_the_next_run_continues_it(storage, tmp_path) -> None:
+    """The driver is SIGKILLed while promoted trials continue from their rungs' checkpoints: the
+    next run's recovery sends them back to paused at those rungs (not FAIL, no re-run from epoch
+    0), and they continue from the same checkpoints when promoted again."""
+    from hpo.storage import Store
+
+    lc = _lifecycle(storage, tmp_path)
+    trainer = _Trainer()
+    trainer.stall = True
+    drive(_launcher(lc, budget=6), lc, ScriptedPool(2, trainer), poll_s=0, interrupted=lambda: bool(trainer.continuing(lc)))
+    continuing = trainer.continuing(lc)
+    assert continuing  # then the kill: nothing more is written
+    trainer.stall = False
+    later = Lifecycle(lc.study, storage, lc.rules, None, CheckpointStore(tmp_path / "checkpoints"))
+    recovery = later.recover(Store(str(tmp_path / "other.journal")), stale_after_s=1)
+    assert sorted(recovery.repaused) == sorted(continuing) and not set(recovery.interrupted) & set(continuing)
+    assert all(paused_at(later.study.trials[n]) == rung for n, rung in continuing.items())
+    drive(_launcher(later, budget=6), later, ScriptedPool(2, trainer), poll_s=0)
+    later.end_paused()
+    trials = later.study.get_trials(deepcopy=False)
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert not any(t.user_attrs.get("hpo:retry_of") in continuing for t in trials)  # no re-run from epoch 0
+    for number, rung in continuing.items():
+        assert _contiguous(trials[number]) and trials[number].user_attrs["hpo:interruptions"] == 1
+        assert all(start >= rung for start in trainer.starts[number][2:])  # continued from its checkpoint
 
 
 def _losing_the_first_continuation(trainer: _Trainer, lost: list[int], times: int = 1):

@@ -50,7 +50,7 @@ def test_a_dead_drivers_running_trials_are_interrupted_and_run_again(tmp_path, r
     if record is not None:
         study.set_user_attr("hpo:driver:old", {"host": record["host"], "pid": record["pid"], "time": time.time() - record["age"]})
     number = _running(study, "old")
-    assert recover_stale_trials(study, storage, store, stale_after_s=60) == ([number] if recovered else [])
+    assert recover_stale_trials(study, storage, store, stale_after_s=60).interrupted == ([number] if recovered else [])
     trial = study.trials[number]
     assert trial.state == (TrialState.FAIL if recovered else TrialState.RUNNING)
     retries = [t for t in study.trials if t.user_attrs.get("hpo:retry_of") == number]
@@ -65,7 +65,7 @@ def test_a_paused_trial_is_never_recovered_whoever_paused_it(tmp_path) -> None:
     study, storage, store = _study(tmp_path / "r.journal")
     paused = _running(study, "old", paused=2)
     dead = _running(study, "old")
-    assert recover_stale_trials(study, storage, store) == [dead]
+    assert recover_stale_trials(study, storage, store).interrupted == [dead]
     assert study.trials[paused].state == TrialState.RUNNING
 
 
@@ -76,7 +76,7 @@ def test_a_dead_drivers_trial_runs_again_and_keeps_its_attempt_and_whole_gpu(tmp
     number = _running(study, "old")
     # the trial as a whole-GPU retry (it ran out of memory on a share before)
     storage.set_trial_user_attr(storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name("r"), number), "hpo:whole_gpu", True)
-    assert recover_stale_trials(study, storage, store) == [number]
+    assert recover_stale_trials(study, storage, store).interrupted == [number]
     (again,) = [t for t in study.trials if t.user_attrs.get("hpo:retry_of") == number]
     assert again.state == TrialState.WAITING and again.user_attrs.get("hpo:attempt", 0) == 0
     assert again.user_attrs["hpo:whole_gpu"] is True and again.user_attrs["hpo:interruptions"] == 1
@@ -124,7 +124,7 @@ def test_a_driver_starting_during_another_drivers_ask_never_recovers_its_new_tri
 
     def recover() -> list[int]:
         other = optuna.load_study(study_name=name, storage=store.open())
-        return recover_stale_trials(other, other._storage, Store(storage_url))
+        return recover_stale_trials(other, other._storage, Store(storage_url)).interrupted
 
     sampler = _SlowAsk(recover)
     study.sampler = sampler
@@ -154,9 +154,9 @@ def test_the_lifecycle_ends_a_dead_drivers_trials_as_interrupted_and_says_so(tmp
     heard = []
     rules = Rules(metric="m", direction="maximize", max_epochs=1, max_interruptions=0)
     lifecycle = Lifecycle(study, storage, rules, heard.append)
-    assert lifecycle.recover(store, stale_after_s=60) == [number]
+    assert lifecycle.recover(store, stale_after_s=60).interrupted == [number]
     assert heard == [Recovered((number,))]
     assert study.trials[number].state == TrialState.FAIL
     assert "more than budget.max_interruptions=0" in study.trials[number].user_attrs["hpo:fail_reason"]
     assert not [t for t in study.trials if t.user_attrs.get("hpo:retry_of") == number]
-    assert lifecycle.recover(store, stale_after_s=60) == [] and heard == [Recovered((number,))]
+    assert lifecycle.recover(store, stale_after_s=60).interrupted == [] and heard == [Recovered((number,))]

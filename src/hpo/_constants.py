@@ -60,6 +60,9 @@ ATTR_STOPPED_EARLY = "hpo:stopped_early"
 # the seed noise budget.stop_when.noise_seeds measured on incumbents (not trials of the search)
 ATTR_NOISE = "hpo:noise"  # {reason, saved_trials}: budget.stop_when ended the search
 ATTR_PAUSED = "hpo:paused"  # the epoch a trial paused after (it stays RUNNING in the study); null once it continues
+# The rung epoch a promoted trial continues from (its checkpoint's): a later run's recovery sends it
+# back to paused there when its driver died during the continuation.
+ATTR_CONTINUES_FROM = "hpo:continues_from"
 ATTR_RUN_OVERRIDES = "hpo:run_overrides"  # the last run's command-line settings, reapplied by `hpo resume`
 
 # Settings a run's flags may override that `hpo resume` carries over to the resumed run.

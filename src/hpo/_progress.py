@@ -173,11 +173,19 @@ class Progress:
                     f"carries {carried} finished trials of study {source!r} (the sampler learns from them; they do "
                     f"not count in the budget); {len(incompatible)} did not fit the new space{left}{more}"
                 )
-            case Recovered(trials=trials):
-                what = (
-                    f"the trials a dead driver left RUNNING were interrupted, not failed: {list(trials)} "
-                    "(marked FAIL and interrupted in the study, their configurations queued to run again)"
-                )
+            case Recovered(trials=trials, repaused=repaused):
+                parts = []
+                if trials:
+                    parts.append(
+                        f"the trials a dead driver left RUNNING were interrupted, not failed: {list(trials)} "
+                        "(marked FAIL and interrupted in the study, their configurations queued to run again)"
+                    )
+                if repaused:
+                    parts.append(
+                        f"the promoted trials a dead driver was continuing went back to paused at their rungs: "
+                        f"{list(repaused)} (they continue from those checkpoints when promoted again)"
+                    )
+                what = "; ".join(parts)
             case _:
                 return
         best = "-" if self.best is None else f"{self.best:.4f}"

@@ -44,7 +44,7 @@ from hpo.executor._notices import (
     TrialStarted,
 )
 from hpo.storage import Store
-from hpo.study import EpochPruning, fail_trial, interrupt_trial, paused_at, recover_stale_trials, trial_id
+from hpo.study import EpochPruning, Recovery, fail_trial, interrupt_trial, paused_at, recover_stale_trials, trial_id
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,7 @@ class Lifecycle:
         epochs = int(frozen.user_attrs.get(_constants.ATTR_EPOCHS, 0))
         metrics = dict(frozen.user_attrs.get(_constants.ATTR_METRICS) or {})
         trial.set_user_attr(_constants.ATTR_PAUSED, None)
+        trial.set_user_attr(_constants.ATTR_CONTINUES_FROM, paused)  # for recovery, should this driver die
         self._live[trial.number] = _Live(trial, epochs, metrics, paused, tuple(params))
         self.emit(TrialContinued(trial.number, params, epochs))
 
@@ -208,13 +209,22 @@ class Lifecycle:
             self.checkpoints.drop(number)
         return orphans
 
-    def recover(self, store: Store, stale_after_s: float) -> list[int]:
+    def recover(self, store: Store, stale_after_s: float) -> Recovery:
         """Before this run asks anything: the trials a dead driver left RUNNING were interrupted,
-        not failed; each ends as interrupted and its configuration is queued again, under the
-        launchers' lock (``recover_stale_trials``). Their numbers."""
-        recovered = recover_stale_trials(self.study, self._storage, store, stale_after_s, self.rules.max_interruptions)
-        if recovered:
-            self.emit(Recovered(tuple(recovered)))
+        not failed; each ends as interrupted and its configuration is queued again, or, promoted
+        and continuing from its rung's checkpoint, goes back to paused there, under the launchers'
+        lock (``recover_stale_trials``)."""
+        checkpoints = self.checkpoints
+        recovered = recover_stale_trials(
+            self.study,
+            self._storage,
+            store,
+            stale_after_s,
+            self.rules.max_interruptions,
+            has_checkpoint=(lambda number: False) if checkpoints is None else checkpoints.has,
+        )
+        if recovered.interrupted or recovered.repaused:
+            self.emit(Recovered(tuple(recovered.interrupted), tuple(recovered.repaused)))
         return recovered
 
     def placed(self, number: int, placement: dict[str, Any], from_epoch: int = 0) -> None:

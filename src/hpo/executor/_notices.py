@@ -41,9 +41,11 @@ class CarriedOver:
 
 @dataclass(frozen=True)
 class Recovered:
-    """Trials a dead driver left RUNNING, interrupted now: their configurations run again."""
+    """Trials a dead driver left RUNNING: interrupted now (their configurations run again), or
+    ``repaused``: promoted trials back at the rung checkpoint they were continuing from."""
 
     trials: tuple[int, ...]
+    repaused: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

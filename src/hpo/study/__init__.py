@@ -14,7 +14,7 @@ from hpo.study._open import (
 from hpo.study._patience import Noise, Patience, measured_noise
 from hpo.study._promotion import PausedAwareSampler, Promotion, paused_at
 from hpo.study._prune import EpochPruning
-from hpo.study._recovery import recover_stale_trials
+from hpo.study._recovery import Recovery, recover_stale_trials
 from hpo.study._retry import fail_trial, interrupt_trial
 from hpo.study._suggest import Narrowed, suggest_narrower
 
@@ -25,6 +25,7 @@ __all__ = [
     "Patience",
     "PausedAwareSampler",
     "Promotion",
+    "Recovery",
     "best_trial",
     "fail_trial",
     "grid_exhausted",
