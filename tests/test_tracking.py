@@ -106,8 +106,11 @@ _MLFLOW_STATUS = {TrialState.COMPLETE: "FINISHED", TrialState.PRUNED: "KILLED", 
 @pytest.mark.slow
 def test_every_trial_is_a_nested_mlflow_run_with_its_curve_and_end_and_the_results_are_artifacts(tmp_path, mlflow_server) -> None:
     url, _ = mlflow_server
-    # run()'s mlflow_uri= is --mlflow-uri: it turns MLflow on in a sweep file without a tracking section
-    result = hpo.run(_sweep(tmp_path, "{}"), mlflow_uri=url, overrides={"tracking.mlflow.experiment": "sweeps"}, progress=False)
+    # run()'s mlflow_uri= is --mlflow-uri: it turns MLflow on in a sweep file without a tracking section.
+    # The end waits for the server however long a loaded machine makes it take (the give-up after
+    # flush_timeout_s is the lost-server test's).
+    overrides = {"tracking.mlflow.experiment": "sweeps", "tracking.mlflow.flush_timeout_s": 600}
+    result = hpo.run(_sweep(tmp_path, "{}"), mlflow_uri=url, overrides=overrides, progress=False)
     study = result.study
     client, parent, trials = _runs(url, "sweeps")
     assert parent.info.status == "FINISHED" and parent.data.tags["hpo.study"] == study.study_name
