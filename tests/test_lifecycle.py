@@ -256,6 +256,45 @@ def _launcher(lc: Lifecycle, **kwargs) -> Launcher:
     return Launcher(lc, SPACE, **{"budget": 3, **kwargs})
 
 
+def test_the_launchers_running_budget_count_equals_a_count_from_scratch_at_every_step(storage) -> None:
+    """BudgetTally reads only the trials not finished at its last read and the new ones: at every
+    step of a study's life (trials asked, enqueued, finished, failed and retried, interrupted,
+    carried over, another driver's) it must equal a count over all trials."""
+    from hpo.executor._launch import BudgetCount, BudgetTally
+    from hpo.study import fail_trial, interrupt_trial
+
+    study = optuna.create_study(storage=storage, direction="maximize")
+    tally = BudgetTally()
+    steps = []
+
+    def check() -> None:
+        trials = study.get_trials(deepcopy=False)
+        steps.append(tally.count(trials))
+        assert steps[-1] == BudgetCount.of(trials), len(steps)
+
+    check()
+    running = [study.ask() for _ in range(3)]
+    check()
+    study.tell(running[0], 0.5)
+    study.tell(running[1], state=TrialState.PRUNED)
+    study.enqueue_trial({"x": 0.1})  # a warm start: waiting
+    check()
+    fail_trial(study, storage, running[2].number, "lost", retryable=True, max_retries=1)  # FAIL, a retry queued
+    check()
+    retry = study.ask()  # the retry runs
+    check()
+    interrupt_trial(study, storage, retry.number, "its worker was lost", max_interruptions=3)  # FAIL, queued again
+    check()
+    study.add_trial(optuna.trial.create_trial(value=0.9, user_attrs={"hpo:carried_from": {"study": "old", "trial": 0}}))
+    other = study.ask()  # another driver's
+    check()
+    while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        study.tell(study.ask(), 0.6)  # the queued trials run
+    study.tell(other, state=TrialState.FAIL)  # its own error, not retried
+    check()
+    assert [step.spent for step in steps] != [steps[0].spent] * len(steps) and any(step.waiting for step in steps)
+
+
 def test_the_budget_counts_retries_once_and_waits_for_running_trials(storage) -> None:
     lc = _lifecycle(storage, max_retries=1)
     launcher = _launcher(lc, budget=2)

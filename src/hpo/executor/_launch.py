@@ -57,30 +57,87 @@ HOLD = _Signal("HOLD")  # nothing to start now; ask again after the next event
 FINISHED = _Signal("FINISHED")  # never start another trial in this run
 
 
-def _waiting(trials: list[optuna.trial.FrozenTrial]) -> bool:
-    """Whether a queued trial (a warm start or a retry) waits: it runs whatever the budget says."""
-    return any(t.state == TrialState.WAITING for t in trials)
+@dataclass(frozen=True)
+class BudgetCount:
+    """What the budget rules read from a study's trials, in one pass (a launch reads it once, so
+    that its cost per trial grows no faster than reading the study does)."""
+
+    trials: int
+    spent: int  # the trials ``budget.trials`` counts (``spent_trials``)
+    waiting: bool  # a queued trial (a warm start or a retry) waits: it runs whatever the budget says
+
+    @classmethod
+    def of(cls, trials: list[optuna.trial.FrozenTrial]) -> BudgetCount:
+        retried: set[object] = set()
+        failed: list[int] = []
+        counted, waiting = 0, False
+        for trial in trials:
+            state, attrs = trial.state, trial.user_attrs
+            waiting = waiting or state == TrialState.WAITING
+            retried.add(attrs.get(_constants.ATTR_RETRY_OF))
+            if _constants.ATTR_CARRIED_FROM in attrs:
+                continue
+            counted += 1
+            if state == TrialState.FAIL:
+                failed.append(trial.number)
+        return cls(len(trials), counted - sum(number in retried for number in failed), waiting)
+
+
+class BudgetTally:
+    """``BudgetCount`` kept across a driver's launches: a finished trial never changes, nor does a
+    trial's retry link or carried mark (both written when it is created), so each read goes over the
+    trials not finished at the last read and the new ones only. A launch then costs the same in a
+    study of 10,000 trials as in one of 500."""
+
+    def __init__(self) -> None:
+        self._seen = 0  # trials read so far: numbers below it
+        self._open: list[int] = []  # of those, the ones not finished at the last read
+        self._retried: set[int] = set()  # trials a retry replaced (the retries' hpo:retry_of)
+        self._failed: set[int] = set()  # finished FAIL trials, not carried
+        self._finished = 0  # finished trials, not carried
+
+    def count(self, trials: list[optuna.trial.FrozenTrial]) -> BudgetCount:
+        """The count of ``trials``, the study's trials in number order (a fresh read)."""
+        still_open: list[int] = []
+        counted_open, waiting = 0, False
+        for number in [*self._open, *range(self._seen, len(trials))]:
+            trial = trials[number]
+            attrs = trial.user_attrs
+            if number >= self._seen and (retry_of := attrs.get(_constants.ATTR_RETRY_OF)) is not None:
+                self._retried.add(retry_of)
+            carried = _constants.ATTR_CARRIED_FROM in attrs
+            if not trial.state.is_finished():
+                still_open.append(number)
+                waiting = waiting or trial.state == TrialState.WAITING
+                counted_open += not carried
+            elif not carried:
+                self._finished += 1
+                if trial.state == TrialState.FAIL:
+                    self._failed.add(number)
+        self._open, self._seen = still_open, len(trials)
+        spent = self._finished + counted_open - len(self._failed & self._retried)
+        return BudgetCount(len(trials), spent, waiting)
 
 
 def spent_trials(trials: list[optuna.trial.FrozenTrial]) -> int:
     """Trials that count against ``budget.trials``: all but the failed ones a retry replaced and
     those carried over from an earlier study (``--carry-over``)."""
-    retried = {t.user_attrs.get(_constants.ATTR_RETRY_OF) for t in trials}
-    return sum(
-        (t.state != TrialState.FAIL or t.number not in retried) and _constants.ATTR_CARRIED_FROM not in t.user_attrs
-        for t in trials
-    )
+    return BudgetCount.of(trials).spent
 
 
-def budget_spent(study: optuna.Study, trials: list[optuna.trial.FrozenTrial], budget: int | None) -> bool:
+def budget_spent(
+    study: optuna.Study, trials: list[optuna.trial.FrozenTrial], budget: int | None, count: BudgetCount | None = None
+) -> bool:
     """Whether no further trial may start: nothing queued, and the study's trials fill
-    ``budget.trials`` (capped at a grid's size) or take every point of its grid."""
-    if _waiting(trials):
+    ``budget.trials`` (capped at a grid's size) or take every point of its grid. ``count``:
+    ``trials``' count when the caller has it."""
+    count = count or BudgetCount.of(trials)
+    if count.waiting:
         return False
     if grid_exhausted(study):
         return True
     cap = trial_cap(study, budget)
-    return cap is not None and len(trials) >= cap and spent_trials(trials) >= cap
+    return cap is not None and count.trials >= cap and count.spent >= cap
 
 
 class Launcher:
@@ -116,6 +173,7 @@ class Launcher:
         self._train_seed = train_seed  # the search's seed: noise re-trainings use the ones after it
         self._measuring: set[tuple[int, int]] = set()  # (trial, seed offset) being re-trained for the noise
         self.holding_for_startup = False  # the last HOLD waits for the sampler's start-up trials (not the budget's end)
+        self._tally = BudgetTally()
 
     def over(self) -> bool:
         """Whether no trial can start again in this run (stopping, out of time, the budget spent and
@@ -126,7 +184,7 @@ class Launcher:
         study = self._lifecycle.study
         trials = study.get_trials(deepcopy=False)
         promotable = self._promotion is not None and self._promotion.promotion(trials) is not None
-        return budget_spent(study, trials, self._budget) and not promotable
+        return budget_spent(study, trials, self._budget, self._tally.count(trials)) and not promotable
 
     def end_sweep(self, heartbeat: Heartbeat, stale_after_s: float) -> list[int]:
         """This driver's sweep is over (its budget spent, nothing left to promote for it). Under the
@@ -146,14 +204,14 @@ class Launcher:
     def out_of_time(self) -> bool:
         return self._deadline is not None and self._clock() >= self._deadline
 
-    def _holds_for_startup(self, trials: list[optuna.trial.FrozenTrial]) -> bool:
+    def _holds_for_startup(self, trials: list[optuna.trial.FrozenTrial], count: BudgetCount) -> bool:
         """Whether the sampler's start-up trials are all out but not yet finished (then the next
         trial would be sampled at random, blind to them)."""
         if self._past_startup or self._promotion is not None:  # promotion: trials pause rather than finish
             return False
         finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
         self._past_startup = finished >= self._startup_trials
-        return not self._past_startup and self._startup_trials <= spent_trials(trials)
+        return not self._past_startup and self._startup_trials <= count.spent
 
     def next(self) -> Launch | Measure | _Signal:
         lifecycle = self._lifecycle
@@ -168,22 +226,23 @@ class Launcher:
             trials = study.get_trials(deepcopy=False)  # one read; the exact counts only where they decide
             if self._promotion is not None and (promoted := self._promotion.promotion(trials)) is not None:
                 return self._continue(*promoted)
+            count = self._tally.count(trials)
             noise = measured_noise(study.user_attrs) if self._stop_rule is not None else {}
             if self._stop_rule is not None and (why := self._stop_rule.reason(trials, noise)) is not None:
-                saved = None if self._budget is None else max(self._budget - spent_trials(trials), 0)
+                saved = None if self._budget is None else max(self._budget - count.spent, 0)
                 lifecycle.stop_early(why, saved)
                 return FINISHED  # no new trial; the loop waits for the running ones
-            if budget_spent(study, trials, self._budget):
+            if budget_spent(study, trials, self._budget, count):
                 # A running trial may still fail and be re-queued; finish once none runs.
                 return HOLD if running else FINISHED
             if self._stop_rule is not None and (due := self._stop_rule.measurement(trials, noise, self._measuring)):
                 self._measuring.add(due)
                 number, offset = due
                 return Measure(number, self._space.configuration(trials[number].params), self._train_seed + offset)
-            if running and self._holds_for_startup(trials) and not _waiting(trials):
+            if running and self._holds_for_startup(trials, count) and not count.waiting:
                 self.holding_for_startup = True
                 return HOLD  # past the sampler's random start-up phase, wait for its results
-            queued = _waiting(trials)
+            queued = count.waiting
             trial = study.ask()
             trial.set_user_attr(_constants.ATTR_RUN, self._run_id)  # before another driver's recovery can look
         params = self._space.sample(trial)
