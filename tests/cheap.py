@@ -158,10 +158,13 @@ def pausing(trial: TrialContext) -> None:
 
 def pausing_held(trial: TrialContext) -> None:
     """``pausing``, except that trials numbered ``hold_from`` or later wait before their first epoch
-    until ``log_dir/release`` exists (or they are stopped): a test can then kill the driver with
-    exactly the earlier trials paused, whatever the machine's speed."""
-    release = Path(trial.params["log_dir"]) / "release"
-    while trial.number >= int(trial.params["hold_from"]) and not release.exists() and not trial.should_stop:
+    until ``log_dir/release`` exists (or they are stopped), each saying so in ``log_dir/held-<n>``:
+    a test can then kill the driver with exactly the earlier trials paused and the held ones
+    running, whatever the machine's speed."""
+    folder = Path(trial.params["log_dir"])
+    if trial.number >= int(trial.params["hold_from"]):
+        (folder / f"held-{trial.number}").write_text("")
+    while trial.number >= int(trial.params["hold_from"]) and not (folder / "release").exists() and not trial.should_stop:
         time.sleep(0.05)
     pausing(trial)
 

@@ -90,7 +90,10 @@ def test_a_trial_functions_paused_trials_survive_a_killed_driver_and_resume_cont
 
     driver = subprocess.Popen(_hpo("run", str(path)), cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_for(lambda: len(paused()) == 3, 300, "trials 0-2 paused (the later ones are held)")
+        # the markers, not the time: trials 0-2 paused, and 3 and 4 (both slots) running, held
+        held = [tmp_path / "held-3", tmp_path / "held-4"]
+        _wait_for(lambda: len(paused()) == 3 and all(marker.exists() for marker in held), 300,
+                  "trials 0-2 paused and trials 3 and 4 held")
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
     finally:
