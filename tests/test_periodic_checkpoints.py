@@ -233,3 +233,26 @@ def test_a_rerun_cut_short_before_its_first_report_keeps_the_epochs_it_carried(s
     assert cut.user_attrs["hpo:epochs"] == 2 and cut.intermediate_values == {1: 0.1, 2: 0.2}
     assert pool.starts == {0: None, 1: b"2", 2: b"2"}
     assert lc.study.trials[2].state == TrialState.COMPLETE and lc.study.trials[2].user_attrs["hpo:resumed_from"] == [1, 2]
+
+
+def test_a_rerun_lost_before_its_worker_started_hands_the_carried_epochs_on(storage, tmp_path) -> None:
+    """Trial 0 is lost after its epoch-2 checkpoint; its re-run (trial 1) takes the checkpoint but
+    its worker is lost before the driver hears it started, so it never carried the curve. Trial 1's
+    own re-run continues from the same checkpoint and still holds epochs 1-5, each once."""
+
+    class _LostBeforeStart(_CheckpointingPool):
+        def launch(self, number: int, params: dict, whole_gpu: bool = False, start: bytes | None = None,
+                   pause_after: int | None = None) -> None:
+            super().launch(number, params, whole_gpu, start, pause_after)
+            if number == 1:  # no Placed: the worker died starting
+                self.queues[1] = [Failed(1, "its worker died before the driver heard that the trial had started",
+                                         True, interrupted=True)]
+
+    lc = _lifecycle(storage, tmp_path, [], max_retries=0)
+    pool = _LostBeforeStart(1, _interrupted_after_a_checkpoint)
+    drive(_launcher(lc, budget=1), lc, pool, poll_s=0)
+    assert pool.starts == {0: None, 1: b"2", 2: b"2"}
+    last = lc.study.trials[2]
+    assert last.state == TrialState.COMPLETE
+    assert last.intermediate_values == {e: e / 10 for e in range(1, 6)}  # 1-2 from trial 0, through trial 1
+    assert last.user_attrs["hpo:resumed_from"] == [1, 2]

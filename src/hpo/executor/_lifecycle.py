@@ -240,15 +240,32 @@ class Lifecycle:
         live.trial.set_user_attr(_constants.ATTR_PLACEMENT, placement)
         if live.continues is None or from_epoch <= 0:
             return
-        earlier = self._storage.get_trial(trial_id(self.study, self._storage, live.continues))
-        for epoch in range(1, from_epoch + 1):
-            if epoch in earlier.intermediate_values:
-                self._pruning.report(number, epoch, earlier.intermediate_values[epoch], decide=False)
+        values, metrics = self._carried(live.continues, from_epoch)
+        for epoch in sorted(values):
+            self._pruning.report(number, epoch, values[epoch], decide=False)
         live.epochs = from_epoch
-        live.metrics = dict(earlier.user_attrs.get(_constants.ATTR_METRICS) or {})
+        live.metrics = metrics
         live.trial.set_user_attr(_constants.ATTR_RESUMED_FROM, [live.continues, from_epoch])
         live.trial.set_user_attr(_constants.ATTR_CHECKPOINT_EPOCH, from_epoch)
         self.emit(TrialResumed(number, live.continues, from_epoch))
+
+    def _carried(self, continues: int, from_epoch: int) -> tuple[dict[int, float], dict[str, float]]:
+        """The curve up to ``from_epoch`` (and the last metrics) that a re-run of ``continues``
+        carries. A checkpoint passes down a chain of re-runs, and a re-run cut short before its
+        worker started never carried the curve itself, so each epoch comes from the latest trial of
+        the chain (back through ``hpo:retry_of``) that reported it."""
+        values: dict[int, float] = {}
+        metrics: dict[str, float] = {}
+        number: Any = continues  # an int, or None past the chain's start
+        while number is not None and len(values) < from_epoch:
+            earlier = self._storage.get_trial(trial_id(self.study, self._storage, int(number)))
+            for epoch, value in earlier.intermediate_values.items():
+                if epoch <= from_epoch:
+                    values.setdefault(epoch, value)
+            metrics = metrics or dict(earlier.user_attrs.get(_constants.ATTR_METRICS) or {})
+            interrupted = earlier.user_attrs.get(_constants.ATTR_INTERRUPTED)
+            number = earlier.user_attrs.get(_constants.ATTR_RETRY_OF) if interrupted else None
+        return values, metrics
 
     def checkpointed(self, number: int, epoch: int, checkpoint: bytes) -> None:
         """A periodic checkpoint of a running trial, after ``epoch``: written atomically over the
