@@ -365,6 +365,7 @@ class ScriptedPool:
         self.queues: dict[int, list] = {}
         self.stopped: list[int] = []
         self.heard: list[tuple[int, int]] = []  # (trial, epoch) reports the driver let go on
+        self.kept_checkpoints: list[tuple[int, int]] = []  # (trial, epoch) checkpoints the driver keeps
         self.whole: list[int] = []  # trials launched on a whole GPU
         self.measurer = None  # (number, params, seed) -> final metrics or None: the noise re-trainings
         self.measuring: list[Measured] = []  # done at the next poll
@@ -394,6 +395,9 @@ class ScriptedPool:
 
     def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None:
         self.heard.append((number, epoch) if go_on_to is None else (number, epoch, go_on_to))
+
+    def kept(self, number: int, epoch: int) -> None:
+        self.kept_checkpoints.append((number, epoch))
 
     def poll(self, timeout: float) -> list:
         self.polls += 1

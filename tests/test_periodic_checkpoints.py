@@ -114,6 +114,7 @@ def test_an_interrupted_trial_continues_from_its_checkpoint_with_one_curve(stora
     assert first.state == TrialState.FAIL and first.user_attrs["hpo:interrupted"] is True
     assert first.user_attrs["hpo:checkpoint_epoch"] == 2
     assert pool.starts == {0: None, 1: b"2"}  # the re-run got the checkpoint the driver kept
+    assert pool.kept_checkpoints == [(0, 2)]  # and told the trial so: it trained on only then
     assert again.state == TrialState.COMPLETE and again.params == first.params
     assert again.intermediate_values == {e: e / 10 for e in range(1, 6)}  # epochs 1-2 carried, 3-5 its own
     assert again.user_attrs["hpo:resumed_from"] == [0, 2] and again.value == 0.5
@@ -256,3 +257,41 @@ def test_a_rerun_lost_before_its_worker_started_hands_the_carried_epochs_on(stor
     assert last.state == TrialState.COMPLETE
     assert last.intermediate_values == {e: e / 10 for e in range(1, 6)}  # 1-2 from trial 0, through trial 1
     assert last.user_attrs["hpo:resumed_from"] == [1, 2]
+
+
+# -- the worker: a checkpoint is the driver's before the trial trains on -------------------------------
+
+
+def test_a_trial_trains_on_after_a_checkpoint_only_once_the_driver_kept_it(tmp_path) -> None:
+    """A driver lagging behind its workers has not read a checkpoint yet when the worker's node is
+    lost: whatever the trial trained after it would be lost with it, more than one interval. So
+    the trial waits after ``save`` until the driver says it keeps the checkpoint (or stops it),
+    and a loss costs at most the epochs since the last checkpoint the driver holds."""
+    import queue
+    import threading
+
+    from hpo.config import load_sweep
+    from hpo.executor._worker import TrialWorker
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ndata: {source: digits}\ntrain: {epochs: 6}\n"
+        "objective: {metric: val_accuracy, function: 'tests.cheap:checkpointing'}\n"
+        f"space: {{params: {{x: {{type: float, low: 0.0, high: 1.0}}, sleep: 0.0, log_dir: '{tmp_path}'}}}}\n"
+        "checkpoint: {every_epochs: 2}\n"
+    )
+    worker = TrialWorker(load_sweep(path).config.model_dump(mode="json"), None)
+    seen: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [seen.put(e) for e in worker.run(0, {"x": 0.5, "sleep": 0.0, "log_dir": str(tmp_path)})],
+                              daemon=True)
+    reader.start()
+    kinds = [seen.get(timeout=60)["kind"] for _ in range(4)]
+    assert kinds == ["start", "report", "report", "checkpoint"]
+    reader.join(1.0)  # the trial may not train epoch 3 meanwhile: the driver has not kept epoch 2's checkpoint
+    assert (tmp_path / "epochs").read_text().split("\n")[:-1] == ["0 1", "0 2"] and seen.empty()
+    worker.kept(0, 2)
+    kinds = [seen.get(timeout=60)["kind"] for _ in range(3)]
+    assert kinds == ["report", "report", "checkpoint"]  # epochs 3-4, then it waits again
+    worker.stop(0)  # a stop wakes a waiting trial too
+    reader.join(60)
+    assert not reader.is_alive() and seen.get(timeout=1)["kind"] == "stopped"

@@ -168,3 +168,8 @@ ANSWER_WAIT_MIN_S = 0.01
 # (pause, or go on to the next rung when the scheduler would promote it at once) up to this long;
 # without an answer by then it pauses.
 RUNG_ANSWER_WAIT_S = 10.0
+# After a periodic checkpoint (trial.save) a sweep's trial waits until the driver says it keeps it,
+# so that a worker or node lost later costs at most the epochs since a checkpoint the driver holds
+# (however far the driver lags behind its workers). At most this long: a driver that has not kept
+# it by then is stuck elsewhere, and the trial trains on rather than hang.
+CHECKPOINT_KEPT_WAIT_S = 600.0

@@ -82,14 +82,15 @@ def _numbers(metrics: dict[str, Any], epoch: int) -> dict[str, float]:
 
 
 class Answers:
-    """What the driver tells one running trial: stop (``stopped``, the trial's stop event), or that
+    """What the driver tells one running trial: stop (``stopped``, the trial's stop event), that
     it has heard the trial's report of an epoch and lets it go on (at a rung: perhaps on to the
-    next rung, promoted without pausing)."""
+    next rung, promoted without pausing), or that it keeps the trial's checkpoint after an epoch."""
 
     def __init__(self) -> None:
         self.stopped = threading.Event()
         self._changed = threading.Condition()
         self._heard = 0
+        self._kept = 0  # the epoch of the last checkpoint the driver keeps
         self._go_on_to: dict[int, int] = {}  # rung epoch -> the epoch the trial goes on to instead of pausing
 
     def stop(self) -> None:
@@ -103,6 +104,16 @@ class Answers:
             if go_on_to is not None:
                 self._go_on_to[epoch] = go_on_to
             self._changed.notify_all()
+
+    def keep(self, epoch: int) -> None:
+        with self._changed:
+            self._kept = max(self._kept, epoch)
+            self._changed.notify_all()
+
+    def wait_kept(self, epoch: int, timeout: float) -> None:
+        """Until the checkpoint after ``epoch`` is kept, the trial is stopped, or ``timeout`` seconds pass."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._kept >= epoch or self.stopped.is_set(), timeout)
 
     def go_on_to(self, epoch: int) -> int | None:
         """Where the trial goes on to after its rung ``epoch`` instead of pausing; None: it pauses."""
@@ -145,6 +156,7 @@ class TrialContext:
     # (re-training the best, a plain process) nobody answers, so reports do not wait.
     _answers: Answers = field(default_factory=Answers)
     _awaits_answers: bool = False
+    _awaits_kept: bool = False  # in a sweep's worker: after save, wait until the driver keeps it
     _reported_at: float = field(default_factory=time.monotonic)
     _clock: Callable[[], float] = time.monotonic  # what the wait's share is measured by (tests script it)
     _saved: tuple[int, float] = (0, 0.0)  # the last checkpoint's epoch and time (at first: where this run starts)
@@ -218,6 +230,10 @@ class TrialContext:
             raise TrialFailed("save(state) keeps the state after a reported epoch: call report(epoch, metrics) first")
         self._save_sink(self._last_epoch, state)
         self._saved = (self._last_epoch, self._clock())
+        if self._awaits_kept:  # the checkpoint is the driver's before the trial trains on
+            self._answers.wait_kept(self._last_epoch, _constants.CHECKPOINT_KEPT_WAIT_S)
+            if self.should_stop:
+                raise TrialStopped(f"trial {self.number} was stopped by the sweep")
 
     def pause(self, state: Any) -> NoReturn:
         """Stop after the last reported epoch; ``state`` (picklable: weights, optimizer state, the

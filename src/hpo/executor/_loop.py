@@ -82,6 +82,8 @@ class Pool(Protocol):
 
     def hear(self, number: int, epoch: int, go_on_to: int | None = None) -> None: ...
 
+    def kept(self, number: int, epoch: int) -> None: ...
+
     def poll(self, timeout: float) -> list[Event]: ...
 
 
@@ -143,6 +145,8 @@ def drive(
             if isinstance(event, Reported) and event.number in live:
                 # The trial waits briefly for this (or for a stop); at its rung, for whether it goes on.
                 pool.hear(event.number, event.epoch, launcher.promote_in_place(event.number, event.epoch))
+            elif isinstance(event, Checkpointed) and event.number in live:
+                pool.kept(event.number, event.epoch)  # the trial waits for this (or a stop) to train on
         clock.asking_s += polled - mark
         clock.waiting_s += handled - polled
         clock.handling_s += clock.now() - handled

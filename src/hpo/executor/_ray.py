@@ -395,6 +395,11 @@ class RayPool:
         if self._answers_reports and (slot := self._telling(number)) is not None:
             slot.actor.hear.remote(number, epoch, go_on_to)
 
+    def kept(self, number: int, epoch: int) -> None:
+        """Tell trial ``number`` that the driver keeps its checkpoint after ``epoch`` (it trains on)."""
+        if (slot := self._telling(number)) is not None:
+            slot.actor.kept.remote(number, epoch)
+
     def poll(self, timeout: float) -> list[Event]:
         """Events from the running trials, waiting up to ``timeout`` seconds for the first."""
         busy = {slot.stream: slot for slot in self._slots if slot.busy}

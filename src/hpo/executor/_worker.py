@@ -98,6 +98,12 @@ class TrialWorker:
         if answers is not None:
             answers.hear(epoch, go_on_to)
 
+    def kept(self, number: int, epoch: int) -> None:
+        """The driver keeps trial ``number``'s checkpoint after ``epoch``: the trial trains on."""
+        answers = self._answers.get(number)
+        if answers is not None:
+            answers.keep(epoch)
+
     def run(
         self, number: int, params: dict[str, Any], start: bytes | None = None, pause_after: int | None = None
     ) -> Iterator[dict[str, Any]]:
@@ -127,6 +133,7 @@ class TrialWorker:
             _last_epoch=start_epoch,
             _answers=answers,
             _awaits_answers=self._config.pruner.answers_reports,
+            _awaits_kept=True,
         )
 
         thread = threading.Thread(target=self._train, args=(context, events), name=f"hpo-trial-{number}", daemon=True)
