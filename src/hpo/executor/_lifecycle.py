@@ -44,7 +44,16 @@ from hpo.executor._notices import (
     TrialStarted,
 )
 from hpo.storage import Store
-from hpo.study import EpochPruning, Recovery, fail_trial, interrupt_trial, paused_at, recover_stale_trials, trial_id
+from hpo.study import (
+    EpochPruning,
+    Recovery,
+    fail_trial,
+    interrupt_trial,
+    mark_repaused,
+    paused_at,
+    recover_stale_trials,
+    trial_id,
+)
 
 
 @dataclass(frozen=True)
@@ -454,10 +463,8 @@ class Lifecycle:
             return False
         del self._live[number]
         self._pruning.forget(number)
-        live.trial.set_user_attr(_constants.ATTR_EPOCHS, live.paused_after)
-        live.trial.set_user_attr(_constants.ATTR_PAUSED, live.paused_after)
-        if counted:
-            live.trial.set_user_attr(_constants.ATTR_INTERRUPTIONS, count)
+        own_id = trial_id(self.study, self._storage, number)
+        mark_repaused(self._storage, own_id, live.paused_after, count if counted else None)
         self.emit(TrialPaused(number, live.paused_after, live.metrics, cut_short=reason))
         return True
 

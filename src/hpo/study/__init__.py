@@ -12,7 +12,7 @@ from hpo.study._open import (
     study_names,
 )
 from hpo.study._patience import Noise, Patience, measured_noise
-from hpo.study._promotion import PausedAwareSampler, Promotion, paused_at
+from hpo.study._promotion import PausedAwareSampler, Promotion, mark_repaused, paused_at
 from hpo.study._prune import EpochPruning
 from hpo.study._recovery import Recovery, recover_stale_trials
 from hpo.study._retry import fail_trial, interrupt_trial
@@ -35,6 +35,7 @@ __all__ = [
     "load_existing_study",
     "make_pruner",
     "make_sampler",
+    "mark_repaused",
     "measured_noise",
     "open_existing_storage",
     "open_study",

@@ -35,6 +35,16 @@ def paused_at(trial: FrozenTrial) -> int | None:
     return int(epoch) if trial.state == TrialState.RUNNING and epoch else None
 
 
+def mark_repaused(storage: optuna.storages.BaseStorage, trial_id: int, rung: int, interruptions: int | None) -> None:
+    """A promoted trial cut short goes back to paused at ``rung``, the checkpoint it was continuing
+    from, with the epochs before it; ``interruptions``: its new count, when this cut counts. The
+    one writer of a return to paused, for the driver that cut it short and a later run's recovery."""
+    if interruptions is not None:
+        storage.set_trial_user_attr(trial_id, _constants.ATTR_INTERRUPTIONS, interruptions)
+    storage.set_trial_user_attr(trial_id, _constants.ATTR_EPOCHS, rung)
+    storage.set_trial_user_attr(trial_id, _constants.ATTR_PAUSED, rung)
+
+
 @dataclass(frozen=True)
 class Promotion:
     """The rungs of each bracket (ascending epochs, the last is ``train.epochs``) and the rule."""

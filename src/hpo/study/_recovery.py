@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 from hpo import _constants
 from hpo.storage import Store, driver_alive, driver_records
 from hpo.study._handle import trial_id
-from hpo.study._promotion import paused_at
+from hpo.study._promotion import mark_repaused, paused_at
 from hpo.study._retry import interrupt_trial
 
 
@@ -77,8 +77,5 @@ def repause(
     count = int(trial.user_attrs.get(_constants.ATTR_INTERRUPTIONS, 0)) + 1
     if rung is None or count > max_interruptions or not has_checkpoint(trial.number):
         return False
-    own_id = trial_id(study, storage, trial.number)
-    storage.set_trial_user_attr(own_id, _constants.ATTR_INTERRUPTIONS, count)
-    storage.set_trial_user_attr(own_id, _constants.ATTR_EPOCHS, rung)
-    storage.set_trial_user_attr(own_id, _constants.ATTR_PAUSED, rung)
+    mark_repaused(storage, trial_id(study, storage, trial.number), int(rung), count)
     return True
