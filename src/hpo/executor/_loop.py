@@ -111,8 +111,11 @@ def drive(
     poll_s: float = POLL_S,
     interrupted: Callable[[], bool] = lambda: False,
     timings: LoopTimings | None = None,
+    sync: Callable[[], None] = lambda: None,
 ) -> None:
-    """Run until the launcher is finished and no worker is busy, or until ``interrupted()``."""
+    """Run until the launcher is finished and no worker is busy, or until ``interrupted()``.
+    ``sync``: makes what the turn wrote to the study durable (the journal's group commit), once
+    per turn, before the workers are told anything that rests on it."""
     clock = timings or LoopTimings()
     finished = False
     while not interrupted():
@@ -136,6 +139,7 @@ def drive(
         events = pool.poll(poll_s)
         handled = clock.now()
         _handle(events, launcher, lifecycle, clock, handled)
+        sync()  # the launches' and the events' records: durable before the stops and answers below
         live = set(lifecycle.live)
         for number in pool.running():
             if number not in live:
@@ -151,6 +155,7 @@ def drive(
         clock.waiting_s += handled - polled
         clock.handling_s += clock.now() - handled
     _drain(launcher, lifecycle, pool, clock)
+    sync()
 
 
 def _handle(events: list[Event], launcher: Launcher, lifecycle: Lifecycle, clock: LoopTimings, now: float) -> None:

@@ -235,13 +235,14 @@ def _execute(
     pool: Pool,
     interrupted: Callable[[], bool],
     timings: LoopTimings | None = None,
+    sync: Callable[[], None] = lambda: None,
 ) -> None:
     """Drive the trials; on Ctrl+C (or any crash) interrupt this run's live trials, SIGINT held
     meanwhile. Not after a storage outage: nothing can be written then, and the next run's recovery
     finds those trials RUNNING with their driver gone and interrupts them."""
     outage = False
     try:
-        drive(launcher, lifecycle, pool, interrupted=interrupted, timings=timings)
+        drive(launcher, lifecycle, pool, interrupted=interrupted, timings=timings, sync=sync)
     except StorageOutage:
         outage = True
         raise
@@ -344,7 +345,7 @@ def _sweep_in_ray(
             def stop_asked() -> bool:
                 return interrupted() or sigterm()
 
-            _execute(run.launcher, run.lifecycle, pool, stop_asked, timings)
+            _execute(run.launcher, run.lifecycle, pool, stop_asked, timings, run.store.sync)
             sweep_end = time.perf_counter()
             lifecycle = run.lifecycle
             lifecycle.warn_unread()

@@ -8,6 +8,7 @@ from pathlib import Path
 import optuna
 
 from hpo._errors import HpoError
+from hpo.storage._commit import GroupCommit
 from hpo.storage._snapshot import SnapshotJournalBackend
 from hpo.storage._url import mask_url, scrub, storage_kind
 
@@ -30,12 +31,15 @@ def check_journal_tail(path: Path) -> None:
     )
 
 
-def _open_journal(path: Path, append: bool) -> optuna.storages.BaseStorage:
+def _open_journal(path: Path, append: bool, commit: GroupCommit | None) -> optuna.storages.BaseStorage:
     if append:
         check_journal_tail(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(SnapshotJournalBackend(str(path)))
+        backend = SnapshotJournalBackend(str(path))
+        if commit is not None:
+            commit.add(backend)
+        return optuna.storages.JournalStorage(backend)
     except (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
         raise HpoError(
             f"cannot create or write the study journal {path}: {exc.strerror}; choose a writable --results-dir or "
@@ -82,11 +86,12 @@ def _open_rdb(url: str) -> optuna.storages.BaseStorage:
         ) from None
 
 
-def open_storage(url: str, append: bool = False) -> optuna.storages.BaseStorage:
+def open_storage(url: str, append: bool = False, commit: GroupCommit | None = None) -> optuna.storages.BaseStorage:
     """A journal file (path) or an RDB storage (URL). Raises HpoError naming the masked URL.
 
-    ``append`` (the run path) also refuses a journal with a truncated last record.
+    ``append`` (the run path) also refuses a journal with a truncated last record; ``commit``: a
+    journal's records are made durable at ``commit.sync()`` (a driver's), not one by one.
     """
     if storage_kind(url) == "journal":
-        return _open_journal(Path(url), append)
+        return _open_journal(Path(url), append, commit)
     return _open_rdb(url)

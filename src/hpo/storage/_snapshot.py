@@ -64,12 +64,31 @@ class SnapshotJournalBackend(JournalFileBackend, _SnapshotHook):
         super().__init__(path)
         self._journal = Path(path)
         self.snapshot_path = Path(path + SUFFIX)
+        self._deferred = False  # fsync at sync(), not after each append (a driver's GroupCommit)
+        self.pending = 0  # records appended since the last sync, while deferred
+
+    def defer_sync(self) -> None:
+        """From now on an append writes its records at once and ``sync()`` makes them durable."""
+        self._deferred = True
+
+    def sync(self) -> None:
+        """fsync the journal when records were appended since the last sync (any descriptor of the
+        file flushes its pages)."""
+        pending = self.pending  # (another thread may append meanwhile: its record waits for the next sync)
+        if not pending:
+            return
+        fd = os.open(self._journal, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.pending -= pending
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         """Append ``logs`` whole, or leave the journal as it was and raise (module docstring)."""
         lock, path = getattr(self, "_lock", None), getattr(self, "_file_path", None)
         if _journal_lock is None or lock is None or path is None:
-            super().append_logs(logs)
+            super().append_logs(logs)  # (Optuna's own fsyncs each append)
             return
         data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode("utf-8")
         with _journal_lock(lock):
@@ -80,7 +99,10 @@ class SnapshotJournalBackend(JournalFileBackend, _SnapshotHook):
                     view = memoryview(data)
                     while view:  # unbuffered: nothing of it is left to be written later
                         view = view[os.write(fd, view) :]
-                    os.fsync(fd)
+                    if self._deferred:
+                        self.pending += len(logs)
+                    else:
+                        os.fsync(fd)
                 except OSError:
                     os.ftruncate(fd, start)  # frees what it took, on a full disk too
                     raise
