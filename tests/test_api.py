@@ -54,7 +54,8 @@ def test_a_sweep_runs_from_python_and_reads_back(tmp_path) -> None:
 def test_runs_in_one_process_pay_rays_start_once_unless_they_ship_other_modules(tmp_path) -> None:
     """A notebook: the second `hpo.run` reuses the local Ray the first kept; a sweep whose trial
     function lives in a module the kept Ray does not ship gets a fresh Ray (and its module reaches
-    the workers); `hpo.stop_ray()` stops it, and leaves a Ray the caller started alone."""
+    the workers), and after the user edits that module the next run trains the edited code;
+    `hpo.stop_ray()` stops it, and leaves a Ray the caller started alone."""
     (tmp_path / "mine.py").write_text("from tests.cheap import objective as mine\n")
     other = tmp_path / "other.yaml"
     other.write_text(_sweep(tmp_path).read_text().replace("tests.cheap:objective", "mine:mine").replace("name: api", "name: other"))
@@ -68,6 +69,10 @@ def test_runs_in_one_process_pay_rays_start_once_unless_they_ship_other_modules(
         third = hpo.run({str(other)!r}, trials=2, progress=False)
         fresh = ray.get_runtime_context().get_node_id() != node
         print(first.outcome.ray, second.outcome.ray, third.outcome.ray, same, fresh, len(third.study.trials))
+        # the user edits their module: the next run on the kept Ray trains the edited code
+        open("mine.py", "w").write("def mine(trial):\\n    trial.report(1, {{'val_accuracy': 0.75}})\\n")
+        fourth = hpo.run({str(other)!r}, trials=3, progress=False)
+        print(fourth.outcome.ray, fourth.study.trials[-1].value)
         hpo.stop_ray()
         print(ray.is_initialized())
         ray.init(address="local", include_dashboard=False)  # the caller's own Ray: hpo.stop_ray leaves it
@@ -77,7 +82,7 @@ def test_runs_in_one_process_pay_rays_start_once_unless_they_ship_other_modules(
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONPATH": f"{TREE_PATH}:{tmp_path}"})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert result.stdout.split()[-8:] == ["started", "reused", "started", "True", "True", "2", "False", "True"]
+    assert result.stdout.split()[-10:] == ["started", "reused", "started", "True", "True", "2", "reused", "0.75", "False", "True"]
 
 
 def test_completion_offers_commands_sweep_files_and_parameter_names(tmp_path) -> None:
