@@ -3,9 +3,10 @@
 Each record is written to the journal at once, so another process reads it and a killed driver
 loses none of it (it is in the kernel's page cache). Making it durable, the ``fsync`` that survives
 the machine itself going down, was half of a driver's time per trial when every record paid one.
-A sweep's driver instead syncs once per turn of its loop: before it starts the trials it launched
-and before it answers the workers' events (a pruned trial's stop, a kept checkpoint). What a
-machine crash can lose is the records of the turn it happened in, none of which a worker was told.
+A sweep's driver instead syncs once per turn of its loop, after the turn's launches and events and
+before it answers the workers (a pruned trial's stop, an answer to a report, a kept checkpoint).
+What a machine crash can lose is the records of the turn it happened in, none of which a worker
+was answered on.
 """
 
 from __future__ import annotations
