@@ -200,3 +200,11 @@ def seed_luck_cost(trial: TrialContext) -> dict[str, float]:
 def with_model(trial: TrialContext) -> TrialResult:
     """Final metrics that tell the seed, and a "model" that is no Keras model (scoring it fails)."""
     return TrialResult(metrics={"val_accuracy": 0.5 + trial.seed / 100}, model="not a keras model")
+
+
+def reports_then_holds(trial: TrialContext) -> None:
+    """Reports ``params['reports']`` epochs at once, then trains on (sleeps) until the sweep stops it."""
+    for epoch in range(1, int(trial.params.get("reports", 0)) + 1):
+        trial.report(epoch, {"val_accuracy": _curve(trial.params, epoch)})
+    while not trial.should_stop:
+        time.sleep(0.05)

@@ -173,3 +173,6 @@ RUNG_ANSWER_WAIT_S = 10.0
 # (however far the driver lags behind its workers). At most this long: a driver that has not kept
 # it by then is stuck elsewhere, and the trial trains on rather than hang.
 CHECKPOINT_KEPT_WAIT_S = 600.0
+# When a node is lost, what its other trials' workers sent before the loss is read first; an item
+# left in the lost node's object store (a big checkpoint) is given up after this long.
+LOST_NODE_READ_S = 5.0

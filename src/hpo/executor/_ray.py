@@ -530,11 +530,17 @@ class RayPool:
         return events
 
     def _node_lost(self, node: str, why: str) -> list[Event]:
-        """Every other trial that ran on ``node`` fails now (its own death would come later)."""
+        """Every other trial that ran on ``node`` fails now (its own death would come later), after
+        what its worker sent before the loss and the driver has not read yet (``_delivered``)."""
         events: list[Event] = []
         for other in self._slots:
             if other.placement.get("node") != node or other.state in (SlotState.RETIRED, SlotState.PARKED):
                 continue  # (a parked slot has no worker to lose)
+            if other.busy and other.number is not None:
+                delivered = self._delivered(other)
+                events += delivered
+                if delivered and isinstance(delivered[-1], (Ended, Paused, Failed)):
+                    continue  # it ended before the loss: its own end stands (the slot is free)
             if other.state is SlotState.MEASURING and other.number is not None:
                 events.append(Measured(other.number, other.seed, None, f"its node was lost (Ray node {node})"))
             elif other.busy and other.number is not None:
@@ -549,6 +555,26 @@ class RayPool:
                     )
                 )
             other.free(SlotState.DEAD)
+        return events
+
+    def _delivered(self, slot: _Slot) -> list[Event]:
+        """The events a busy slot's worker sent that the driver has not read yet, without waiting
+        for more: a report or a checkpoint sent before its node was lost is kept, not dropped. Stops
+        at the worker's death, and at an item that was left on the lost node (a big checkpoint in
+        its object store: lost with it)."""
+        number = slot.number
+        assert number is not None, "only a busy slot's stream is read"
+        events: list[Event] = []
+        while slot.busy and self._ray.wait([slot.stream], num_returns=1, timeout=0)[0]:
+            try:
+                item = self._ray.get(next(slot.stream), timeout=_constants.LOST_NODE_READ_S)
+            except (StopIteration, self._ray.exceptions.RayError):
+                break
+            event = event_from(number, item)
+            events.append(event)
+            if isinstance(event, (Ended, Paused, Failed)):
+                slot.free()
+                break
         return events
 
     def _refill(self) -> None:
