@@ -203,8 +203,9 @@ def with_model(trial: TrialContext) -> TrialResult:
 
 
 def reports_then_holds(trial: TrialContext) -> None:
-    """Reports ``params['reports']`` epochs at once, then trains on (sleeps) until the sweep stops it."""
+    """Reports ``params['reports']`` epochs at once, then trains on (sleeps) until the sweep stops
+    it, or (``params['hold']`` false) ends."""
     for epoch in range(1, int(trial.params.get("reports", 0)) + 1):
         trial.report(epoch, {"val_accuracy": _curve(trial.params, epoch)})
-    while not trial.should_stop:
+    while trial.params.get("hold", True) and not trial.should_stop:
         time.sleep(0.05)

@@ -229,32 +229,36 @@ def test_a_worker_that_never_starts_is_given_no_trial_and_stops_the_sweep_after_
 
 
 def test_a_lost_nodes_other_trials_keep_what_their_workers_sent_before_the_loss() -> None:
-    """A node is lost with two trials on it. The driver learns it from one trial's worker, and the
-    other trial fails at once too (its own worker's death would come later); what that worker had
-    already sent and the driver had not read yet (here a report; as well a checkpoint) is read
-    first, not dropped. (The loss itself is the cluster tests'; here the pool is told of it.)"""
+    """A node is lost with three trials on it. The driver learns it from one trial's worker, and
+    the others fail at once too (their own workers' deaths would come later); what their workers
+    had already sent and the driver had not read yet (here a report; as well a checkpoint) is read
+    first, not dropped, and a trial that had ended keeps its end. Their slots get new workers.
+    (The loss itself is the cluster tests'; here the pool is told of it.)"""
     import ray
 
     from hpo.executor._events import Failed, Placed, Reported
     from hpo.executor._ray import RayPool
 
     config = {"name": "x", "objective": {"metric": "val_accuracy", "function": "tests.cheap:reports_then_holds"}}
-    pool = RayPool(2, cpus=1, gpus=0, sweep_config=config, data=None, answers_reports=False)
+    pool = RayPool(3, cpus=1, gpus=0, sweep_config=config, data=None, answers_reports=False)
     try:
-        while pool.free_slots() < 2:
+        while pool.free_slots() < 3:
             pool.poll(0.5)
-        placed: dict[int, Placed] = {}
-        for number, reports in ((0, 0), (1, 1)):  # trial 0 holds at once; trial 1 reports epoch 1, then holds
-            pool.launch(number, {"reports": reports})
-            while number not in placed:  # a poll reads one event per trial: trial 1's start, not its report
-                placed |= {event.number: event for event in pool.poll(1.0) if isinstance(event, Placed)}
-        (second,) = [slot for slot in pool._slots if slot.number == 1]
-        assert ray.wait([second.stream], num_returns=1, timeout=60)[0]  # its report reached the driver, unread
+        # trial 0 holds at once; trial 1 reports epoch 1, then holds; trial 2 ends at once
+        for number, params in ((0, {"reports": 0}), (1, {"reports": 1}), (2, {"reports": 0, "hold": False})):
+            pool.launch(number, params)
+        streams = [slot.stream for slot in pool._slots]
+        assert len(ray.wait(streams, num_returns=3, timeout=60)[0]) == 3  # each start reached the driver
+        placed = {event.number: event for event in pool.poll(0)}  # a poll reads one event per trial: the starts
+        assert sorted(placed) == [0, 1, 2] and all(isinstance(event, Placed) for event in placed.values())
+        for slot in pool._slots:  # what trials 1 and 2 sent next reached the driver too, unread
+            assert slot.number == 0 or ray.wait([slot.stream], num_returns=1, timeout=60)[0], slot.number
         events = pool._node_lost(placed[1].placement["node"], "the node was lost")
         said = [(type(event).__name__, event.number) for event in events]
-        assert said == [("Failed", 0), ("Reported", 1), ("Failed", 1)], said
+        assert said == [("Failed", 0), ("Reported", 1), ("Failed", 1), ("Ended", 2)], said
         assert isinstance(events[1], Reported) and events[1].epoch == 1
         assert all(event.interrupted for event in events if isinstance(event, Failed)) and pool.running() == []
+        assert pool.free_slots() == 0  # the ended trial's slot too: its worker went with the node
     finally:
         pool.close()
 

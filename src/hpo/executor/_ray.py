@@ -540,7 +540,8 @@ class RayPool:
                 delivered = self._delivered(other)
                 events += delivered
                 if delivered and isinstance(delivered[-1], (Ended, Paused, Failed)):
-                    continue  # it ended before the loss: its own end stands (the slot is free)
+                    other.free(SlotState.DEAD)  # it ended before the loss, its own end stands; its worker is gone
+                    continue
             if other.state is SlotState.MEASURING and other.number is not None:
                 events.append(Measured(other.number, other.seed, None, f"its node was lost (Ray node {node})"))
             elif other.busy and other.number is not None:
