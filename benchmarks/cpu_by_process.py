@@ -101,7 +101,8 @@ def table(totals: dict[str, float], per: int | None = None, per_what: str = "tri
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
-    command = [part for part in parser.parse_args().command if part != "--"][:]
+    command = parser.parse_args().command
+    command = command[1:] if command[:1] == ["--"] else command
     if not command:
         parser.error("give the command to run after --")
     this = os.getpid()

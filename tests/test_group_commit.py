@@ -61,9 +61,9 @@ def test_a_drivers_records_are_readable_at_once_and_made_durable_together(tmp_pa
 class _Answering(ScriptedPool):
     """Records, at each stop, answer and kept checkpoint, whether every record was durable then."""
 
-    def __init__(self, slots: int, script, store: Store, fsyncs: list[int]) -> None:
+    def __init__(self, slots: int, script, store: Store) -> None:
         super().__init__(slots, script)
-        self.store, self.fsyncs, self.told = store, fsyncs, []
+        self.store, self.told = store, []
 
     def _tell(self, what: str) -> None:
         self.told.append((what, self.store.pending()))
@@ -91,7 +91,7 @@ def test_the_loop_syncs_once_a_turn_and_before_it_tells_a_worker_anything(tmp_pa
     study = optuna.create_study(storage=storage, direction="maximize", pruner=optuna.pruners.MedianPruner())
     rules = Rules(metric="val_accuracy", direction="maximize", max_epochs=4)
     lc = Lifecycle(study, storage, rules, None, CheckpointStore(tmp_path / "checkpoints"))
-    pool = _Answering(2, script, store, fsyncs)
+    pool = _Answering(2, script, store)
     before = len(fsyncs)
     drive(_launcher(lc, budget=4), lc, pool, poll_s=0, sync=store.sync)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4

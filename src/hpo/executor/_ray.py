@@ -478,12 +478,16 @@ class RayPool:
             return [Failed(number, "the trial's worker ended without a result", retryable=True, interrupted=True)]
         except self._ray.exceptions.RayActorError as exc:
             return self._lost(slot, exc)
+        return [self._event(slot, number, item)]
+
+    def _event(self, slot: _Slot, number: int, item: dict[str, Any]) -> Event:
+        """One item of a slot's stream as an event; a start places the slot, an end frees it."""
         event = event_from(number, item)
         if isinstance(event, Placed):
             slot.placement, slot.ping = event.placement, None
         if isinstance(event, (Ended, Paused, Failed)):
             slot.free()
-        return [event]
+        return event
 
     def _lost(self, slot: _Slot, exc: Any) -> list[Event]:
         """The actor died (its process was killed, or its node was lost): replace it and fail the
@@ -571,11 +575,7 @@ class RayPool:
                 item = self._ray.get(next(slot.stream), timeout=_constants.LOST_NODE_READ_S)
             except (StopIteration, self._ray.exceptions.RayError):
                 break
-            event = event_from(number, item)
-            events.append(event)
-            if isinstance(event, (Ended, Paused, Failed)):
-                slot.free()
-                break
+            events.append(self._event(slot, number, item))  # (an end frees the slot: the loop stops)
         return events
 
     def _refill(self) -> None:
