@@ -143,3 +143,64 @@ def test_user_splits_refuse_labels_the_training_split_never_saw() -> None:
 
     with pytest.raises(DataError, match=r"user \(val\): labels \[7\] never appear in the training split \(\[0, 1\]\)"):
         _from_splits(_splits([0, 1, 0, 1], [0, 7], [0, 1]), "user")
+
+
+# (samples, class weights or None for a regression target, test fraction, seed): the shapes hpo's
+# split meets, with ties in the class counts and remainders (where scikit-learn draws at random)
+SPLITS = [
+    (1797, [0.1] * 10, 0.2, 0),
+    (569, [0.37, 0.63], 0.25, 3),
+    (442, None, 0.2, 0),
+    (300, [0.2, 0.2, 0.2, 0.2, 0.2], 0.3, 7),
+    (101, [0.5, 0.3, 0.2], 0.15, 11),
+    (64, [0.25] * 4, 0.1875, 42),
+    (37, None, 0.33, 5),
+    (1000, [0.9, 0.05, 0.05], 0.2, 123),
+]
+
+
+@pytest.mark.parametrize(("samples", "weights", "test_size", "seed"), SPLITS)
+def test_the_split_takes_the_samples_scikit_learns_train_test_split_takes(samples, weights, test_size, seed) -> None:
+    """hpo splits without importing scikit-learn (2 s of every driver's start), but a study resumed
+    across that change must train on the same samples: the indices equal train_test_split's."""
+    from sklearn.model_selection import train_test_split
+
+    from hpo.data._shuffle import shuffle_split
+
+    rng = np.random.default_rng(seed)
+    y = None if weights is None else rng.choice(len(weights), size=samples, p=weights)
+    expected_train, expected_test = train_test_split(np.arange(samples), test_size=test_size, random_state=seed, stratify=y)
+    train, test = shuffle_split(samples, test_size, seed, stratify=y)
+    np.testing.assert_array_equal(train, expected_train)
+    np.testing.assert_array_equal(test, expected_test)
+
+
+@pytest.mark.parametrize("name", ["digits", "breast_cancer", "diabetes"])
+def test_a_bundled_data_set_is_read_value_for_value_as_scikit_learn_loads_it(name) -> None:
+    """hpo reads scikit-learn's data files without importing it; the arrays, the three-way split
+    and the dtypes are the ones scikit-learn's loaders and train_test_split gave."""
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+
+    from hpo.data._sources import _builtin, _bundled
+
+    assert _bundled(name) is not None  # this scikit-learn keeps its files where hpo looks
+    x, y = _builtin(name, {}, 0)
+    bunch = getattr(datasets, f"load_{name}")()
+    expected_x = bunch.images[..., None].astype(np.float32) if name == "digits" else bunch.data
+    expected_y = bunch.target.astype(np.float32) if name == "diabetes" else bunch.target
+    for got, expected in ((x, expected_x), (y, expected_y)):
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+    task = "regression" if name == "diabetes" else "classification"
+    data = split(np.arange(len(y), dtype=np.float32)[:, None], y, 0.2, 0.2, 0, name, task)  # x: each sample's index
+    stratify = None if name == "diabetes" else y
+    rest, test = train_test_split(np.arange(len(y)), test_size=0.2, stratify=stratify, random_state=0)
+    train, val = train_test_split(rest, test_size=0.25, stratify=None if stratify is None else y[rest], random_state=0)
+    for got, expected in ((data.x_train, train), (data.x_val, val), (data.x_test, test)):
+        np.testing.assert_array_equal(got[:, 0], expected)
+
+
+def test_a_stratified_split_with_fewer_samples_than_classes_on_one_side_says_so() -> None:
+    with pytest.raises(DataError, match="at least one per class on each side"):
+        split(np.zeros((30, 2)), np.repeat(np.arange(10), 3), 0.1, 0.1, 0, "tiny")

@@ -138,15 +138,17 @@ def split(
     name: str,
     task: str = "auto",
 ) -> Dataset:
-    """Seeded train / validation / test split, stratified by class for classification."""
-    from sklearn.model_selection import train_test_split
+    """Seeded train / validation / test split, stratified by class for classification (the split
+    scikit-learn's ``train_test_split`` makes, without its import)."""
+    from hpo.data._shuffle import shuffle_split
 
+    val_share = validation_fraction / (1.0 - test_fraction)
     if infer_task(y, task) == "regression":
         x, y = check_target(x, y, name)
-        x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed)
-        val_share = validation_fraction / (1.0 - test_fraction)
-        x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=val_share, random_state=seed)
-        return Dataset(x_train, y_train, x_val, y_val, x_test, y_test, 0, name)
+        rest, test = shuffle_split(len(y), test_fraction, seed)
+        train, val = shuffle_split(len(rest), val_share, seed)
+        train, val = rest[train], rest[val]
+        return Dataset(x[train], y[train], x[val], y[val], x[test], y[test], 0, name)
     x, y = check_arrays(x, y, name)
     n_classes = int(y.max()) + 1
     counts = np.bincount(y)
@@ -155,12 +157,10 @@ def split(
             f"{name}: every class needs at least 3 samples for a stratified 3-way split, but class "
             f"{int(counts.argmin())} has {int(counts.min())}"
         )
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
-    val_share = validation_fraction / (1.0 - test_fraction)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_share, stratify=y_rest, random_state=seed
-    )
-    return Dataset(x_train, y_train, x_val, y_val, x_test, y_test, n_classes, name)
+    rest, test = shuffle_split(len(y), test_fraction, seed, stratify=y)
+    train, val = shuffle_split(len(rest), val_share, seed, stratify=y[rest])
+    train, val = rest[train], rest[val]
+    return Dataset(x[train], y[train], x[val], y[val], x[test], y[test], n_classes, name)
 
 
 def normalize(data: Dataset, method: str) -> Dataset:

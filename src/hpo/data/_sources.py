@@ -12,6 +12,7 @@ import numpy as np
 from hpo import _constants
 from hpo._references import resolve_reference
 from hpo.config import DataConfig
+from hpo.data import _shuffle
 from hpo.data._dataset import (
     DataError,
     Dataset,
@@ -60,7 +61,9 @@ def synthetic(
 
 
 def _builtin(name: str, options: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn import datasets
+    if name in _BUNDLED and (bundled := _bundled(name)) is not None:
+        return bundled
+    from sklearn import datasets  # its files moved: its own loaders (2 s more to import)
 
     if name == "digits":
         bunch = datasets.load_digits()
@@ -72,6 +75,31 @@ def _builtin(name: str, options: dict[str, Any], seed: int) -> tuple[np.ndarray,
         bunch = datasets.load_diabetes()
         return bunch.data, bunch.target.astype(np.float32)
     return synthetic(**{"seed": seed, **options})
+
+
+# scikit-learn's files behind each bundled data set, read without importing scikit-learn
+_BUNDLED = {
+    "digits": ("digits.csv.gz",),
+    "breast_cancer": ("breast_cancer.csv",),
+    "diabetes": ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz"),
+}
+
+
+def _bundled(name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The data set exactly as scikit-learn's ``load_<name>`` returns it (tests/test_data.py), or
+    None when scikit-learn's files are not where this version keeps them."""
+    found = [_shuffle.bundled_file(file) for file in _BUNDLED[name]]
+    files = [file for file in found if file is not None]
+    if len(files) < len(found):
+        return None
+    if name == "digits":
+        table = _shuffle.gzip_table(files[0], ",")  # 64 pixels, then the digit
+        return table[:, :-1].reshape(-1, 8, 8, 1).astype(np.float32), table[:, -1].astype(int)
+    if name == "breast_cancer":
+        return _shuffle.header_csv(files[0])
+    x = _shuffle.standardized(_shuffle.gzip_table(files[0]))  # diabetes: load_diabetes(scaled=True)
+    x /= x.shape[0] ** 0.5
+    return x, _shuffle.gzip_table(files[1]).astype(np.float32)
 
 
 def _npz(path: Path) -> dict[str, np.ndarray]:
