@@ -31,6 +31,7 @@ CASES = [
     (["throughput.py", "--slots", "2", "--trials", "6", "--reports", "2", "--sleep", "0.05", "--samplers", "random",
       "--peers", "hpo", "optuna-journal"], "over the floor"),
     (["throughput_cpu.py", "--slots", "2", "--trials", "4", "--reports", "2", "--sleep", "0.05"], "| trial workers |"),
+    (["ray_worker_cost.py", "--slots", "2", "--idle-s", "1", "--calls", "2"], "| idle workers' CPU (cores) |"),
     (["cpu_by_process.py", "--", sys.executable, "-c", "[sum(range(10**6)) for _ in range(60)]"], "| other |"),
     (["finish.py", "--sweeps", "breast_cancer_mlp", "--seeds", "0", "--trials", "3", "--epochs", "1", "--top-k", "2",
       "--finish-seeds", "2", "--patience", "2"], "single-run best not best by mean"),
