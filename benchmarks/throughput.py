@@ -6,6 +6,8 @@ of ``--reports`` epochs, no pruner, with the random sampler and with TPE (seed 0
 The floor is N x reports x sleep / K. Compared, each side by side in one run:
 
 - hpo: ``hpo.run`` in this process (the driver), K slots of 2/K CPUs each, the default journal;
+- hpo-shared: the same with ``resources.trials_per_worker: --per-worker`` (K slots in K / that
+  worker processes, each trial a thread of its worker);
 - Optuna's parallel mode: K processes, each ``study.optimize`` with ``MaxTrialsCallback`` on one
   ``JournalFileBackend``, and on one PostgreSQL database (a throwaway server, or ``--postgres``);
 - Ray Tune with its stock ``OptunaSearch`` at K = ``--tune-slots``.
@@ -16,7 +18,7 @@ time goes (ask, tell, report writes, attribute writes, answers to reports, the r
 handling), and, at the largest K, the memory of each worker process.
 
 Run: .venv/bin/python benchmarks/throughput.py [--slots 16 32 64] [--trials 480] [--samplers random tpe]
-     [--peers hpo optuna-journal optuna-postgres ray-tune]
+     [--peers hpo hpo-shared optuna-journal optuna-postgres ray-tune] [--per-worker 8]
 """
 
 from __future__ import annotations
@@ -132,10 +134,12 @@ def _worker_memory(stop: threading.Event, seen: dict[str, tuple[float, float]]) 
             seen[folder.name] = (max(old[0], rss), max(old[1], private))
 
 
-def run_hpo(slots: int, sampler: str, args: argparse.Namespace, folder: Path, memory: bool) -> dict[str, Any]:
+def run_hpo(
+    slots: int, sampler: str, args: argparse.Namespace, folder: Path, memory: bool, per_worker: int = 1
+) -> dict[str, Any]:
     import hpo
 
-    path = folder / f"hpo-{slots}-{sampler}.yaml"
+    path = folder / f"hpo-{slots}-{sampler}-{per_worker}.yaml"
     path.write_text(textwrap.dedent(f"""
         name: throughput
         data: {{source: synthetic, options: {{samples: 200, features: 4, classes: 2}}}}
@@ -144,8 +148,8 @@ def run_hpo(slots: int, sampler: str, args: argparse.Namespace, folder: Path, me
         sampler: {{name: {sampler}, seed: 0}}
         pruner: {{name: none}}
         budget: {{trials: {args.trials}}}
-        resources: {{concurrency: {slots}, cpus_per_trial: {2 / slots}}}
-        results_dir: {folder / f"results-{slots}-{sampler}"}
+        resources: {{concurrency: {slots}, cpus_per_trial: {2 / slots}, trials_per_worker: {per_worker}}}
+        results_dir: {folder / f"results-{slots}-{sampler}-{per_worker}"}
     """))
     seen: dict[str, tuple[float, float]] = {}
     stop = threading.Event()
@@ -167,7 +171,7 @@ def run_hpo(slots: int, sampler: str, args: argparse.Namespace, folder: Path, me
     handled = 1000 * timings["handling_s"] / done
     inside = sum(per_trial.get(label, 0.0) for label in ("tell", "report writes", "answers to reports"))
     row = {
-        "peer": "hpo",
+        "peer": "hpo" if per_worker == 1 else f"hpo-shared ({per_worker} per worker)",
         "slots": slots,
         "sampler": sampler,
         "span_s": span,
@@ -285,26 +289,27 @@ def _print(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         cpu = f"{r['driver_cpu_s']:.1f}" if "driver_cpu_s" in r else ""
         print(f"| {r['peer']} | {r['sampler']} | {r['slots']} | {floor:.1f} | {r['span_s']:.1f} | "
               f"{r['trials'] / r['span_s']:.1f} | {100 * (r['span_s'] / floor - 1):+.0f}% | {r['whole_s']:.1f} | {cpu} |")
-    mine = [r for r in rows if r["peer"] == "hpo"]
+    mine = [r for r in rows if r["peer"].startswith("hpo")]
     if not mine:
         return
     labels = sorted({label for r in mine for label in r["ms_per_trial"]})
     print()
     print("hpo's driver, ms per trial (wall time in the driver's loop thread):")
     print()
-    print("| sampler | slots | " + " | ".join(labels) + " | loop: asking s | handling s | waiting s |")
-    print("|---|---|" + "---|" * len(labels) + "---|---|---|")
+    print("| peer | sampler | slots | " + " | ".join(labels) + " | loop: asking s | handling s | waiting s |")
+    print("|---|---|---|" + "---|" * len(labels) + "---|---|---|")
     for r in mine:
         cells = " | ".join(f"{r['ms_per_trial'].get(label, 0.0):.2f}" for label in labels)
         loop = r["loop_s"]
-        print(f"| {r['sampler']} | {r['slots']} | {cells} | {loop['asking_s']:.1f} | {loop['handling_s']:.1f} | "
-              f"{loop['waiting_s']:.1f} |")
+        print(f"| {r['peer']} | {r['sampler']} | {r['slots']} | {cells} | {loop['asking_s']:.1f} | "
+              f"{loop['handling_s']:.1f} | {loop['waiting_s']:.1f} |")
     for r in mine:
         if "workers" in r:
             w = r["workers"]
             print()
-            print(f"memory per worker process at {r['slots']} slots ({r['sampler']}): {w['count']} workers, median "
-                  f"RSS {w['rss_mb']:.0f} MB, median private memory (its own pages) {w['private_mb']:.0f} MB")
+            print(f"memory per worker process, {r['peer']} at {r['slots']} slots ({r['sampler']}): "
+                  f"{w['count']} workers, median RSS {w['rss_mb']:.0f} MB, "
+                  f"median private memory (its own pages) {w['private_mb']:.0f} MB")
 
 
 @contextmanager
@@ -333,7 +338,10 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=5)
     parser.add_argument("--sleep", type=float, default=0.2)
     parser.add_argument("--samplers", nargs="+", default=["random", "tpe"])
-    parser.add_argument("--peers", nargs="+", default=["hpo", "optuna-journal", "optuna-postgres", "ray-tune"])
+    parser.add_argument(
+        "--peers", nargs="+", default=["hpo", "hpo-shared", "optuna-journal", "optuna-postgres", "ray-tune"]
+    )
+    parser.add_argument("--per-worker", type=int, default=8, help="hpo-shared's resources.trials_per_worker")
     parser.add_argument("--tune-slots", type=int, default=16)
     parser.add_argument("--postgres", help="a PostgreSQL URL for the optuna-postgres rows (default: a throwaway server)")
     args = parser.parse_args()
@@ -348,6 +356,10 @@ def main() -> None:
             for slots in args.slots:
                 if "hpo" in args.peers:
                     rows.append(run_hpo(slots, sampler, args, folder, memory=slots == max(args.slots)))
+                if "hpo-shared" in args.peers:
+                    memory = slots == max(args.slots)
+                    per_worker = min(args.per_worker, slots)
+                    rows.append(run_hpo(slots, sampler, args, folder, memory, per_worker=per_worker))
                 if "optuna-journal" in args.peers:
                     journal = str(folder / f"optuna-{slots}-{sampler}.journal")
                     rows.append(run_optuna(slots, sampler, args, journal, "optuna-journal"))

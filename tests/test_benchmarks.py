@@ -29,7 +29,7 @@ CASES = [
     (["stop_latency.py", "--trials", "2"], "stop->released"),
     (["startup.py", "--repeat", "1"], "first epoch"),
     (["throughput.py", "--slots", "2", "--trials", "6", "--reports", "2", "--sleep", "0.05", "--samplers", "random",
-      "--peers", "hpo", "optuna-journal"], "over the floor"),
+      "--peers", "hpo", "hpo-shared", "optuna-journal", "--per-worker", "2"], "hpo-shared (2 per worker)"),
     (["throughput_cpu.py", "--slots", "2", "--trials", "4", "--reports", "2", "--sleep", "0.05"], "| trial workers |"),
     (["ray_worker_cost.py", "--slots", "2", "--idle-s", "1", "--calls", "2"], "| idle workers' CPU (cores) |"),
     (["cpu_by_process.py", "--", sys.executable, "-c", "[sum(range(10**6)) for _ in range(60)]"], "| other |"),

@@ -57,9 +57,12 @@ def test_trials_seed_and_new_study_flags(tmp_path) -> None:
     assert again.returncode == 0, again.stderr[-2000:]
     assert "study 'r-2'" in again.stdout
     assert [t.params["x"] for t in _trials(tmp_path, "r-2")] == xs[:2]  # the same seed draws the same configurations
-    other = _run("run", str(path), "--new-study", "--trials", "2", "--seed", "8", cwd=tmp_path)
+    other = _run("run", str(path), "--new-study", "--trials", "2", "--seed", "8", "--trials-per-worker", "2", cwd=tmp_path)
     assert [t.params["x"] for t in _trials(tmp_path, "r-3")] != xs[:2]
     assert len(_trials(tmp_path, "r")) == 3 and other.returncode == 0  # earlier studies untouched
+    # --trials-per-worker 2: both slots' trials ran as threads of one worker process
+    assert "2 concurrent (2 per worker process)" in other.stdout
+    assert len({t.user_attrs["hpo:placement"]["pid"] for t in _trials(tmp_path, "r-3")}) == 1
 
 
 def test_resume_continues_with_the_interrupted_runs_budget(tmp_path) -> None:

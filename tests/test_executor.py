@@ -228,6 +228,97 @@ def test_a_worker_that_never_starts_is_given_no_trial_and_stops_the_sweep_after_
     pool.close()
 
 
+def test_trials_share_worker_processes_as_threads_when_asked(tmp_path) -> None:
+    """resources.trials_per_worker: 2 runs four slots in two worker processes, two trials at a time
+    in each (each in its own thread), with whole curves and consistent states."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    sweep = _sweep(tmp_path, trials=8, concurrency=4, pruner="none", extra_params=f"log_dir: {logs}\n            sleep: 0.4")
+    sweep = sweep.with_overrides(**{"resources.trials_per_worker": 2})
+    study = run_sweep(_fn(sweep, "recording"), evaluate=False).study
+    _assert_states_consistent(study)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 8
+    assert all(sorted(t.intermediate_values) == [1, 2, 3, 4, 5, 6] for t in study.trials)
+    records = [json.loads(p.read_text()) for p in logs.iterdir()]
+    pids = {t.user_attrs["hpo:placement"]["pid"] for t in study.trials}
+    assert len(pids) == 2 and {r["pid"] for r in records} == pids  # two processes ran all eight trials
+    best = max(records, key=lambda r: sum(o["start"] <= r["start"] < o["end"] for o in records))
+    overlapping = [o["pid"] for o in records if o["start"] <= best["start"] < o["end"]]
+    assert sorted(overlapping.count(pid) for pid in pids) == [2, 2]  # at the busiest moment, two in each
+
+
+def test_a_killed_shared_worker_interrupts_every_trial_in_it_and_each_runs_again(tmp_path) -> None:
+    """Two trials share one worker process; the first attempt of each configuration kills the
+    process. Every trial in it is interrupted (not failed by its own code) and runs again in a new
+    worker, never in the dead one, and the budget is finished."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    sweep = _sweep(tmp_path, trials=4, concurrency=2, pruner="none", extra_params=f"log_dir: {logs}")
+    sweep = sweep.with_overrides(**{"resources.trials_per_worker": 2, "budget.max_retries": 0})
+    study = run_sweep(_fn(sweep, "killed_once"), evaluate=False).study
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert failed and all(t.user_attrs["hpo:interrupted"] is True for t in failed)
+    assert all(t.user_attrs["hpo:fail_reason"].startswith("the worker running this trial was lost") for t in failed)
+    for t in failed:
+        retries = [r for r in study.trials if r.user_attrs.get("hpo:retry_of") == t.number]
+        assert len(retries) == 1 and retries[0].params == t.params
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(complete) == 4 and not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+    died = {}  # a killed worker's pid: when the driver learnt of it
+    for t in failed:
+        if "hpo:placement" in t.user_attrs:
+            pid = t.user_attrs["hpo:placement"]["pid"]
+            died[pid] = min(died.get(pid, t.datetime_complete), t.datetime_complete)
+    for t in complete:  # nothing started in a worker after it died
+        pid = t.user_attrs["hpo:placement"]["pid"]
+        assert pid not in died or t.datetime_start < died[pid], (t.number, pid)
+
+
+def test_a_shared_worker_known_dead_is_never_given_to_a_slot_again() -> None:
+    """Two trials run in one worker process, which is killed. The slot whose loss the driver reads
+    first is given a worker while the other trial still looks RUNNING in the dead one: it must be a
+    new worker, not the dead one with a free place (that would cost a ping, or a relaunch, each)."""
+    import os
+    import signal
+
+    from hpo.executor._events import Failed, Placed
+    from hpo.executor._ray import RayPool
+
+    config = {"name": "x", "objective": {"metric": "val_accuracy", "function": "tests.cheap:reports_then_holds"}}
+    pool = RayPool(2, cpus=1, gpus=0, sweep_config=config, data=None, answers_reports=False, per_worker=2)
+    try:
+        while pool.free_slots() < 2:
+            pool.poll(0.5)
+        dead = pool._slots[0].actor
+        assert pool._slots[1].actor == dead  # one worker for both slots
+        for number in (0, 1):
+            pool.launch(number, {"reports": 0})
+        placed: dict[int, Placed] = {}
+        while len(placed) < 2:
+            placed.update({e.number: e for e in pool.poll(1.0) if isinstance(e, Placed)})
+        assert placed[0].placement["pid"] == placed[1].placement["pid"]
+        os.kill(placed[0].placement["pid"], signal.SIGKILL)
+        failed: list[Failed] = []
+        while len(failed) < 2:
+            failed += [e for e in pool.poll(1.0) if isinstance(e, Failed)]
+            assert all(slot.actor != dead for slot in pool._slots if slot.number is None)
+        assert all(f.interrupted for f in failed)
+    finally:
+        pool.close()
+
+
+def test_shared_workers_are_whole_workers_the_cluster_can_hold() -> None:
+    """A worker asks for all its trials' CPUs: only whole workers count (the module's Ray has 4 CPUs)."""
+    from hpo.executor._ray import fitting_slots
+
+    assert fitting_slots(8, 1.0, 0.0) == 4
+    assert fitting_slots(8, 1.0, 0.0, per_worker=2) == 4
+    assert fitting_slots(8, 1.0, 0.0, per_worker=3) == 3  # one worker of 3 CPUs; a second would not fit
+    assert fitting_slots(64, 0.125, 0.0, per_worker=16) == 32  # two workers of 2 CPUs
+    with pytest.raises(UsageError, match=r"a worker of resources.trials_per_worker=8 trials needs 8 CPUs .* lower"):
+        fitting_slots(8, 1.0, 0.0, per_worker=8)
+
+
 def test_a_lost_nodes_other_trials_keep_what_their_workers_sent_before_the_loss() -> None:
     """A node is lost with three trials on it. The driver learns it from one trial's worker, and
     the others fail at once too (their own workers' deaths would come later); what their workers

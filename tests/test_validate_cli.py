@@ -169,6 +169,22 @@ BAD_SWEEPS = [
         ["checkpoint.every_epochs", "greater than or equal to 1", "0"],
     ),
     (
+        "shared_workers_need_a_trial_function",
+        "resources: {trials_per_worker: 4}\nspace: {params: {learning_rate: {type: float, low: 0.001, high: 0.1}}}",
+        ["resources.trials_per_worker", "only trial functions", "trials_per_worker: 4", "trials_per_worker: 1"],
+    ),
+    (
+        "shared_workers_hold_no_gpu_share",
+        "objective: {metric: val_accuracy, function: 'tests.cheap:objective'}\n"
+        "resources: {trials_per_worker: 2, gpus_per_trial: 0.5}\nspace: {params: {a: {type: int, low: 1, high: 2}}}",
+        ["resources.trials_per_worker", "GPU share belongs to a worker process", "gpus_per_trial: 0.5", "gpus_per_trial: 0"],
+    ),
+    (
+        "shared_workers_zero",
+        "resources: {trials_per_worker: 0}\nspace: {params: {a: {type: int, low: 1, high: 2}}}",
+        ["resources.trials_per_worker", "greater than or equal to 1"],
+    ),
+    (
         "checkpoint_with_promotion",
         "checkpoint: {every_minutes: 10}\npruner: {name: asha}\nspace: {params: {a: {type: int, low: 1, high: 2}}}",
         ["checkpoint", "checkpoints trials at its rungs", "every 10.0 minutes", "remove the checkpoint section"],

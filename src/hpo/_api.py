@@ -28,6 +28,7 @@ FLAGS = {
     "timeout": "budget.timeout",
     "concurrency": "resources.concurrency",
     "gpus_per_trial": "resources.gpus_per_trial",
+    "trials_per_worker": "resources.trials_per_worker",
     "storage": "storage",
     "results_dir": "results_dir",
     "seed": "sampler.seed",
@@ -204,7 +205,7 @@ def run(
 ) -> SweepResult:
     """Run a sweep (a YAML path or a ``Sweep`` built in code) to its budget, as `hpo run` does.
 
-    ``flags``: trials, timeout, concurrency, gpus_per_trial, storage, results_dir, seed, address,
+    ``flags``: trials, timeout, concurrency, gpus_per_trial, trials_per_worker, storage, results_dir, seed, address,
     mlflow_uri (track in MLflow there), tensorboard (True: write TensorBoard logs), carry_over (True:
     when the space changed, a new study that keeps the earlier study's trials the new space can produce),
     finish (``{"top_k": K, "seeds": S}``: re-train the K best configurations with S seeds each and

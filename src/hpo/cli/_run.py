@@ -22,7 +22,7 @@ from hpo.cli._common import (
     stdout,
 )
 from hpo.cli._finish import print_finish
-from hpo.config import Sweep
+from hpo.config import ResourcesConfig, Sweep
 from hpo.storage import mask_url
 
 if TYPE_CHECKING:
@@ -52,6 +52,12 @@ def _continued(sweep: Sweep) -> Sweep:
     return sweep.with_overrides(**kept)
 
 
+def _sharing(resources: ResourcesConfig) -> str:
+    """The header's word on trials that share a worker process."""
+    per = resources.trials_per_worker
+    return "" if per == 1 else f" ({per} per worker process)"
+
+
 def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "best", **flags: Any) -> int:
     """``flags``: the command's options, named as ``hpo.run`` names them (``hpo._api.FLAGS``)."""
     from hpo._api import check_save, execute, resolve
@@ -65,7 +71,7 @@ def _run(sweep_path: Path, new_study: bool, resume: bool = False, save: str = "b
     out = stdout()
     out.print(
         f"sweep [bold]{sweep.name}[/]: {len(sweep.space.distributions())} tuned parameters, "
-        f"budget {_budget(config.budget)}, {config.resources.concurrency} concurrent; "
+        f"budget {_budget(config.budget)}, {config.resources.concurrency} concurrent{_sharing(config.resources)}; "
         f"sampler {config.sampler.name}, pruner {config.pruner.name}",
         highlight=False,
     )
@@ -159,6 +165,12 @@ def run(
     gpus_per_trial: float | None = typer.Option(
         None, "--gpus-per-trial", help="GPUs per trial; 0.25 packs four trials per GPU."
     ),
+    trials_per_worker: int | None = typer.Option(
+        None,
+        "--trials-per-worker",
+        help="Trials sharing one worker process as its threads (trial functions that wait; "
+        "resources.trials_per_worker).",
+    ),
     storage: str | None = STORAGE_OPT,
     results_dir: str | None = RESULTS_OPT,
     address: str | None = typer.Option(
@@ -202,6 +214,7 @@ def run(
         timeout=timeout,
         concurrency=concurrency,
         gpus_per_trial=gpus_per_trial,
+        trials_per_worker=trials_per_worker,
         storage=storage,
         results_dir=results_dir,
         seed=seed,

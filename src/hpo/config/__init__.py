@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from hpo._lazy import lazy_exports
 from hpo.config._base import is_reference
 from hpo.config._objective import Constraint, Goal, ObjectiveConfig, parse_constraint
-from hpo.config._sweep import CheckpointConfig, DataConfig, ModelConfig, SweepConfig, TrainConfig
+from hpo.config._sweep import CheckpointConfig, DataConfig, ModelConfig, ResourcesConfig, SweepConfig, TrainConfig
 from hpo.config._tracking import MlflowConfig, TrackingConfig
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ __all__ = [
     "MlflowConfig",
     "ModelConfig",
     "ObjectiveConfig",
+    "ResourcesConfig",
     "Sweep",
     "SweepConfig",
     "TrackingConfig",

@@ -270,6 +270,35 @@ def _check_checkpoint_path(doc: YamlDocument, path: str, options: dict[str, Any]
     return []
 
 
+def _check_shared_workers(doc: YamlDocument, config: SweepConfig) -> list[Problem]:
+    """Several trials per worker process run as threads of it: only trial functions (a Keras model
+    per trial owns its process's backend state) and only without GPUs (a GPU share is per process)."""
+    resources = config.resources
+    if resources.trials_per_worker == 1:
+        return []
+    if config.objective.function is None:
+        return [
+            doc.problem(
+                ("resources", "trials_per_worker"),
+                "several trials per worker process run as threads of one process, which only trial functions "
+                f"(objective.function) can share; the built-in trainer trains one trial per process, but got "
+                f"trials_per_worker: {resources.trials_per_worker}",
+                "set resources.trials_per_worker: 1, or name a trial function in objective.function",
+            )
+        ]
+    if resources.gpus_per_trial > 0:
+        return [
+            doc.problem(
+                ("resources", "trials_per_worker"),
+                "a GPU share belongs to a worker process, so trials that share a process cannot each hold one, "
+                f"but got trials_per_worker: {resources.trials_per_worker} with gpus_per_trial: "
+                f"{resources.gpus_per_trial:g}",
+                "set resources.trials_per_worker: 1, or gpus_per_trial: 0",
+            )
+        ]
+    return []
+
+
 def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> None:
     """Rules that span sections: metric names, storage, sampler and pruner arguments, warm starts."""
     problems: list[Problem] = []
@@ -299,6 +328,7 @@ def _cross_check(doc: YamlDocument, config: SweepConfig, space: SearchSpace) -> 
                     )
                 )
     problems += _check_goals(doc, config)
+    problems += _check_shared_workers(doc, config)
     if config.checkpoint.enabled and config.pruner.name in _constants.PROMOTION_SCHEDULERS:
         every = config.checkpoint.every_epochs or config.checkpoint.every_minutes
         problems.append(

@@ -134,13 +134,19 @@ class BudgetConfig(_Strict):
 
 class ResourcesConfig(_Strict):
     """Where and how wide the sweep runs. ``address`` joins a Ray cluster (``--address`` and
-    ``RAY_ADDRESS`` override it); without one hpo starts a local Ray."""
+    ``RAY_ADDRESS`` override it); without one hpo starts a local Ray. ``trials_per_worker`` above 1
+    runs that many trials in one worker process, each in its own thread (a trial function that
+    mostly waits: on a remote job, I/O, a sleep), so many slots need few processes: each idle Ray
+    worker process costs CPU of its own (docs/benchmarks.md)."""
 
     concurrency: int = Field(2, ge=1)
     cpus_per_trial: float = Field(1.0, gt=0)
     gpus_per_trial: float = Field(0.0, ge=0)
     address: str | None = None
     worker_start_timeout: float = Field(300.0, gt=0, description="seconds a trial may wait for its worker to start")
+    trials_per_worker: int = Field(
+        1, ge=1, description="trials that share one worker process, as its threads: for trial functions that wait"
+    )
 
     @field_validator("gpus_per_trial")
     @classmethod

@@ -132,8 +132,9 @@ def stop_kept_ray() -> None:
         stop_ray()
 
 
-def fitting_slots(concurrency: int, cpus: float, gpus: float) -> int:
-    """How many trials the cluster can run at once (at most ``concurrency``); UsageError when not even one fits."""
+def fitting_slots(concurrency: int, cpus: float, gpus: float, per_worker: int = 1) -> int:
+    """How many trials the cluster can run at once (at most ``concurrency``), in workers of
+    ``per_worker`` trials each; UsageError when not even one fits."""
     import math
 
     from hpo._errors import UsageError
@@ -152,6 +153,14 @@ def fitting_slots(concurrency: int, cpus: float, gpus: float) -> int:
     fits = math.floor(have_cpu / cpus + 1e-9)
     if gpus > 0:
         fits = min(fits, math.floor(have_gpu / gpus + 1e-9))
+    if per_worker > 1:  # a worker asks for its trials' CPUs at once: whole workers only
+        if cpus * per_worker > have_cpu:
+            raise UsageError(
+                f"a worker of resources.trials_per_worker={per_worker} trials needs {cpus * per_worker:g} CPUs "
+                f"(cpus_per_trial={cpus:g} each), more than the Ray cluster's {have_cpu:g}; lower cpus_per_trial "
+                "or trials_per_worker"
+            )
+        fits = math.floor(have_cpu / (cpus * per_worker) + 1e-9) * per_worker
     return max(1, min(concurrency, fits))
 
 
@@ -274,11 +283,18 @@ class RayPool:
         data: Any,
         start_timeout: float = 300.0,
         answers_reports: bool = True,
+        per_worker: int = 1,
     ) -> None:
         ray = _ray()
         self._ray = ray
         self._start_timeout = start_timeout
-        self._actor_class = ray.remote(_PlacedWorker).options(num_cpus=cpus, num_gpus=gpus, max_concurrency=2)
+        self._per_worker = per_worker
+        self._dead: set[Any] = set()  # workers known lost: never given to a slot again
+        # A worker runs up to ``per_worker`` trials (one streaming call each) beside the driver's
+        # answers to them (stop, hear, kept, ping): as many threads again.
+        self._actor_class = ray.remote(_PlacedWorker).options(
+            num_cpus=cpus * per_worker, num_gpus=gpus, max_concurrency=2 * per_worker
+        )
         self._whole_class = ray.remote(_PlacedWorker).options(num_cpus=cpus, num_gpus=max(1.0, gpus), max_concurrency=2)
         self._config, self._data, self._cpus, self._gpus = sweep_config, data, cpus, gpus
         self._answers_reports = answers_reports  # as the workers' config says (PrunerConfig.answers_reports)
@@ -288,7 +304,32 @@ class RayPool:
         self._capacity_checked = 0.0  # when the cluster was last asked whether nodes joined
         self._slots = [_Slot(None) for _ in range(size)]
         for slot in self._slots:
-            slot.give(self._new_actor())
+            self._give(slot)
+
+    def _give(self, slot: _Slot, whole: bool = False) -> None:
+        """A worker for ``slot``: with several trials per worker, one that is up and has a free
+        place (not one known lost), else a new one."""
+        if self._per_worker > 1 and not whole:
+            for actor, users in self._sharing(slot).items():
+                if users < self._per_worker:
+                    slot.give(actor)
+                    return
+        slot.give(self._new_actor(whole))
+
+    def _sharing(self, slot: _Slot) -> dict[Any, int]:
+        """The live workers of the other slots, each with how many slots it serves."""
+        users: dict[Any, int] = {}
+        for other in self._slots:
+            if other is slot or other.actor is None or other.actor in self._dead:
+                continue
+            if other.state not in (SlotState.DEAD, SlotState.RETIRED, SlotState.PARKED):
+                users[other.actor] = users.get(other.actor, 0) + 1
+        return users
+
+    def _release(self, slot: _Slot) -> None:
+        """Remove ``slot``'s worker, unless other slots' trials run in it too."""
+        if slot.actor not in self._sharing(slot):
+            self._ray.kill(slot.actor)
 
     def _new_actor(self, whole: bool = False) -> Any:
         if whole:
@@ -325,7 +366,7 @@ class RayPool:
         whole = whole_gpu and 0 < self._gpus < 1
         if whole != slot.whole:
             self._ray.kill(slot.actor)
-            slot.give(self._new_actor(whole))
+            self._give(slot, whole)
             slot.whole = whole
         slot.number, slot.params, slot.relaunches = number, params, 0
         slot.start, slot.pause_after = start, pause_after
@@ -374,10 +415,10 @@ class RayPool:
         for slot in self._slots:
             if slot.whole:
                 self._ray.kill(slot.actor)
-                slot.give(self._new_actor())
+                self._give(slot)
                 slot.whole = False
             if slot.state is SlotState.PARKED:
-                slot.give(self._new_actor())
+                self._give(slot)
                 slot.state = SlotState.IDLE
 
     def _telling(self, number: int) -> _Slot | None:
@@ -437,6 +478,7 @@ class RayPool:
         except self._ray.exceptions.RayActorError as exc:
             if exc.actor_init_failed:
                 raise SweepAborted(f"the trial workers cannot start: {_creation_error(exc)}") from None
+            self._dead.add(slot.actor)
             slot.state, slot.ping = SlotState.DEAD, None
             self._refill()
             return
@@ -499,6 +541,7 @@ class RayPool:
         assert number is not None, "only a busy slot's worker is lost with a trial"
         if exc.actor_init_failed:  # the worker's set-up raised: every new worker would too
             raise SweepAborted(f"the trial workers cannot start: {_creation_error(exc)}") from None
+        self._dead.add(slot.actor)  # (the other trials in it learn of it from their own streams)
         placement = slot.placement
         if (
             not placement
@@ -506,7 +549,7 @@ class RayPool:
             and slot.relaunches < _RELAUNCHES
             and slot.state is SlotState.RUNNING
         ):
-            slot.give(self._new_actor(slot.whole))
+            self._give(slot, slot.whole)
             slot.relaunches += 1
             self._start(slot)
             return []
@@ -589,11 +632,11 @@ class RayPool:
                 continue
             if excess > 0:
                 if slot.state is SlotState.IDLE:
-                    self._ray.kill(slot.actor)
+                    self._release(slot)
                 slot.state, excess = SlotState.RETIRED, excess - 1
                 _log.warning("the Ray cluster lost capacity; %d trials now run at once", self._active())
             else:
-                slot.give(self._new_actor(slot.whole))
+                self._give(slot, slot.whole)
                 slot.state = SlotState.IDLE
         self._short = excess > 0  # more slots than room: retire the next ones that fall idle
 
@@ -612,7 +655,7 @@ class RayPool:
 
     def _revive(self, slot: _Slot) -> None:
         """A retired slot gets a new worker (Ray places it once a node has room)."""
-        slot.give(self._new_actor())
+        self._give(slot)
         slot.state, slot.whole = SlotState.IDLE, False
 
     def _active(self) -> int:
@@ -643,7 +686,7 @@ class RayPool:
         time.sleep(max(timeout, _constants.STARVED_WAIT_S))
 
     def _capacity(self) -> int:
-        """How many workers the nodes not known lost can hold."""
+        """How many trials the nodes not known lost can hold (in whole workers)."""
         import math
 
         total = 0
@@ -651,8 +694,11 @@ class RayPool:
             if not node["Alive"] or node["NodeID"] in self._gone:
                 continue
             resources = node.get("Resources", {})
+            per = self._cpus * self._per_worker  # a worker holds the CPUs of all its trials
             fits = (
-                math.floor(float(resources.get("CPU", 0)) / self._cpus + 1e-9) if self._cpus > 0 else len(self._slots)
+                math.floor(float(resources.get("CPU", 0)) / per + 1e-9) * self._per_worker
+                if self._cpus > 0
+                else len(self._slots)
             )
             if self._gpus > 0:
                 fits = min(fits, math.floor(float(resources.get("GPU", 0)) / self._gpus + 1e-9))
@@ -686,8 +732,8 @@ class RayPool:
         None when ``interrupted()`` turns true meanwhile."""
         for slot in self._slots:
             if slot.state is SlotState.MEASURING:  # the search is over: its noise re-training is moot
-                self._ray.kill(slot.actor)
-                slot.give(self._new_actor(slot.whole))
+                self._release(slot)
+                self._give(slot, slot.whole)
                 slot.free()
         live = [slot for slot in self._slots if slot.state not in (SlotState.RETIRED, SlotState.PARKED, SlotState.DEAD)]
         if not live:  # the cluster lost every worker: a new one, which waits for a node below
@@ -718,7 +764,8 @@ class RayPool:
                 try:
                     self._ray.get(ref)
                 except self._ray.exceptions.RayActorError:
-                    slot.give(self._new_actor(slot.whole))
+                    self._dead.add(slot.actor)
+                    self._give(slot, slot.whole)
                     pings[slot.ping] = slot
                     continue
                 started_one = True
@@ -732,7 +779,8 @@ class RayPool:
                     if deaths[index] == 2:
                         raise HpoError(f"re-training trial {job.number} failed: its worker died twice") from None
                     pending.insert(0, index)
-                    slot.give(self._new_actor(slot.whole))
+                    self._dead.add(slot.actor)
+                    self._give(slot, slot.whole)
                     pings[slot.ping] = slot
                     continue
                 except self._ray.exceptions.RayTaskError as exc:

@@ -256,7 +256,9 @@ def _execute(
 def _pool(sweep: Sweep, data: Dataset) -> _ray.RayPool:
     """One worker per slot that the cluster can run at once, each sent the data once."""
     resources = sweep.config.resources
-    slots = _ray.fitting_slots(resources.concurrency, resources.cpus_per_trial, resources.gpus_per_trial)
+    slots = _ray.fitting_slots(
+        resources.concurrency, resources.cpus_per_trial, resources.gpus_per_trial, resources.trials_per_worker
+    )
     if slots < resources.concurrency:
         _log.warning(
             "the Ray cluster fits %d trials at once, not resources.concurrency=%d", slots, resources.concurrency
@@ -269,6 +271,7 @@ def _pool(sweep: Sweep, data: Dataset) -> _ray.RayPool:
         _ray.put(data),
         start_timeout=resources.worker_start_timeout,
         answers_reports=sweep.config.pruner.answers_reports,
+        per_worker=resources.trials_per_worker,
     )
 
 
