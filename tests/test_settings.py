@@ -223,3 +223,18 @@ def test_the_report_rounds_its_tables_and_names_the_plot_axes_by_the_metric(tmp_
     assert "val_accuracy = 0.9877" in page and "<td>0.003123</td>" in page and "<td>0.01235</td>" in page
     assert "0.00312345678" not in page and "= 0.987654321" not in page  # full precision stays in best.json
     assert "Objective Value" not in page and "val_accuracy per epoch" in page
+
+
+def test_trials_per_worker_from_python_is_set_and_checked_as_in_the_file(tmp_path) -> None:
+    """`hpo.run(..., trials_per_worker=N)` (and `--trials-per-worker N`) sets the key, and the
+    cross-section rule holds for it as for the file: a built-in-trainer sweep refuses it."""
+    from hpo._api import resolve
+    from hpo._errors import ConfigError
+
+    builtin = tmp_path / "s.yaml"
+    builtin.write_text(MINIMAL_SWEEP)
+    with pytest.raises(ConfigError, match=r"s.yaml \(with command-line overrides\): resources.trials_per_worker: .*only trial functions"):
+        resolve(builtin, trials_per_worker=4)
+    function = tmp_path / "f.yaml"
+    function.write_text(MINIMAL_SWEEP + 'objective: {metric: val_accuracy, function: "tests.cheap:objective"}\n')
+    assert resolve(function, trials_per_worker=4).config.resources.trials_per_worker == 4
