@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path[:0] = [str(Path(__file__).resolve().parent)]
+from cpu_by_process import snapshot  # noqa: E402 (from beside this file)
 
 
 def _cpu_s(pids: list[int] | None = None) -> float:
     """CPU seconds so far of ``pids`` (every process on the machine when None)."""
-    total = 0
-    for name in [str(p) for p in pids] if pids is not None else os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICK
+    seen = snapshot()
+    return sum(cpu for pid, (_, cpu) in seen.items() if pids is None or pid in pids)
 
 
 def measure(slots: int, idle_s: float, calls: int) -> dict[str, float]:
@@ -75,7 +69,8 @@ def main() -> None:
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     rows = [measure(k, args.idle_s, args.calls) for k in args.slots]
     ray.shutdown()
-    print("| slots | idle workers' CPU (cores) | whole machine idle (cores) | CPU ms per call, workers | CPU ms per call, all | calls/s |")
+    print("| slots | idle workers' CPU (cores) | whole machine idle (cores) | CPU ms per call, workers | "
+          "CPU ms per call, all | calls/s |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(

@@ -142,23 +142,21 @@ def split(
     scikit-learn's ``train_test_split`` makes, without its import)."""
     from hpo.data._shuffle import shuffle_split
 
-    val_share = validation_fraction / (1.0 - test_fraction)
     if infer_task(y, task) == "regression":
         x, y = check_target(x, y, name)
-        rest, test = shuffle_split(len(y), test_fraction, seed)
-        train, val = shuffle_split(len(rest), val_share, seed)
-        train, val = rest[train], rest[val]
-        return Dataset(x[train], y[train], x[val], y[val], x[test], y[test], 0, name)
-    x, y = check_arrays(x, y, name)
-    n_classes = int(y.max()) + 1
-    counts = np.bincount(y)
-    if counts.min() < 3:
-        raise DataError(
-            f"{name}: every class needs at least 3 samples for a stratified 3-way split, but class "
-            f"{int(counts.argmin())} has {int(counts.min())}"
-        )
-    rest, test = shuffle_split(len(y), test_fraction, seed, stratify=y)
-    train, val = shuffle_split(len(rest), val_share, seed, stratify=y[rest])
+        stratify, n_classes = None, 0
+    else:
+        x, y = check_arrays(x, y, name)
+        counts = np.bincount(y)
+        if counts.min() < 3:
+            raise DataError(
+                f"{name}: every class needs at least 3 samples for a stratified 3-way split, but class "
+                f"{int(counts.argmin())} has {int(counts.min())}"
+            )
+        stratify, n_classes = y, int(y.max()) + 1
+    rest, test = shuffle_split(len(y), test_fraction, seed, stratify=stratify)
+    val_share = validation_fraction / (1.0 - test_fraction)
+    train, val = shuffle_split(len(rest), val_share, seed, stratify=None if stratify is None else y[rest])
     train, val = rest[train], rest[val]
     return Dataset(x[train], y[train], x[val], y[val], x[test], y[test], n_classes, name)
 

@@ -150,18 +150,24 @@ def fitting_slots(concurrency: int, cpus: float, gpus: float, per_worker: int = 
         raise UsageError(
             f"resources.cpus_per_trial={cpus:g} is more than the Ray cluster's {have_cpu:g} CPUs; lower cpus_per_trial"
         )
-    fits = math.floor(have_cpu / cpus + 1e-9)
+    if cpus * per_worker > have_cpu:
+        raise UsageError(
+            f"a worker of resources.trials_per_worker={per_worker} trials needs {cpus * per_worker:g} CPUs "
+            f"(cpus_per_trial={cpus:g} each), more than the Ray cluster's {have_cpu:g}; lower cpus_per_trial "
+            "or trials_per_worker"
+        )
+    fits = _trials_fitting(have_cpu, cpus, per_worker)
     if gpus > 0:
         fits = min(fits, math.floor(have_gpu / gpus + 1e-9))
-    if per_worker > 1:  # a worker asks for its trials' CPUs at once: whole workers only
-        if cpus * per_worker > have_cpu:
-            raise UsageError(
-                f"a worker of resources.trials_per_worker={per_worker} trials needs {cpus * per_worker:g} CPUs "
-                f"(cpus_per_trial={cpus:g} each), more than the Ray cluster's {have_cpu:g}; lower cpus_per_trial "
-                "or trials_per_worker"
-            )
-        fits = math.floor(have_cpu / (cpus * per_worker) + 1e-9) * per_worker
     return max(1, min(concurrency, fits))
+
+
+def _trials_fitting(cpus_available: float, cpus: float, per_worker: int) -> int:
+    """How many trials of ``cpus`` CPUs each fit in ``cpus_available``, in whole workers of
+    ``per_worker`` trials (a worker asks for all its trials' CPUs at once)."""
+    import math
+
+    return math.floor(cpus_available / (cpus * per_worker) + 1e-9) * per_worker
 
 
 def stop_ray() -> None:
@@ -694,9 +700,8 @@ class RayPool:
             if not node["Alive"] or node["NodeID"] in self._gone:
                 continue
             resources = node.get("Resources", {})
-            per = self._cpus * self._per_worker  # a worker holds the CPUs of all its trials
             fits = (
-                math.floor(float(resources.get("CPU", 0)) / per + 1e-9) * self._per_worker
+                _trials_fitting(float(resources.get("CPU", 0)), self._cpus, self._per_worker)
                 if self._cpus > 0
                 else len(self._slots)
             )
