@@ -85,6 +85,33 @@ def postgres_url():
         yield url
 
 
+@pytest.fixture(scope="session")
+def _ray_head_env():
+    """One `ray start` head for this test process (tests/_ray_head.py), started on first use."""
+    from tests._ray_head import one_node_head
+
+    with one_node_head() as env:
+        yield env
+
+
+@pytest.fixture(autouse=True)
+def _joins_ray_head(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A slow test marked `joins_ray_head` runs its sweeps on the test process's `ray start` head
+    instead of each starting a local Ray (about 6 CPU-seconds and 3-5 s each on the 2-core CI
+    machine). For tests whose subject is not how hpo starts Ray, whose sweeps need no GPU, and whose
+    trial workers need nothing from the test's own environment: a node's workers have the head's."""
+    if request.node.get_closest_marker("joins_ray_head") is None or request.node.get_closest_marker("slow") is None:
+        yield
+        return
+    for key, value in request.getfixturevalue("_ray_head_env").items():
+        monkeypatch.setenv(key, value)
+    yield
+    if "ray" in sys.modules:  # a sweep run in this process joined the head: leave it for the next test
+        import ray
+
+        ray.shutdown()
+
+
 @pytest.fixture(params=["journal", "postgresql"])
 def storage_url(request, tmp_path):
     """Every storage hpo supports for parallel sweeps."""

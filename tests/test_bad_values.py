@@ -14,6 +14,8 @@ from hpo.results import write_resolved_sweep
 from hpo.study import open_study
 from tests.conftest import MINIMAL_SWEEP, REPO, TREE_PATH, journal_study, run_hpo
 
+pytestmark = pytest.mark.joins_ray_head  # its sweeps join one `ray start` head (conftest.py)
+
 
 def _sweep(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "s.yaml"

@@ -20,6 +20,8 @@ from hpo.study import open_study
 from hpo.study._carry import space_changes
 from tests.conftest import run_hpo
 
+pytestmark = pytest.mark.joins_ray_head  # its sweeps join one `ray start` head (conftest.py)
+
 OLD = {
     "x": {"type": "float", "low": 0.0, "high": 1.0},
     "optimizer": {"type": "categorical", "choices": ["sgd", "adam"]},

@@ -15,6 +15,9 @@ from optuna.trial import TrialState
 from tests.conftest import REPO, TREE_PATH, journal_study, run_hpo
 
 pytestmark = pytest.mark.slow
+# The sweeps join one `ray start` head (conftest.py), except where the workers need the test's own
+# environment (KERAS_BACKEND) or the test is about hpo's own start.
+_JOINS = pytest.mark.joins_ray_head
 
 
 def _sweep(tmp_path: Path, trials: int = 6, sleep: float = 0.0) -> Path:
@@ -46,6 +49,7 @@ def _trials(tmp_path: Path, name: str = "r"):
     return journal_study(tmp_path / "results" / "r" / "study.journal", name).trials
 
 
+@_JOINS
 def test_trials_seed_and_new_study_flags(tmp_path) -> None:
     path = _sweep(tmp_path)
     first = _run("run", str(path), "--trials", "3", "--seed", "7", cwd=tmp_path)
@@ -65,6 +69,7 @@ def test_trials_seed_and_new_study_flags(tmp_path) -> None:
     assert len({t.user_attrs["hpo:placement"]["pid"] for t in _trials(tmp_path, "r-3")}) == 1
 
 
+@_JOINS
 def test_resume_continues_with_the_interrupted_runs_budget(tmp_path) -> None:
     path = _sweep(tmp_path, trials=6)
     first = _run("run", str(path), "--trials", "2", cwd=tmp_path)
@@ -78,6 +83,7 @@ def test_resume_continues_with_the_interrupted_runs_budget(tmp_path) -> None:
     assert fresh.returncode == 0 and len(_trials(tmp_path)) == 6
 
 
+@_JOINS
 def test_timeout_flag_stops_launching(tmp_path) -> None:
     path = _sweep(tmp_path, trials=500, sleep=0.3)
     result = _run("run", str(path), "--timeout", "4", cwd=tmp_path)
@@ -87,6 +93,7 @@ def test_timeout_flag_stops_launching(tmp_path) -> None:
     assert 2 <= len(trials) < 40 and all(t.state == TrialState.COMPLETE for t in trials)
 
 
+@_JOINS
 def test_gpus_per_trial_without_gpus_is_refused_with_the_fix(tmp_path) -> None:
     path = _sweep(tmp_path)
     result = _run("run", str(path), "--gpus-per-trial", "0.5", cwd=tmp_path)
@@ -96,6 +103,7 @@ def test_gpus_per_trial_without_gpus_is_refused_with_the_fix(tmp_path) -> None:
     assert not any(t.state == TrialState.RUNNING for t in _trials(tmp_path))
 
 
+@_JOINS
 def test_a_finished_sweep_runs_again_without_ray_or_retraining(tmp_path) -> None:
     path = _sweep(tmp_path, trials=2)
     first = _run("run", str(path), cwd=tmp_path)

@@ -16,59 +16,14 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
+from tests._ray_head import AUTH, LOCAL_ONLY, kill_groups, start_head
 from tests.conftest import REPO, SRC, TREE_PATH, free_port, journal_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray-start")]  # `ray start` clusters: one at a time
 
 
-# A Ray started in this test process (hpo's local one) set this switch in os.environ; `ray start`
-# refuses to build a multi-node cluster under it, so the processes here get an environment without it.
-_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-
-
 def _environ(*drop: str) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in (_LOCAL_ONLY, *drop)}
-
-
-def _start_head(env: dict[str, str], *args: str) -> int:
-    """`ray start --head` in a session of its own; the process group holding every process of
-    this node (its raylet starts the workers and agents in it too)."""
-    process = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", *args], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    output, _ = process.communicate(timeout=120)
-    if process.returncode != 0:
-        _kill_groups(process.pid)
-        raise AssertionError(f"ray start --head failed: {output[-2000:]}")
-    return process.pid
-
-
-def _live_in_groups(groups: set[int]) -> list[int]:
-    live = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except (FileNotFoundError, ProcessLookupError):  # it ended meanwhile
-            continue
-        state, _, group = stat[stat.rfind(")") + 2:].split()[:3]
-        if int(group) in groups and state != "Z":  # a zombie is dead, only not yet reaped
-            live.append(int(entry.name))
-    return live
-
-
-def _kill_groups(*groups: int) -> None:
-    """SIGKILL these process groups and wait until none of their processes lives: what
-    `ray stop --force` does for every Ray on the machine, without its 5-7 s of polling."""
-    for group in groups:
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 60
-    while (live := _live_in_groups(set(groups))) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not live, f"processes {live} outlived SIGKILL for 60 s"
+    return {k: v for k, v in os.environ.items() if k not in (LOCAL_ONLY, *drop)}
 
 
 @pytest.fixture
@@ -77,13 +32,11 @@ def ray_head(tmp_path):
     # Ray >= 2.59 authenticates clients of a `ray start` cluster: one shared token for every node
     # and for the driver, as a real cluster would be set up.
     env = {**_environ(), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
-    head = _start_head(env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2", "--num-gpus=1",
+    head = start_head(env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2", "--num-gpus=1",
                        "--include-dashboard=false", "--disable-usage-stats")
     yield f"127.0.0.1:{port}"
-    _kill_groups(head)
+    kill_groups(head)
 
-
-AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "hpo-test-token-0123456789abcdef"}
 
 
 def test_run_joins_an_existing_cluster(ray_head, tmp_path) -> None:
@@ -153,7 +106,7 @@ def three_nodes(tmp_path):
     ray = str(Path(sys.executable).parent / "ray")
     port = free_port()
     env = {**_environ(), "PYTHONPATH": str(SRC), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}  # hpo, not the user's code
-    head = _start_head(env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
+    head = start_head(env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
                        "--include-dashboard=false", "--disable-usage-stats")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -187,10 +140,10 @@ def three_nodes(tmp_path):
                 raise AssertionError(f"worker node {i} did not join: {status.stdout}")
             workers.append(worker)
     except BaseException:  # a set-up that fails leaves no cluster behind for the next tests
-        _kill_groups(*groups)
+        kill_groups(*groups)
         raise
     yield {"address": address, "workers": workers, "isolated": isolated}
-    _kill_groups(*groups)
+    kill_groups(*groups)
 
 
 def _run_driver(folder: Path, path: Path, address: str, *extra: str, wait: bool = True):
@@ -309,7 +262,7 @@ class _Elastic:
         self.env = {**_environ(), "PYTHONPATH": str(SRC), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
         port = free_port()
         self.address = f"127.0.0.1:{port}"
-        self.groups = [_start_head(self.env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+        self.groups = [start_head(self.env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
                                    "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats")]
         self.tmp_path = tmp_path
         self.nodes: list[subprocess.Popen] = []
@@ -335,10 +288,10 @@ class _Elastic:
         return node
 
     def kill(self, node: subprocess.Popen) -> None:
-        _kill_groups(node.pid)
+        kill_groups(node.pid)
 
     def close(self) -> None:
-        _kill_groups(*self.groups)
+        kill_groups(*self.groups)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from tests._disk import fill, small_disk
 from tests.test_faults import _env, _hpo, _wait_for
 from tests.test_storage_restart import EPOCHS, _sweep
 
+pytestmark = pytest.mark.joins_ray_head  # its sweeps join one `ray start` head (conftest.py)
 
 
 def test_a_write_cut_off_by_a_full_disk_leaves_the_journal_whole_and_a_retry_lands(tmp_path) -> None:

@@ -25,6 +25,8 @@ from hpo.results._finish import spread
 from hpo.results._report import _finish_section
 from tests.conftest import journal_study, run_hpo
 
+pytestmark = pytest.mark.joins_ray_head  # its sweeps join one `ray start` head (conftest.py)
+
 MAXIMIZE = ObjectiveConfig(metric="val_accuracy", direction="maximize")
 MINIMIZE = ObjectiveConfig(metric="val_loss", direction="minimize")
 

@@ -14,6 +14,8 @@ from hpo.config import load_sweep
 from tests.conftest import journal_study, run_hpo
 from tests.test_lifecycle import _non_dominated
 
+pytestmark = pytest.mark.joins_ray_head  # its sweeps join one `ray start` head (conftest.py)
+
 GOALS = """
 objective:
   - {metric: val_accuracy, direction: maximize}

@@ -15,6 +15,8 @@ from hpo.config import SweepConfig
 from hpo.data import infer_task, load_dataset
 from tests.conftest import MINIMAL_SWEEP, REPO, journal_study, run_hpo
 
+pytestmark = pytest.mark.joins_ray_head  # its sweeps join one `ray start` head (conftest.py)
+
 
 @pytest.mark.parametrize(
     ("y", "task"),

@@ -19,6 +19,8 @@ from hpo.study import Patience
 from tests.conftest import run_hpo, said
 from tests.test_lifecycle import ScriptedPool
 
+pytestmark = pytest.mark.joins_ray_head  # its sweeps join one `ray start` head (conftest.py)
+
 START = datetime.datetime(2026, 1, 1)
 
 

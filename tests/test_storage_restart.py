@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from tests._postgres import PASSWORD, PostgresServer
 from tests.test_faults import _env, _hpo, _wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.joins_ray_head]  # its sweeps join one `ray start` head (conftest.py)
 
 EPOCHS = 8
 

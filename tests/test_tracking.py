@@ -31,6 +31,8 @@ from hpo.executor import (
 from hpo.tracking import Trackers
 from tests.conftest import REPO, TREE_PATH, free_port, run_hpo
 
+pytestmark = pytest.mark.joins_ray_head  # its sweeps join one `ray start` head (conftest.py)
+
 MLFLOW = Path(sys.executable).parent / "mlflow"
 
 
