@@ -22,9 +22,21 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (TREE_PATH, os.environ.get
 SEARCH_SPACES = REPO / "search_spaces"
 
 
+# While a test marked `joins_ray_head` runs: what joins the test process's `ray start` head
+# (`_joins_ray_head`), for the subprocesses it starts (run_hpo, subprocess_env). Never in
+# os.environ: Ray in this process reads its authentication settings once, and its own sweeps start
+# local Rays without a token.
+_JOINED: dict[str, str] = {}
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a subprocess a test starts: this process's, the head to join if any."""
+    return {**os.environ, **_JOINED, **extra}
+
+
 def run_hpo(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed CLI as a user would, capturing output."""
-    full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+    full_env = subprocess_env(COLUMNS="200", NO_COLOR="1", **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "hpo", *args],
         cwd=cwd or REPO,
@@ -95,21 +107,20 @@ def _ray_head_env():
 
 
 @pytest.fixture(autouse=True)
-def _joins_ray_head(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
-    """A slow test marked `joins_ray_head` runs its sweeps on the test process's `ray start` head
-    instead of each starting a local Ray (about 6 CPU-seconds and 3-5 s each on the 2-core CI
-    machine). For tests whose subject is not how hpo starts Ray, whose sweeps need no GPU, and whose
-    trial workers need nothing from the test's own environment: a node's workers have the head's."""
+def _joins_ray_head(request: pytest.FixtureRequest):
+    """The sweeps that a slow test marked `joins_ray_head` starts as subprocesses join the test
+    process's `ray start` head instead of each starting a local Ray (about 6 CPU-seconds and 3-5 s
+    each on the 2-core CI machine); sweeps run in this process start their own as before. For tests
+    whose subject is not how hpo starts Ray, whose sweeps need no GPU, and whose trial workers need
+    nothing from the test's own environment: a node's workers have the head's."""
     if request.node.get_closest_marker("joins_ray_head") is None or request.node.get_closest_marker("slow") is None:
         yield
         return
-    for key, value in request.getfixturevalue("_ray_head_env").items():
-        monkeypatch.setenv(key, value)
-    yield
-    if "ray" in sys.modules:  # a sweep run in this process joined the head: leave it for the next test
-        import ray
-
-        ray.shutdown()
+    _JOINED.update(request.getfixturevalue("_ray_head_env"))
+    try:
+        yield
+    finally:
+        _JOINED.clear()
 
 
 @pytest.fixture(params=["journal", "postgresql"])

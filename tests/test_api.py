@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -83,6 +84,54 @@ def test_runs_in_one_process_pay_rays_start_once_unless_they_ship_other_modules(
                             env={**os.environ, "PYTHONPATH": f"{TREE_PATH}:{tmp_path}"})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert result.stdout.split()[-10:] == ["started", "reused", "started", "True", "True", "2", "reused", "0.75", "False", "True"]
+
+
+@pytest.mark.slow
+def test_the_next_sweep_of_a_process_trains_in_the_warm_workers_the_last_one_left(tmp_path) -> None:
+    """A notebook's next `hpo.run` of a built-in-trainer sweep runs its trials in the workers the
+    last one left up (TensorFlow imported), with its own data and settings; a warm worker that died
+    meanwhile is replaced; a sweep of another shape gets new workers, and so does every sweep that
+    runs the user's code (a warm worker would not import an edited module afresh)."""
+
+    def sweep(name: str, data: str = "digits", epochs: int = 1, cpus: float = 1.0, concurrency: int = 2,
+              function: str | None = None) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        objective = {"digits": "", "diabetes": "objective: {metric: val_mse, direction: minimize}"}[data]
+        if function:
+            objective = f'objective: {{metric: val_accuracy, function: "{function}"}}'
+        path.write_text(textwrap.dedent(f"""
+            name: {name}
+            data: {{source: {data}}}
+            train: {{epochs: {epochs}}}
+            space: {{params: {{learning_rate: {{type: float, low: 0.01, high: 0.1}}}}}}
+            sampler: {{name: random, seed: 0}}
+            pruner: {{name: none}}
+            budget: {{trials: 2}}
+            resources: {{concurrency: {concurrency}, cpus_per_trial: {cpus}}}
+            results_dir: {tmp_path / "results"}
+        """) + objective + "\n")
+        return path
+
+    def pids(result: hpo.SweepResult) -> set[int]:
+        assert [t.state for t in result.study.trials] == [TrialState.COMPLETE] * 2
+        return {t.user_attrs["hpo:placement"]["pid"] for t in result.study.trials}
+
+    first = hpo.run(sweep("a"), progress=False)
+    warm = pids(first)
+    assert len(warm) == 2
+    second = hpo.run(sweep("b", data="diabetes", epochs=2), progress=False)  # regression: other data, other metrics
+    assert second.outcome.ray == "reused" and pids(second) == warm
+    assert all(sorted(t.intermediate_values) == [1, 2] for t in second.study.trials) and second.best.value > 0
+    lost = min(warm)
+    os.kill(lost, signal.SIGKILL)
+    third = hpo.run(sweep("c"), progress=False)
+    assert pids(third) & warm == warm - {lost} and lost not in pids(third)
+    other_shape = hpo.run(sweep("d", cpus=0.5, concurrency=1), progress=False)
+    assert not pids(other_shape) & pids(third)
+
+    functions = hpo.run(sweep("e", function="tests.cheap:objective"), progress=False)
+    again = hpo.run(sweep("f", function="tests.cheap:objective"), progress=False)
+    assert again.outcome.ray == "reused" and not pids(again) & pids(functions)
 
 
 def test_completion_offers_commands_sweep_files_and_parameter_names(tmp_path) -> None:

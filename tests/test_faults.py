@@ -19,7 +19,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tests._s3 import BUCKET, s3_server
-from tests.conftest import REPO, TREE_PATH, journal_study
+from tests.conftest import REPO, TREE_PATH, journal_study, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def _hpo(*args: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": TREE_PATH, "NO_COLOR": "1"}
+    return subprocess_env(PYTHONPATH=TREE_PATH, NO_COLOR="1")  # with the head to join, where the test joins one
 
 
 def _counted(study: optuna.Study) -> int:

@@ -72,14 +72,38 @@ class RayStart(enum.Enum):
     JOINED = "joined"
 
 
+@dataclass(frozen=True)
+class WorkerShape:
+    """What a trial-worker actor holds: a warm worker serves a later sweep of the same shape only."""
+
+    cpus: float  # per trial
+    gpus: float  # per trial
+    per_worker: int
+
+
 @dataclass
 class KeptRay:
     """The local Ray a sweep of this process started and left up for the next one (``hpo.run`` in a
     notebook pays Ray's start once): the modules its job ships to the workers, which Ray fixes when
-    it starts, so a sweep needing others gets a fresh Ray."""
+    it starts, so a sweep needing others gets a fresh Ray; and that sweep's idle workers (warm: the
+    framework imported), for a next sweep of their shape that runs no code of the user's."""
 
     modules: frozenset[str] = frozenset()
     kept: bool = False
+    shape: WorkerShape | None = None
+    workers: list[Any] = field(default_factory=list)
+
+    def take_workers(self, shape: WorkerShape | None) -> list[Any]:
+        """The warm workers of ``shape`` (None: none wanted); the others are removed, so that the
+        CPUs and GPUs they hold are free for the new ones."""
+        taken, others = (self.workers, []) if shape is not None and shape == self.shape else ([], self.workers)
+        for actor in others:
+            _ray().kill(actor)
+        self.shape, self.workers = None, []
+        return taken
+
+    def keep_workers(self, shape: WorkerShape, workers: list[Any]) -> None:
+        self.shape, self.workers = shape, workers
 
 
 _KEPT = KeptRay()  # this process's; Ray's own state is per process too
@@ -171,7 +195,7 @@ def _trials_fitting(cpus_available: float, cpus: float, per_worker: int) -> int:
 
 
 def stop_ray() -> None:
-    _KEPT.kept, _KEPT.modules = False, frozenset()
+    _KEPT.kept, _KEPT.modules, _KEPT.shape, _KEPT.workers = False, frozenset(), None, []
     _ray().shutdown()
 
 
@@ -290,9 +314,16 @@ class RayPool:
         start_timeout: float = 300.0,
         answers_reports: bool = True,
         per_worker: int = 1,
+        warm: bool = False,
     ) -> None:
+        """``warm``: take the warm workers an earlier sweep of this process left (of this shape),
+        and leave this sweep's idle ones for the next (the sweep runs no code of the user's, which
+        a warm worker would not import afresh; the local Ray is kept)."""
         ray = _ray()
         self._ray = ray
+        self._shape = WorkerShape(cpus, gpus, per_worker)
+        self._keep = warm
+        self._warm = _KEPT.take_workers(self._shape if warm else None)
         self._start_timeout = start_timeout
         self._per_worker = per_worker
         self._dead: set[Any] = set()  # workers known lost: never given to a slot again
@@ -338,6 +369,13 @@ class RayPool:
             self._ray.kill(slot.actor)
 
     def _new_actor(self, whole: bool = False) -> Any:
+        while self._warm and not whole:
+            actor = self._warm.pop()
+            try:  # waited for: a threaded actor may run its calls out of order, a trial before this
+                self._ray.get(actor.configure.remote(self._config, self._data))
+            except self._ray.exceptions.RayActorError:
+                continue  # it died since the last sweep: the next, or a new one
+            return actor
         if whole:
             return self._whole_class.remote(self._config, self._data, max(1.0, self._gpus))
         return self._actor_class.remote(self._config, self._data, self._gpus)
@@ -804,10 +842,24 @@ class RayPool:
         return None if done is None else done[0]
 
     def close(self) -> None:
+        """Remove the workers; with ``warm``, leave the idle ones up for the next sweep."""
+        kept = self._idle_workers() if self._keep else []
         for slot in self._slots:
-            if slot.state not in (SlotState.PARKED, SlotState.RETIRED, SlotState.DEAD):
+            if slot.state not in (SlotState.PARKED, SlotState.RETIRED, SlotState.DEAD) and slot.actor not in kept:
                 self._ray.kill(slot.actor)
-        self._slots = []
+        if self._keep:
+            _KEPT.keep_workers(self._shape, [*kept, *self._warm])
+        self._slots, self._warm = [], []
+
+    def _idle_workers(self) -> list[Any]:
+        """The live workers up that no trial uses (every slot of theirs idle), whole-GPU ones aside."""
+        by_actor: dict[Any, bool] = {}
+        for slot in self._slots:
+            if slot.actor is None or slot.state in (SlotState.PARKED, SlotState.RETIRED):
+                continue
+            idle = slot.state is SlotState.IDLE and slot.up and not slot.whole and slot.actor not in self._dead
+            by_actor[slot.actor] = by_actor.get(slot.actor, True) and idle
+        return [actor for actor, idle in by_actor.items() if idle]
 
 
 def _creation_error(exc: BaseException) -> str:

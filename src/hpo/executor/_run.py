@@ -253,8 +253,9 @@ def _execute(
                     lifecycle.interrupt()
 
 
-def _pool(sweep: Sweep, data: Dataset) -> _ray.RayPool:
-    """One worker per slot that the cluster can run at once, each sent the data once."""
+def _pool(sweep: Sweep, data: Dataset, warm: bool) -> _ray.RayPool:
+    """One worker per slot that the cluster can run at once, each sent the data once (``warm``:
+    the idle workers of this process's last sweep serve again, see RayPool)."""
     resources = sweep.config.resources
     slots = _ray.fitting_slots(
         resources.concurrency, resources.cpus_per_trial, resources.gpus_per_trial, resources.trials_per_worker
@@ -272,6 +273,7 @@ def _pool(sweep: Sweep, data: Dataset) -> _ray.RayPool:
         start_timeout=resources.worker_start_timeout,
         answers_reports=sweep.config.pruner.answers_reports,
         per_worker=resources.trials_per_worker,
+        warm=warm,
     )
 
 
@@ -333,12 +335,12 @@ def _start(sweep: Sweep, new_study: bool, listener: Listener | None) -> tuple[_P
 
 
 def _sweep_in_ray(
-    sweep: Sweep, run: _Prepared, interrupted: Callable[[], bool], evaluate: bool, save_front: bool
+    sweep: Sweep, run: _Prepared, interrupted: Callable[[], bool], evaluate: bool, save_front: bool, warm: bool
 ) -> tuple[float, _Finals, dict[str, float]]:
     """Run the trials on a pool of workers, then re-train the best; the sweep's time, the best's
     scores and where the time went."""
     timings = LoopTimings()
-    pool = _pool(sweep, run.data)
+    pool = _pool(sweep, run.data, warm)
     try:
         with (
             signals_as_flag(signal.SIGTERM) as sigterm,
@@ -394,7 +396,10 @@ def run_sweep(
         run, ray_start = _start(sweep, new_study, listener)
         ray_up = time.perf_counter()
         try:
-            sweep_end, finals, timings = _sweep_in_ray(sweep, run, interrupted, evaluate, save_front)
+            # Warm workers only where the local Ray stays up and no code of the user's runs in them
+            # (a worker imports a module once: an edited one would not reach it).
+            warm = keep_ray and ray_start is not _ray.RayStart.JOINED and not sweep.references()
+            sweep_end, finals, timings = _sweep_in_ray(sweep, run, interrupted, evaluate, save_front, warm)
         finally:
             if ray_start is not _ray.RayStart.JOINED and keep_ray:
                 _ray.keep_ray()

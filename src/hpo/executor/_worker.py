@@ -49,7 +49,8 @@ def _describe(exc: BaseException) -> str:
 
 
 class TrialWorker:
-    """Runs trials of one sweep in this process, the backend imported and the data loaded once."""
+    """Runs trials of one sweep at a time in this process, the backend imported and the data loaded
+    once per sweep (``configure`` hands a warm worker its next sweep: its imports stay)."""
 
     def __init__(
         self,
@@ -58,32 +59,36 @@ class TrialWorker:
         gpu_fraction: float = 0.0,
         placement: dict[str, Any] | None = None,
     ) -> None:
-        from hpo._references import resolve_reference
-
         if gpu_fraction > 0:
             limit_gpu_memory(min(gpu_fraction, 1.0))  # before the backend first touches a GPU
         self._gpu_share = gpu_fraction
+        self._placement = {"host": socket.gethostname(), "pid": os.getpid(), **(placement or {})}
+        self._answers: dict[int, Answers] = {}  # the running trial's line to the driver
+        self.configure(sweep_config, data)
+        if self._function is None:
+            from hpo.engine import freeze_imports
+
+            freeze_imports()
+        else:
+            import gc
+
+            gc.freeze()  # the same for the user's imports (Keras or TensorFlow in their own module)
+
+    def configure(self, sweep_config: dict[str, Any], data: Dataset | None) -> None:
+        """Take on a sweep: its settings and its data (the earlier sweep's go)."""
+        from hpo._references import resolve_reference
+
         self._config = SweepConfig.model_validate(sweep_config)
         # Trained epoch by epoch, so that a trial continued from a checkpoint follows the same curve.
         self._resumable = self._config.pruner.name in _constants.PROMOTION_SCHEDULERS or self._config.checkpoint.enabled
         self._data = data
         function = self._config.objective.function
         self._function = resolve_reference(function, "objective function") if function else None
-        self._placement = {"host": socket.gethostname(), "pid": os.getpid(), **(placement or {})}
-        self._answers: dict[int, Answers] = {}  # the running trial's line to the driver
         self._plan: TrainPlan | None = None  # the built-in trainer's sections of the sweep
         if self._function is None:
-            from hpo.engine import (
-                TrainPlan,
-                freeze_imports,  # imports Keras now, not in the first trial's time
-            )
+            from hpo.engine import TrainPlan  # imports Keras now, not in the first trial's time
 
             self._plan = TrainPlan.of(self._config)
-            freeze_imports()
-        else:
-            import gc
-
-            gc.freeze()  # the same for the user's imports (Keras or TensorFlow in their own module)
 
     def stop(self, number: int) -> None:
         """Ask trial ``number`` to stop (it sees it at its next batch or report)."""
