@@ -16,14 +16,10 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from tests._ray_head import AUTH, LOCAL_ONLY, kill_groups, start_head
+from tests._ray_head import AUTH, kill_groups, node_environ, start_head
 from tests.conftest import REPO, SRC, TREE_PATH, free_port, journal_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray-start")]  # `ray start` clusters: one at a time
-
-
-def _environ(*drop: str) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in (LOCAL_ONLY, *drop)}
 
 
 @pytest.fixture
@@ -31,7 +27,7 @@ def ray_head(tmp_path):
     port = free_port()
     # Ray >= 2.59 authenticates clients of a `ray start` cluster: one shared token for every node
     # and for the driver, as a real cluster would be set up.
-    env = {**_environ(), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
+    env = node_environ()
     head = start_head(env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2", "--num-gpus=1",
                        "--include-dashboard=false", "--disable-usage-stats")
     yield f"127.0.0.1:{port}"
@@ -53,7 +49,7 @@ def test_run_joins_an_existing_cluster(ray_head, tmp_path) -> None:
     """))
     result = subprocess.run(
         [sys.executable, "-m", "hpo", "run", str(path), "--address", ray_head, "--gpus-per-trial", "0.5"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, env={**_environ(), "PYTHONPATH": TREE_PATH, **AUTH},
+        cwd=REPO, capture_output=True, text=True, timeout=600, env={**node_environ(), "PYTHONPATH": TREE_PATH},
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     study = journal_study(tmp_path / "results" / "c" / "study.journal", "c")
@@ -105,7 +101,7 @@ def three_nodes(tmp_path):
     only hpo's own source on PYTHONPATH (no user code)."""
     ray = str(Path(sys.executable).parent / "ray")
     port = free_port()
-    env = {**_environ(), "PYTHONPATH": str(SRC), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}  # hpo, not the user's code
+    env = {**node_environ(), "PYTHONPATH": str(SRC)}  # hpo, not the user's code
     head = start_head(env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
                        "--include-dashboard=false", "--disable-usage-stats")
     elsewhere = tmp_path / "elsewhere"
@@ -148,7 +144,7 @@ def three_nodes(tmp_path):
 
 def _run_driver(folder: Path, path: Path, address: str, *extra: str, wait: bool = True):
     command = [str(Path(sys.executable).parent / "hpo"), "run", str(path), "--address", address, *extra]
-    env = {**_environ(), "PYTHONPATH": str(SRC), **AUTH}  # hpo, not the user's code
+    env = {**node_environ(), "PYTHONPATH": str(SRC)}  # hpo, not the user's code
     if wait:
         return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600, env=env)
     return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
@@ -259,7 +255,7 @@ class _Elastic:
 
     def __init__(self, tmp_path: Path) -> None:
         self.ray = str(Path(sys.executable).parent / "ray")
-        self.env = {**_environ(), "PYTHONPATH": str(SRC), "RAY_USAGE_STATS_ENABLED": "0", **AUTH}
+        self.env = {**node_environ(), "PYTHONPATH": str(SRC)}
         port = free_port()
         self.address = f"127.0.0.1:{port}"
         self.groups = [start_head(self.env, f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
