@@ -24,7 +24,7 @@ CASES = [
     (["metrics_cost.py", "--repeats", "3"], "scikit-learn"),
     (["engine_epochs.py", "--epochs", "2"], "epoch"),
     (["checkpoint_cost.py", "--epochs", "3"], "pack+write ms"),
-    (["repeat_runs.py", "--runs", "1", "--code", "builtin"], "| builtin | kept | 1 | started |"),
+    (["repeat_runs.py", "--runs", "1", "--code", "function"], "| function | kept | 1 | started |"),
     (["worker_gc.py", "--trials", "2"], "cleanup"),
     (["stop_latency.py", "--trials", "2"], "stop->released"),
     (["startup.py", "--repeat", "1"], "first epoch"),
