@@ -109,3 +109,19 @@ def test_compare_trains_the_users_compiled_builder_and_function_the_same_in_ever
     model = compare._model(sweep, params, data)
     schedule = model.optimizer.learning_rate if callable(model.optimizer.learning_rate) else model.optimizer._learning_rate
     assert schedule.staircase and model.steps_per_execution == 1  # the user's compile (hpo's decays smoothly), kept
+
+
+@pytest.mark.parametrize("code", ["function", "builtin"])
+def test_repeat_runs_sweeps_are_valid(code, tmp_path, monkeypatch) -> None:
+    """The tiny run above times trial-function sweeps only (no TensorFlow in its workers); the
+    built-in trainer's sweep of repeat_runs.py is checked here as hpo loads it (its warm workers:
+    test_api.py)."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    repeat_runs = importlib.import_module("repeat_runs")
+    from hpo.config import load_sweep
+
+    sweep = load_sweep(repeat_runs._sweep(tmp_path, code))
+    assert sweep.config.budget.trials == 4 and sweep.config.resources.concurrency == 2
+    assert (sweep.config.objective.function is None) == (code == "builtin")
