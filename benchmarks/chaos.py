@@ -1,7 +1,9 @@
 """A chaos run: a sweep on a local 3-node Ray cluster with a PostgreSQL study, under random faults.
 
 Trial functions (``tests.cheap:checkpointing``) sleep per epoch and checkpoint every 2 epochs.
-Every ``--fault-every`` seconds (a random wait between the two numbers) one random fault:
+Every ``--fault-every`` seconds (a random wait between the two numbers) one fault, the kinds drawn
+from a shuffled bag (each kind once, in a random order that ``--seed`` fixes, before any comes again;
+one not possible at the moment waits for a later turn), so that a short run still meets several kinds:
 
   worker_kill   SIGKILL one trial worker process
   node_loss     kill a worker node (its whole process group: raylet, workers)
@@ -124,7 +126,7 @@ class Fault:
     kind: str
     at: float
     recovery_s: float | None = None
-    interrupted: int = 0  # trials it cut short
+    interrupted: int = 0  # trials it cut short (marked interrupted after it, before the next fault)
 
 
 @dataclass
@@ -158,6 +160,13 @@ class Run:
             return "chaos" in optuna.get_all_study_names(self.url)
         except Exception:  # noqa: BLE001 - the server is down: not known yet, so not there
             return False
+
+    def interrupted(self) -> int:
+        """Trials the study marks as interrupted (-1 while the server is down)."""
+        try:
+            return sum(1 for t in self.study().trials if t.user_attrs.get("hpo:interrupted"))
+        except Exception:  # noqa: BLE001 - the server is down or the study not there yet: nothing to count
+            return -1
 
     def reported(self) -> int:
         try:
@@ -269,12 +278,37 @@ def _lost_epochs(run: Run) -> tuple[int, list[str]]:
 # -- faults --------------------------------------------------------------------------------------
 
 
-def _inject(run: Run, cluster: Cluster, server: PostgresServer, rng: random.Random) -> Fault | None:
-    running = [k for k in KINDS if not (k == "node_join" and len(cluster.nodes) >= 2)
-               and not (k == "node_loss" and not cluster.nodes)
-               and not (k == "worker_kill" and not _worker_pids())]
-    kind = rng.choice(running)
+class FaultBag:
+    """The order of the fault kinds: each kind once, shuffled, before any kind comes again.
+
+    The order depends on the seed alone, not on what the run was doing: a kind that cannot happen at
+    the moment (a node joining when two run) is passed over and stays in the bag for a later turn.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._bag: list[str] = []
+
+    def take(self, possible: set[str]) -> str:
+        if not any(kind in possible for kind in self._bag):
+            self._bag += self._rng.sample(KINDS, len(KINDS))
+        kind = next(kind for kind in self._bag if kind in possible)
+        self._bag.remove(kind)
+        return kind
+
+
+def _possible(cluster: Cluster) -> set[str]:
+    return {k for k in KINDS if not (k == "node_join" and len(cluster.nodes) >= 2)
+            and not (k == "node_loss" and not cluster.nodes)
+            and not (k == "worker_kill" and not _worker_pids())}
+
+
+def _inject(run: Run, cluster: Cluster, server: PostgresServer, kind: str, rng: random.Random) -> tuple[Fault, int]:
+    """Inject one fault; with it, the epochs reported when it took effect (a killed driver's last
+    reports land while it is killed, so they are counted once it is dead: its recovery is the new
+    driver's first report, not the old one's last)."""
     fault = Fault(kind, time.monotonic() - run.started)
+    reported = run.reported()
     assert run.driver is not None
     if kind == "worker_kill":
         os.kill(rng.choice(_worker_pids()), signal.SIGKILL)
@@ -296,12 +330,13 @@ def _inject(run: Run, cluster: Cluster, server: PostgresServer, rng: random.Rand
         except subprocess.TimeoutExpired:
             _kill_group(run.driver.pid)
             run.driver.wait(timeout=60)
+        reported = run.reported()
         if run.driver.returncode == 0:  # it had just finished: nothing to resume
-            return fault
+            return fault, reported
         # what a user does: `hpo resume`, or `hpo run` again when the driver died before it created the
         # study (`hpo resume` refuses that: "no study ... yet; run `hpo run` first")
         run.start_driver("resume" if run.has_study() else "run")
-    return fault
+    return fault, reported
 
 
 def _recovered(run: Run, fault: Fault, before: int, deadline: float) -> None:
@@ -330,7 +365,10 @@ def main() -> int:
 
     folder = args.folder or Path(tempfile.mkdtemp(prefix="hpo-chaos-"))
     folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(args.seed)
+    rng = random.Random(args.seed)  # the waits and the order of the kinds
+    within = random.Random(args.seed + 1)  # the choices inside a fault (which worker, which node, how long)
+    bag = FaultBag(rng)
+    cut: list[int] = []  # trials marked interrupted before each fault, and at the end
     server = PostgresServer()
     cluster = Cluster(folder)
     try:
@@ -346,16 +384,20 @@ def main() -> int:
             assert run.driver is not None
             if run.driver.poll() is not None or time.monotonic() >= end_faults:
                 break
-            before = run.reported()
-            fault = _inject(run, cluster, server, rng)
-            if fault is None:
-                continue
+            cut.append(run.interrupted())
+            fault, before = _inject(run, cluster, server, bag.take(_possible(cluster)), within)
             run.faults.append(fault)
             print(f"[{fault.at:7.1f}s] {fault.kind}", flush=True)
             _recovered(run, fault, before, time.monotonic() + 300)
             _check(run, final=False)
         assert run.driver is not None
         code = run.driver.wait(timeout=60 * 60)
+        # the trials each fault cut short: those marked interrupted after it, before the next one (a
+        # lost worker's trial is marked once the driver hears of the death, which can be after another
+        # trial reported again)
+        cut.append(run.interrupted())
+        for i, fault in enumerate(run.faults):
+            fault.interrupted = max(0, cut[i + 1] - cut[i]) if min(cut[i], cut[i + 1]) >= 0 else 0
         if code != 0:
             run.broken.append(f"the last driver exited {code} (see {folder}/driver-{run.runs}.log)")
         _check(run, final=True)
@@ -383,10 +425,11 @@ def _report(run: Run, lost: int) -> None:
     states = Counter(t.state.name + (" (interrupted)" if t.user_attrs.get("hpo:interrupted") else "") for t in trials)
     resumed = sum(1 for t in trials if t.user_attrs.get("hpo:resumed_from"))
     print()
-    print("| fault | count |")
-    print("|---|---|")
+    print("| fault | count | trials cut short |")
+    print("|---|---|---|")
     for kind in KINDS:
-        print(f"| {kind} | {kinds.get(kind, 0)} |")
+        cut = sum(f.interrupted for f in run.faults if f.kind == kind)
+        print(f"| {kind} | {kinds.get(kind, 0)} | {cut} |")
     print()
     print(f"faults: {len(run.faults)}; drivers: {run.runs}; epochs trained again (lost): {lost}, "
           f"at most {EVERY_EPOCHS} per interruption")

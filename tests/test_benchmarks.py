@@ -125,3 +125,28 @@ def test_repeat_runs_sweeps_are_valid(code, tmp_path, monkeypatch) -> None:
     sweep = load_sweep(repeat_runs._sweep(tmp_path, code))
     assert sweep.config.budget.trials == 4 and sweep.config.resources.concurrency == 2
     assert (sweep.config.objective.function is None) == (code == "builtin")
+
+
+@pytest.mark.parametrize("seed", [0, 3, 7])
+def test_chaos_draws_each_fault_kind_once_before_any_again_whatever_is_possible(seed, monkeypatch) -> None:
+    """chaos.py's order of faults follows the seed, not the run's timing: a kind that cannot happen
+    at the moment (a node joining when two run) keeps its turn, and each kind comes once before any
+    comes again (a run drawing from what was possible met 2 kinds in 4 faults)."""
+    import importlib
+    import random
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    chaos = importlib.import_module("chaos")
+    kinds = set(chaos.KINDS)
+    without_join = kinds - {"node_join"}
+
+    def order(possible: list[set[str]]) -> list[str]:
+        bag = chaos.FaultBag(random.Random(seed))
+        return [bag.take(p) for p in possible]
+
+    free = order([kinds] * 12)
+    assert sorted(free[:6]) == sorted(free[6:]) == sorted(kinds)  # shuffles of every kind, one after another
+    free = free[:6]
+    held = order([without_join] * 5 + [kinds])
+    assert held == [k for k in free if k != "node_join"] + ["node_join"]  # passed over, then its turn
+    assert len(set(order([{"driver_kill", "ctrl_c"}] * 2 + [kinds] * 4))) == 6

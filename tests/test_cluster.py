@@ -380,17 +380,26 @@ def test_at_zero_capacity_past_worker_start_timeout_the_driver_exits_1_and_resum
 def test_a_chaos_run_keeps_every_invariant(tmp_path) -> None:
     """45 seconds of faults by benchmarks/chaos.py: a sweep on a 3-node `ray start` cluster with a
     PostgreSQL study under random faults (workers and nodes killed, nodes joining, the driver
-    SIGKILLed or Ctrl+C'd and resumed, the database restarted), a fault every 4-8 s, checkpoints
-    every 2 of 4 epochs; every invariant must hold. Longer runs: docs/reliability.md."""
+    SIGKILLed or Ctrl+C'd and resumed, the database restarted), a fault every 3-6 s, checkpoints
+    every 2 of 4 epochs; every invariant must hold. Longer runs: docs/reliability.md.
+
+    A clean CI clone once met only 2 kinds in 4 faults (the kind was drawn from those possible at the
+    moment, so the draws followed the timing): the kinds now come from a shuffled bag."""
     out = tmp_path / "chaos.json"
     result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "chaos.py"), "--minutes", "0.75", "--fault-every", "4", "8",
-         "--trials", "30", "--epochs", "4", "--sleep", "0.5", "--seed", "3", "--folder", str(tmp_path / "run"),
+        [sys.executable, str(REPO / "benchmarks" / "chaos.py"), "--minutes", "0.75", "--fault-every", "3", "6",
+         "--trials", "30", "--epochs", "4", "--sleep", "0.5", "--seed", "7", "--folder", str(tmp_path / "run"),
          "--json", str(out)],
         cwd=tmp_path, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": TREE_PATH},
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     assert "invariants: all held" in result.stdout
     summary = json.loads(out.read_text())
-    assert len(summary["faults"]) >= 4 and not summary["broken"]
-    assert len({fault["kind"] for fault in summary["faults"]}) >= 3, summary["faults"]
+    assert not summary["broken"]
+    # seed 7's order of kinds: node_loss, driver_kill, worker_kill, pg_restart, node_join, ctrl_c (each kind
+    # once before any again, whatever the timing; a kind not possible then keeps its turn for later). How
+    # many faults fit in 45 s depends on the machine's speed: 4-5 here, and 3 on a loaded runner still
+    # meet 3 kinds with the driver killed while its checkpointed trials ran.
+    kinds = [fault["kind"] for fault in summary["faults"]]
+    assert len(set(kinds)) >= 3 and "driver_kill" in kinds, summary["faults"]
+    assert any(fault["interrupted"] for fault in summary["faults"] if fault["kind"] == "driver_kill"), summary
