@@ -33,9 +33,10 @@ lint: $(STAMP)
 # the suite waits on Ray starts and subprocesses much of its time, so two workers overlap it; more
 # workers only slow the CPU-bound tests (four: 16.5 min against 15-16). The files marked with an
 # xdist_group (`ray start` clusters, modules that start one Ray or run one sweep for all their
-# tests) must stay in one worker under any other distribution too.
+# tests) must stay in one worker under any other distribution too. The 25 slowest tests close the
+# log: where the suite's minutes go, run after run.
 test: lint system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 # No Ray, no training, no framework import in the test process (tests/conftest.py enforces it),
 # no sweep-running subprocess, no wall-clock assertion.
