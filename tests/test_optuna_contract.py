@@ -11,11 +11,15 @@ then (the fallback) and where the reliance lives:
 - the pruners read a study's direction through ``Study.direction`` (and multi-objective checks
   through ``_is_multi_objective``), which the one-metric view overrides (``hpo/study/_prune.py``);
 - ``optuna.Trial(study, trial_id)`` binds a handle to an existing RUNNING trial
-  (``hpo/study/_handle.py``).
+  (``hpo/study/_handle.py``);
+- the journal replay's ``_study_id_to_trial_ids`` and ``_trials``, read under ``_thread_lock`` after
+  ``_sync_with_backend()``; that a finished trial never changes and a trial is WAITING only until it
+  is taken (``hpo/storage/_journal.py``); fallback: Optuna's own queries, a pass over every trial.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +27,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpo.storage import open_storage
-from hpo.storage import _snapshot
+from hpo.storage import JournalStorage, _journal, _snapshot, open_storage
 from hpo.study import EpochPruning, live_trial
 from hpo.study._promotion import PausedAwareSampler, _PausedAsPruned
 
@@ -117,6 +120,99 @@ def test_without_optunas_journal_lock_the_append_is_optunas_own(tmp_path, monkey
     backend = snapshot.SnapshotJournalBackend(str(tmp_path / "j.journal"))
     backend.append_logs([{"op_code": 0}])
     assert [log["op_code"] for log in backend.read_logs(0)] == [0]
+
+
+# -- the journal's queued trials ----------------------------------------------------------------
+
+
+def test_the_journal_replay_keeps_each_studys_trial_ids_in_creation_order_and_its_trials_by_id(tmp_path) -> None:
+    storage = open_storage(str(tmp_path / "r.journal"))
+    assert isinstance(storage, JournalStorage)
+    studies = [optuna.create_study(study_name=name, storage=storage) for name in ("a", "b")]
+    for _ in range(3):
+        for study in studies:
+            study.enqueue_trial({})
+            study.ask()
+    created = {study._study_id: [t._trial_id for t in study.get_trials(deepcopy=False)] for study in studies}
+    with storage._thread_lock:  # (not reentrant: no storage call inside)
+        storage._sync_with_backend()
+        replay = storage._replay_result
+        for study_id, trial_ids in created.items():
+            ids = replay._study_id_to_trial_ids[study_id]
+            assert isinstance(ids, list) and ids == trial_ids
+            assert [replay._trials[i].number for i in ids] == [0, 1, 2]
+            assert all(isinstance(replay._trials[i], optuna.trial.FrozenTrial) for i in ids)
+
+
+def _queue_steps(study: optuna.Study, other: optuna.Study) -> list[Any]:
+    """A study's queue as drivers change it: enqueue, take, finish, another process enqueueing
+    into the same journal, a trial failed while WAITING."""
+    return [
+        lambda: [study.enqueue_trial({"x": 0.1 * i}) for i in range(3)],
+        lambda: study.ask(),
+        lambda: other.enqueue_trial({"x": 0.9}),
+        lambda: study.tell(study.ask(), 1.0),
+        lambda: study._storage.set_trial_state_values(
+            study.get_trials(deepcopy=False, states=(TrialState.WAITING,))[0]._trial_id, TrialState.FAIL
+        ),
+        lambda: [study.ask() for _ in range(3)],
+        lambda: [other.enqueue_trial({"x": 0.5}), study.enqueue_trial({"x": 0.6})],
+        lambda: other.tell(other.ask(), 0.5),  # (another process's trial, finished there)
+        lambda: _refused_on_a_finished_trial(other),
+    ]
+
+
+def _refused_on_a_finished_trial(study: optuna.Study) -> None:
+    """A finished trial never changes: Optuna refuses the update (so hpo's storage need not read it again)."""
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))[0]
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        study._storage.set_trial_user_attr(finished._trial_id, "late", 1)
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        study._storage.set_trial_state_values(finished._trial_id, TrialState.FAIL)
+
+
+@pytest.mark.parametrize("internals", ["present", "moved"])
+def test_the_queued_trials_hpos_journal_finds_are_optunas_own_answer(internals, tmp_path, monkeypatch) -> None:
+    """After each change to the queue, hpo's indexed query returns what Optuna's full pass returns,
+    in the same order, and so does its list of all the study's trials; with the replay's internals
+    gone (``moved``) both are Optuna's own query."""
+    path = str(tmp_path / "q.journal")
+    storage = open_storage(path)
+    study = optuna.create_study(study_name="q", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
+    other = optuna.load_study(study_name="q", storage=open_storage(path))  # another driver's process
+    if internals == "moved":
+        monkeypatch.setattr(_journal, "_replayed", lambda replay, study_id: (None, None))
+    for step in _queue_steps(study, other):
+        step()
+        ours = storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,))
+        theirs = optuna.storages.JournalStorage.get_all_trials(storage, study._study_id, False, (TrialState.WAITING,))
+        assert [t.number for t in ours] == [t.number for t in theirs]
+        every = optuna.storages.JournalStorage.get_all_trials(storage, study._study_id, False, None)
+        listed = storage.get_all_trials(study._study_id, deepcopy=False)
+        assert len(listed) == len(every) and all(a is b for a, b in zip(listed, every))  # the replay's own trials
+        assert storage.get_all_trials(study._study_id) == every  # (a copy, equal)
+    assert [t.number for t in ours] == [7] and (internals == "moved") == (storage._reads == {})
+
+
+def test_a_trial_changed_against_optunas_rules_is_seen_at_the_next_full_pass(tmp_path) -> None:
+    """A running trial set back to WAITING (no Optuna API does it) is seen at once: hpo's storage
+    reads every unfinished trial again. A finished one changed in the replay (Optuna refuses that)
+    is seen within ``_FULL_PASS_EVERY`` queries."""
+    storage = open_storage(str(tmp_path / "w.journal"))
+    study = optuna.create_study(study_name="w", storage=storage)
+    waiting = (TrialState.WAITING,)
+    running = study.ask()
+    storage.set_trial_state_values(running._trial_id, TrialState.WAITING)
+    assert [t.number for t in storage.get_all_trials(study._study_id, states=waiting)] == [0]
+    study.tell(study.ask(), 1.0)  # takes trial 0 again, finishes it
+    assert storage.get_all_trials(study._study_id, states=waiting) == []
+    replay = storage._replay_result
+    replay._trials[running._trial_id] = copy.copy(replay._trials[running._trial_id])
+    replay._trials[running._trial_id].state = TrialState.WAITING
+    asked = storage._reads[study._study_id].queries
+    found = [bool(storage.get_all_trials(study._study_id, states=waiting)) for _ in range(_journal._FULL_PASS_EVERY)]
+    assert found.index(True) == _journal._FULL_PASS_EVERY - asked - 1  # the query count's next multiple
+    assert all(found[found.index(True) :])
 
 
 # -- the samplers read trials through the study -------------------------------------------------

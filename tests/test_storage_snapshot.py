@@ -42,7 +42,7 @@ def _trials(storage: optuna.storages.BaseStorage) -> list[tuple]:
 
 def _read_from_start(storage: optuna.storages.JournalStorage) -> bool:
     """Whether opening read the journal from its first record (the backend notes each record's offset as read)."""
-    return 1 in storage._backend._log_number_offset
+    return 1 in storage._snapshots._log_number_offset
 
 
 def test_a_big_journal_opens_from_its_snapshot_with_the_trials_a_full_replay_gives(tmp_path) -> None:
@@ -87,3 +87,25 @@ def test_a_snapshot_that_does_not_match_its_journal_is_ignored(tmp_path, change)
     opened = open_storage(str(path))
     assert _read_from_start(opened)
     assert _trials(opened) == _replayed(path)
+
+
+def test_snapshots_come_less_often_as_the_study_grows(tmp_path, monkeypatch) -> None:
+    """A snapshot pickles the whole replay: hpo's storage takes one at a multiple of the interval
+    only once the trials have grown by a tenth since the last, so their cost per trial stays flat
+    (Optuna's own: every 100 trials). Here with an interval of 10 over 600 trials."""
+    from hpo.storage import _journal
+
+    monkeypatch.setattr(_journal, "_SNAPSHOT_EVERY", 10)
+    storage = open_storage(str(tmp_path / "g.journal"))
+    taken: list[int] = []
+    save = storage._snapshots.save_snapshot
+    monkeypatch.setattr(storage._snapshots, "save_snapshot", lambda data: (taken.append(storage._replay_result._last_created_trial_id_by_this_process), save(data)))
+    study = optuna.create_study(study_name="g", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(600):
+        study.tell(study.ask(), 1.0)
+    assert taken[:10] == list(range(10, 101, 10))  # a small study: as Optuna, every interval
+    for before, after in zip(taken, taken[1:]):
+        first_allowed = before + before // 10
+        assert after % 10 == 0 and first_allowed <= after < first_allowed + 10  # the first one allowed
+    assert len(taken) < 30 and taken[-1] >= 540
+    assert _trials(open_storage(str(tmp_path / "g.journal"))) == _replayed(tmp_path / "g.journal")

@@ -11,6 +11,7 @@ import optuna
 
 from hpo.storage._commit import GroupCommit
 from hpo.storage._heartbeat import Heartbeat, driver_alive, driver_records
+from hpo.storage._journal import JournalStorage
 from hpo.storage._lock import StorageLock
 from hpo.storage._open import check_journal_tail, open_storage
 from hpo.storage._outage import OutagePolicy, OutageTolerantStorage, StorageOutage, is_outage
@@ -65,6 +66,7 @@ class Store:
 __all__ = [
     "GroupCommit",
     "Heartbeat",
+    "JournalStorage",
     "OutagePolicy",
     "OutageTolerantStorage",
     "StorageLock",

@@ -9,6 +9,7 @@ import optuna
 
 from hpo._errors import HpoError
 from hpo.storage._commit import GroupCommit
+from hpo.storage._journal import JournalStorage
 from hpo.storage._snapshot import SnapshotJournalBackend
 from hpo.storage._url import mask_url, scrub, storage_kind
 
@@ -39,7 +40,7 @@ def _open_journal(path: Path, append: bool, commit: GroupCommit | None) -> optun
         backend = SnapshotJournalBackend(str(path))
         if commit is not None:
             commit.add(backend)
-        return optuna.storages.JournalStorage(backend)
+        return JournalStorage(backend)
     except (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
         raise HpoError(
             f"cannot create or write the study journal {path}: {exc.strerror}; choose a writable --results-dir or "

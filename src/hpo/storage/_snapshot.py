@@ -2,7 +2,8 @@
 the records written since.
 
 Optuna's JournalStorage asks a backend that implements ``BaseJournalSnapshot`` for a snapshot
-when it opens, and gives it one every 100 trials. hpo keeps it in ``<journal>.snapshot``
+when it opens, and gives it one every 100 trials (hpo's storage, ``_journal.py``, gives it one less
+often as the study grows). hpo keeps it in ``<journal>.snapshot``
 together with where in the journal it ends and the bytes of the journal's first and last
 replayed records: a snapshot that does not match the journal (another Optuna, a journal that was
 replaced, cut or repaired) is ignored and the journal replayed from its start, as without one.
@@ -48,6 +49,11 @@ _log = logging.getLogger(__name__)
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def hooked() -> bool:
+    """Whether this Optuna has the snapshot hook (without it, no snapshots: the module's docstring)."""
+    return _SnapshotHook is not object
 
 
 def _offsets(backend: JournalFileBackend) -> dict[int, int] | None:
