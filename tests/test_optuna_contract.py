@@ -4,7 +4,8 @@ If an upgrade changes any of it, a test here fails and names the behaviour; each
 then (the fallback) and where the reliance lives:
 
 - the journal snapshot hook ``BaseJournalSnapshot`` and ``JournalFileBackend._log_number_offset``
-  (``hpo/storage/_snapshot.py``); fallback: no snapshot, the journal replayed from its start;
+  (``hpo/storage/_snapshot.py``), the storage's ``_backend`` and a pickled ``_replay_result`` as the
+  snapshot (``hpo/storage/_journal.py``); fallback: no snapshot, the journal replayed from its start;
 - the samplers read trials through ``Study._get_trials``/``get_trials``/``trials``, which the
   paused-as-pruned view overrides (``hpo/study/_promotion.py``); fallback: none, the sampler would
   see paused trials as RUNNING and learn from them only once they end: this test must be mended;
@@ -62,7 +63,9 @@ def test_the_file_backend_maps_each_read_log_number_to_the_byte_where_it_ends(tm
     assert all(offsets[i + 1] - offsets[i] == len(lines[i]) for i in range(len(logs)))
 
 
-def test_optuna_asks_a_snapshot_backend_for_a_snapshot_on_open_and_hands_it_one_every_100_trials(tmp_path) -> None:
+def test_optuna_asks_a_snapshot_backend_for_a_snapshot_on_open_and_restores_hpos_pickled_replay(tmp_path) -> None:
+    """hpo's storage pickles ``_replay_result`` for the snapshot (as Optuna does) and reads and
+    appends through ``_backend``; Optuna's own storage opens from that snapshot."""
     path = tmp_path / "s.journal"
     _fill(open_storage(str(path)), 101)
     assert (tmp_path / "s.journal.snapshot").exists()

@@ -12,7 +12,9 @@ of its trials again, so a trial some other code changed against those rules woul
 It reads two Optuna internals under the storage's lock after its sync (tests/test_optuna_contract.py
 pins them and the rules above): the replay result's ``_study_id_to_trial_ids`` (a study's trial ids
 in creation order) and ``_trials`` (trial id -> FrozenTrial). Should an Optuna release move either,
-every query is Optuna's own (the same trials, a pass over all of them).
+every query is Optuna's own (the same trials, a pass over all of them). The snapshots rely on the
+storage's ``_backend`` (where it reads and appends records) and on ``restore_replay_result`` taking
+a pickle of ``_replay_result``, as Optuna's own snapshots do.
 
 Snapshots (``_snapshot.py``): Optuna pickles its whole replay for the backend every 100 trials, which
 at 10,000 trials costs about 1 ms per trial (100 ms a pickle) and grows with the study. This storage
@@ -76,8 +78,9 @@ class _WithoutHook(BaseJournalBackend):
 
 
 class JournalStorage(optuna.storages.JournalStorage):
-    """``optuna.storages.JournalStorage`` whose query for a study's WAITING trials costs the trials
-    created since the last query, not the whole study (module docstring)."""
+    """``optuna.storages.JournalStorage`` whose queries for a study's trials (all, or the WAITING
+    ones) read only the trials that can still change and the new ones, and which takes the journal's
+    snapshots less often as the study grows (module docstring)."""
 
     def __init__(self, log_storage: BaseJournalBackend) -> None:
         super().__init__(log_storage)  # (Optuna loads the snapshot through the hook, then replays the rest)
