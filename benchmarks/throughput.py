@@ -50,6 +50,24 @@ def _span(study: Any) -> tuple[float, int]:
     return (last - first).total_seconds(), len(done)
 
 
+def _idle(study: Any, slots: int) -> dict[str, float]:
+    """Slot-seconds with no trial between the first start and the last end, split where they fall:
+    before all ``slots`` first run at once (the ramp: workers and trials starting), after the last
+    trial started (the tail: slots whose next trial would be past the budget), and between."""
+    done = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None and t.datetime_start]
+    events = sorted([(t.datetime_start, 1) for t in done] + [(t.datetime_complete, -1) for t in done])
+    first, last_start = events[0][0], max(t.datetime_start for t in done)
+    idle = {"ramp": 0.0, "between": 0.0, "tail": 0.0}
+    running, full, previous = 0, False, first
+    for when, step in events:
+        part = "tail" if previous >= last_start else ("between" if full else "ramp")
+        idle[part] += (slots - running) * (when - previous).total_seconds()
+        running += step
+        full = full or running >= slots
+        previous = when
+    return idle
+
+
 def _sampler(name: str) -> Any:
     import optuna
 
@@ -166,6 +184,7 @@ def run_hpo(
     outcome = result.outcome
     assert outcome is not None
     span, done = _span(result.study)
+    idle = _idle(result.study, slots)
     per_trial = {label: 1000 * spent / done for label, spent in timer.spent.items()}
     timings = outcome.timings
     handled = 1000 * timings["handling_s"] / done
@@ -177,6 +196,7 @@ def run_hpo(
         "span_s": span,
         "trials": done,
         "whole_s": whole,
+        "idle_slot_s": idle,
         "driver_cpu_s": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime,
         "ms_per_trial": {**per_trial, "event handling (rest)": max(handled - inside, 0.0)},
         "loop_s": {k: timings[k] for k in ("asking_s", "handling_s", "waiting_s")},
@@ -235,8 +255,10 @@ def run_optuna(slots: int, sampler: str, args: argparse.Namespace, url: str, pee
         process.join()
     whole = time.perf_counter() - start
     span, done = _span(study)
+    idle = _idle(study, slots)
     optuna.delete_study(study_name="throughput", storage=storage)
-    return {"peer": peer, "slots": slots, "sampler": sampler, "span_s": span, "trials": done, "whole_s": whole}
+    return {"peer": peer, "slots": slots, "sampler": sampler, "span_s": span, "trials": done, "whole_s": whole,
+            "idle_slot_s": idle}
 
 
 # -- Ray Tune -------------------------------------------------------------------------------------
@@ -289,6 +311,21 @@ def _print(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         cpu = f"{r['driver_cpu_s']:.1f}" if "driver_cpu_s" in r else ""
         print(f"| {r['peer']} | {r['sampler']} | {r['slots']} | {floor:.1f} | {r['span_s']:.1f} | "
               f"{r['trials'] / r['span_s']:.1f} | {100 * (r['span_s'] / floor - 1):+.0f}% | {r['whole_s']:.1f} | {cpu} |")
+    counted = [r for r in rows if "idle_slot_s" in r]
+    if counted:
+        print()
+        print("where the time over the floor goes: slot-seconds without a trial between the first start and "
+              "the last end, divided by the slots (seconds of the span)")
+        print()
+        print("| peer | sampler | slots | over the floor s | ramp (until all slots first run) | between | "
+              "tail (after the last start) | in the trials, over their sleeps |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in counted:
+            idle, k = r["idle_slot_s"], r["slots"]
+            over = r["span_s"] - r["trials"] * args.reports * args.sleep / k
+            inside = over - sum(idle.values()) / k  # a trial's time from its start to its end, past its sleeps
+            print(f"| {r['peer']} | {r['sampler']} | {k} | {over:.2f} | {idle['ramp'] / k:.2f} | "
+                  f"{idle['between'] / k:.2f} | {idle['tail'] / k:.2f} | {inside:.2f} |")
     mine = [r for r in rows if r["peer"].startswith("hpo")]
     if not mine:
         return

@@ -150,3 +150,25 @@ def test_chaos_draws_each_fault_kind_once_before_any_again_whatever_is_possible(
     held = order([without_join] * 5 + [kinds])
     assert held == [k for k in free if k != "node_join"] + ["node_join"]  # passed over, then its turn
     assert len(set(order([{"driver_kill", "ctrl_c"}] * 2 + [kinds] * 4))) == 6
+
+
+def test_throughput_splits_the_idle_slot_time_into_ramp_between_and_tail(monkeypatch) -> None:
+    """throughput.py's breakdown of the time over the floor, on trials with known start and end
+    times (2 slots): one slot idle for 0.5 s before both first run, none between, one idle for the
+    0.2 s after the last trial started and another ended."""
+    import datetime as dt
+    import importlib
+
+    import optuna
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    throughput = importlib.import_module("throughput")
+    study = optuna.create_study()
+    zero = dt.datetime(2026, 1, 1)
+    for start, end in [(0.0, 1.0), (0.5, 1.5), (1.0, 2.0), (1.5, 2.2)]:
+        study.add_trial(optuna.trial.FrozenTrial(
+            number=0, state=optuna.trial.TrialState.COMPLETE, value=1.0, values=None, params={}, distributions={},
+            user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=0,
+            datetime_start=zero + dt.timedelta(seconds=start), datetime_complete=zero + dt.timedelta(seconds=end)))
+    idle = throughput._idle(study, 2)
+    assert idle == pytest.approx({"ramp": 0.5, "between": 0.0, "tail": 0.2})
