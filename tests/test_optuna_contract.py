@@ -125,7 +125,7 @@ def test_without_optunas_journal_lock_the_append_is_optunas_own(tmp_path, monkey
     assert [log["op_code"] for log in backend.read_logs(0)] == [0]
 
 
-# -- the journal's queued trials ----------------------------------------------------------------
+# -- the journal's trial queries (all of a study's, its queued ones) -----------------------------
 
 
 def test_the_journal_replay_keeps_each_studys_trial_ids_in_creation_order_and_its_trials_by_id(tmp_path) -> None:
