@@ -42,19 +42,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 
-def _span(study: Any) -> tuple[float, int]:
+def _timed(study: Any) -> list[Any]:
+    """The study's finished trials that have a start and an end time."""
+    return [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None and t.datetime_start]
+
+
+def _span(done: list[Any]) -> tuple[float, int]:
     """Seconds from the first trial's start to the last trial's end, and the finished trials."""
-    done = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None and t.datetime_start]
     first = min(t.datetime_start for t in done)
     last = max(t.datetime_complete for t in done)
     return (last - first).total_seconds(), len(done)
 
 
-def _idle(study: Any, slots: int) -> dict[str, float]:
-    """Slot-seconds with no trial between the first start and the last end, split where they fall:
-    before all ``slots`` first run at once (the ramp: workers and trials starting), after the last
-    trial started (the tail: slots whose next trial would be past the budget), and between."""
-    done = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None and t.datetime_start]
+def _idle(done: list[Any], slots: int) -> dict[str, float]:
+    """Slot-seconds with no trial between the first start and the last end of the trials ``done``,
+    split where they fall: before all ``slots`` first run at once (the ramp: workers and trials
+    starting), after the last trial started (the tail: slots whose next trial would be past the
+    budget), and between."""
     events = sorted([(t.datetime_start, 1) for t in done] + [(t.datetime_complete, -1) for t in done])
     first, last_start = events[0][0], max(t.datetime_start for t in done)
     idle = {"ramp": 0.0, "between": 0.0, "tail": 0.0}
@@ -183,8 +187,8 @@ def run_hpo(
     stop.set()
     outcome = result.outcome
     assert outcome is not None
-    span, done = _span(result.study)
-    idle = _idle(result.study, slots)
+    timed = _timed(result.study)
+    (span, done), idle = _span(timed), _idle(timed, slots)
     per_trial = {label: 1000 * spent / done for label, spent in timer.spent.items()}
     timings = outcome.timings
     handled = 1000 * timings["handling_s"] / done
@@ -254,8 +258,8 @@ def run_optuna(slots: int, sampler: str, args: argparse.Namespace, url: str, pee
     for process in processes:
         process.join()
     whole = time.perf_counter() - start
-    span, done = _span(study)
-    idle = _idle(study, slots)
+    timed = _timed(study)
+    (span, done), idle = _span(timed), _idle(timed, slots)
     optuna.delete_study(study_name="throughput", storage=storage)
     return {"peer": peer, "slots": slots, "sampler": sampler, "span_s": span, "trials": done, "whole_s": whole,
             "idle_slot_s": idle}

@@ -170,5 +170,5 @@ def test_throughput_splits_the_idle_slot_time_into_ramp_between_and_tail(monkeyp
             number=0, state=optuna.trial.TrialState.COMPLETE, value=1.0, values=None, params={}, distributions={},
             user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=0,
             datetime_start=zero + dt.timedelta(seconds=start), datetime_complete=zero + dt.timedelta(seconds=end)))
-    idle = throughput._idle(study, 2)
+    idle = throughput._idle(throughput._timed(study), 2)
     assert idle == pytest.approx({"ramp": 0.5, "between": 0.0, "tail": 0.2})
