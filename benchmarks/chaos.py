@@ -37,6 +37,7 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,18 +162,20 @@ class Run:
         except Exception:  # noqa: BLE001 - the server is down: not known yet, so not there
             return False
 
-    def interrupted(self) -> int:
-        """Trials the study marks as interrupted (-1 while the server is down)."""
+    def _count(self, per_trial: Callable[[Any], int]) -> int:
+        """``per_trial`` summed over the study's trials (-1 while the server is down)."""
         try:
-            return sum(1 for t in self.study().trials if t.user_attrs.get("hpo:interrupted"))
+            return sum(per_trial(t) for t in self.study().trials)
         except Exception:  # noqa: BLE001 - the server is down or the study not there yet: nothing to count
             return -1
 
+    def interrupted(self) -> int:
+        """Trials the study marks as interrupted."""
+        return self._count(lambda t: bool(t.user_attrs.get("hpo:interrupted")))
+
     def reported(self) -> int:
-        try:
-            return sum(len(t.intermediate_values) for t in self.study().trials)
-        except Exception:  # noqa: BLE001 - the server is down or the study not there yet: nothing to count
-            return -1
+        """Epochs reported, over all trials."""
+        return self._count(lambda t: len(t.intermediate_values))
 
 
 def _sweep(folder: Path, url: str, address: str, args: argparse.Namespace) -> Path:
@@ -308,7 +311,8 @@ def _inject(run: Run, cluster: Cluster, server: PostgresServer, kind: str, rng: 
     reports land while it is killed, so they are counted once it is dead: its recovery is the new
     driver's first report, not the old one's last)."""
     fault = Fault(kind, time.monotonic() - run.started)
-    reported = run.reported()
+    driver_fault = kind in ("driver_kill", "ctrl_c")
+    reported = -1 if driver_fault else run.reported()  # (a driver fault counts once the driver is dead)
     assert run.driver is not None
     if kind == "worker_kill":
         os.kill(rng.choice(_worker_pids()), signal.SIGKILL)
@@ -320,7 +324,7 @@ def _inject(run: Run, cluster: Cluster, server: PostgresServer, kind: str, rng: 
         server.stop()
         time.sleep(rng.uniform(2, 6))
         server.start()
-    elif kind in ("driver_kill", "ctrl_c"):
+    elif driver_fault:
         if kind == "driver_kill":
             _kill_group(run.driver.pid)
         else:
