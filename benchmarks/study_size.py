@@ -3,11 +3,12 @@ finished trials (written as a sweep writes them, benchmarks/big_study.py) with a
 function (five instant reports), and the time per trial over its last trials is compared across N.
 
 Each size runs in this one process on the same local Ray (kept between the runs), on the default
-journal storage, random sampler (TPE's own cost per ``ask`` grows with the study; that is the
-sampler's, not hpo's), 2 trials at a time, no pruner.
+journal storage, random sampler, 2 trials at a time, no pruner. With ``--sampler tpe`` TPE's own
+cost per ``ask`` grows with the study (that is the sampler's, not hpo's): the table's last column,
+hpo's time per trial less plain Optuna's on the same study and sampler, is hpo's own share.
 
-Run (about 5 minutes on 2 cores):
-    .venv/bin/python benchmarks/study_size.py --sizes 500 10000
+Run (about 5 minutes on 2 cores; with --sampler tpe about 10):
+    .venv/bin/python benchmarks/study_size.py --sizes 500 10000 [--sampler tpe]
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _continue(path: Path, extra: int) -> list[tuple[float, float]]:
+SAMPLERS = ("random", "tpe")
+
+
+def _continue(path: Path, extra: int, sampler: str) -> list[tuple[float, float]]:
     """Run ``extra`` more trials on the study at ``path``; when each ended, and the driver's CPU
     seconds by then."""
     import optuna
@@ -44,7 +48,7 @@ def _continue(path: Path, extra: int) -> list[tuple[float, float]]:
     existing = len(load_existing_study(sweep).trials)
     sweep = sweep.with_overrides(**{
         "budget.trials": existing + extra, "objective.function": "tests.cheap:trivial",
-        "sampler.name": "random", "pruner.name": "none", "resources.concurrency": 2,
+        "sampler.name": sampler, "sampler.seed": 0, "pruner.name": "none", "resources.concurrency": 2,
     })
     ends: list[tuple[float, float]] = []
 
@@ -57,20 +61,21 @@ def _continue(path: Path, extra: int) -> list[tuple[float, float]]:
     return ends
 
 
-def _plain_optuna(path: Path, trials: int) -> float:
-    """Optuna's own cost per trial on the same study, in this process: ask, a parameter, five
-    reports, tell (what any driver pays to the storage and to ``ask``), in ms."""
+def _plain_optuna(path: Path, trials: int, sampler: str) -> float:
+    """Optuna's own cost per trial on the same study, in this process: ask, the space's two
+    parameters, five reports, tell (what any driver pays to the storage and to ``ask``), in ms."""
     import optuna
 
     from hpo.config import load_sweep
     from hpo.study import load_existing_study
 
     study = load_existing_study(load_sweep(path))
-    study.sampler = optuna.samplers.RandomSampler(seed=0)
+    study.sampler = optuna.samplers.TPESampler(seed=0) if sampler == "tpe" else optuna.samplers.RandomSampler(seed=0)
     start = time.perf_counter()
     for _ in range(trials):
         trial = study.ask()
         x = trial.suggest_float("dropout", 0.0, 1.0)
+        trial.suggest_int("batch_size", 1, 64)
         for epoch in range(1, 6):
             trial.report(x * epoch, epoch)
         study.tell(trial, x)
@@ -82,23 +87,26 @@ def main(argv: list[str] | None = None) -> dict[int, float]:
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 10_000])
     parser.add_argument("--trials", type=int, default=300, help="trials run on each study")
     parser.add_argument("--last", type=int, default=100, help="the per-trial time is measured over these last trials")
+    parser.add_argument("--sampler", choices=SAMPLERS, default="random", help="the sampler of hpo and of plain Optuna")
     args = parser.parse_args(argv)
     rows: dict[int, tuple[float, float, float]] = {}
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             path = make_study(Path(tmp), size)
-            ends = _continue(path, args.trials)
-            plain = _plain_optuna(path, args.last)
+            ends = _continue(path, args.trials, args.sampler)
+            plain = _plain_optuna(path, args.last, args.sampler)
         last = min(args.last, len(ends) - 1)
         (wall, cpu), (wall_before, cpu_before) = ends[-1], ends[-1 - last]
         rows[size] = (1000 * (wall - wall_before) / last, 1000 * (cpu - cpu_before) / last, plain)
         print(f"study of {size} trials: {rows[size][0]:.1f} ms per trial over the last {last}", flush=True)
     first, first_plain = rows[args.sizes[0]][0], rows[args.sizes[0]][2]
-    print(f"\n| trials already in the study | hpo ms per trial (last {args.last}) | driver CPU ms per trial | vs {args.sizes[0]} "
-          f"| plain Optuna ms per trial (ask, 5 reports, tell) | vs {args.sizes[0]} |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n{args.sampler} sampler")
+    print(f"| trials already in the study | hpo ms per trial (last {args.last}) | driver CPU ms per trial | vs {args.sizes[0]} "
+          f"| plain Optuna ms per trial (ask, 5 reports, tell) | vs {args.sizes[0]} | hpo's own share ms (hpo - plain) |")
+    print("|---|---|---|---|---|---|---|")
     for size, (ms, cpu_ms, plain_ms) in rows.items():
-        print(f"| {size:,} | {ms:.1f} | {cpu_ms:.1f} | {ms / first:.2f}x | {plain_ms:.1f} | {plain_ms / first_plain:.2f}x |")
+        print(f"| {size:,} | {ms:.1f} | {cpu_ms:.1f} | {ms / first:.2f}x | {plain_ms:.1f} | {plain_ms / first_plain:.2f}x "
+              f"| {ms - plain_ms:.1f} |")
     return {size: ms for size, (ms, _, _) in rows.items()}
 
 
