@@ -105,6 +105,10 @@ class KeptRay:
     def keep_workers(self, shape: WorkerShape, workers: list[Any]) -> None:
         self.shape, self.workers = shape, workers
 
+    def forget(self) -> None:
+        """Back to nothing kept (the Ray it described is being shut down)."""
+        self.modules, self.kept, self.shape, self.workers = frozenset(), False, None, []
+
 
 _KEPT = KeptRay()  # this process's; Ray's own state is per process too
 
@@ -195,7 +199,8 @@ def _trials_fitting(cpus_available: float, cpus: float, per_worker: int) -> int:
 
 
 def stop_ray() -> None:
-    _KEPT.kept, _KEPT.modules, _KEPT.shape, _KEPT.workers = False, frozenset(), None, []
+    """Shut down this process's Ray, and forget what a sweep kept of it."""
+    _KEPT.forget()
     _ray().shutdown()
 
 
