@@ -7,7 +7,7 @@ journal storage, random sampler, 2 trials at a time, no pruner. With ``--sampler
 cost per ``ask`` grows with the study (that is the sampler's, not hpo's): the table's last column,
 hpo's time per trial less plain Optuna's on the same study and sampler, is hpo's own share.
 
-Run (about 5 minutes on 2 cores; with --sampler tpe about 10):
+Run (a minute or two on 2 cores, either sampler):
     .venv/bin/python benchmarks/study_size.py --sizes 500 10000 [--sampler tpe]
 """
 
