@@ -4,6 +4,7 @@ fake-GPU placement, start-up phase, resume, and the sweep-stopping rules."""
 from __future__ import annotations
 
 import json
+import logging
 import textwrap
 from pathlib import Path
 
@@ -305,6 +306,47 @@ def test_a_shared_worker_known_dead_is_never_given_to_a_slot_again() -> None:
         assert all(f.interrupted for f in failed)
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize(
+    ("objective", "resources", "told"),
+    [
+        ('function: "tests.cheap:objective"', "{concurrency: 20, cpus_per_trial: 0.2}", True),
+        ('function: "tests.cheap:objective"', "{concurrency: 16, cpus_per_trial: 0.2}", False),  # 4 per CPU
+        ('function: "tests.cheap:objective"', "{concurrency: 20, cpus_per_trial: 0.2, trials_per_worker: 3}", False),
+        ('function: "tests.cheap:objective"', "{concurrency: 20, cpus_per_trial: 0.2, gpus_per_trial: 0.1}", False),
+        ("", "{concurrency: 20, cpus_per_trial: 0.2}", False),  # the built-in trainer owns its process
+    ],
+    ids=["function-20", "function-16", "function-shared", "function-gpu", "builtin"],
+)
+def test_a_trial_functions_many_worker_processes_per_cpu_are_told_the_trials_per_worker_to_set(
+    objective, resources, told, tmp_path, caplog
+) -> None:
+    """The module's Ray has 4 CPUs: 20 slots of one trial each are 20 processes, more than 4 per
+    CPU, and the warning names the setting that runs them in 7 (3 trials each)."""
+    from hpo.executor._run import _warn_about_worker_processes
+
+    path = tmp_path / "w.yaml"
+    lines = [
+        "name: w",
+        "data: {source: digits}",
+        f"objective: {{metric: val_accuracy, {objective}}}" if objective else "",
+        "space: {params: {dropout: {type: float, low: 0.0, high: 0.5}}}",
+        "budget: {trials: 20}",
+        f"resources: {resources}",
+        f"results_dir: {tmp_path / 'results'}",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    sweep = load_sweep(path)
+    with caplog.at_level(logging.WARNING, logger="hpo.executor._run"):
+        _warn_about_worker_processes(sweep, sweep.config.resources.concurrency)
+    said = [r.getMessage() for r in caplog.records]
+    if not told:
+        assert not said
+        return
+    assert len(said) == 1
+    assert "start 20 Ray worker processes on the cluster's 4 CPUs" in said[0]
+    assert "resources.trials_per_worker: 3 (or --trials-per-worker 3)" in said[0]
 
 
 def test_shared_workers_are_whole_workers_the_cluster_can_hold() -> None:

@@ -190,6 +190,26 @@ def fitting_slots(concurrency: int, cpus: float, gpus: float, per_worker: int = 
     return max(1, min(concurrency, fits))
 
 
+def trials_per_worker_hint(slots: int, per_worker: int) -> tuple[int, float] | None:
+    """(trials per worker, the cluster's CPUs) to suggest when ``slots`` trials in workers of
+    ``per_worker`` would start more worker processes than the cluster has CPUs for, else None."""
+    cpus = float(_ray().cluster_resources().get("CPU", 0))
+    suggested = suggested_trials_per_worker(slots, per_worker, cpus)
+    return None if suggested is None else (suggested, cpus)
+
+
+def suggested_trials_per_worker(slots: int, per_worker: int, cpus: float) -> int | None:
+    """The trials per worker that bring ``slots`` trials to SHARED_PROCESSES_PER_CPU worker
+    processes per CPU, when workers of ``per_worker`` would be more than
+    WORKER_PROCESSES_PER_CPU_HINT per CPU; None when they are not (or nothing larger fits)."""
+    import math
+
+    if cpus <= 0 or math.ceil(slots / per_worker) <= _constants.WORKER_PROCESSES_PER_CPU_HINT * cpus:
+        return None
+    suggested = math.ceil(slots / max(1, math.floor(_constants.SHARED_PROCESSES_PER_CPU * cpus)))
+    return suggested if suggested > per_worker else None
+
+
 def _trials_fitting(cpus_available: float, cpus: float, per_worker: int) -> int:
     """How many trials of ``cpus`` CPUs each fit in ``cpus_available``, in whole workers of
     ``per_worker`` trials (a worker asks for all its trials' CPUs at once)."""

@@ -253,6 +253,32 @@ def _execute(
                     lifecycle.interrupt()
 
 
+def _warn_about_worker_processes(sweep: Sweep, slots: int) -> None:
+    """A trial function's sweep (without GPUs: only those may share a worker) whose ``slots`` would
+    start many worker processes per CPU: the ``trials_per_worker`` that runs them in few (each
+    process costs CPU to start and to wait)."""
+    resources = sweep.config.resources
+    if sweep.config.objective.function is None or resources.gpus_per_trial > 0:
+        return
+    per_worker = resources.trials_per_worker
+    if (hint := _ray.trials_per_worker_hint(slots, per_worker)) is None:
+        return
+    suggested, cpus = hint
+    _log.warning(
+        "%d trials at once, %d per worker process, start %d Ray worker processes on the cluster's %g CPUs, and "
+        "each costs CPU to start and while it waits: a trial function that mostly waits (a remote job, I/O) runs "
+        "faster with resources.trials_per_worker: %d (or --trials-per-worker %d); keep %d if it computes (the "
+        "trials of a worker share one Python interpreter)",
+        slots,
+        per_worker,
+        -(-slots // per_worker),
+        cpus,
+        suggested,
+        suggested,
+        per_worker,
+    )
+
+
 def _pool(sweep: Sweep, data: Dataset, warm: bool) -> _ray.RayPool:
     """One worker per slot that the cluster can run at once, each sent the data once (``warm``:
     the idle workers of this process's last sweep serve again, see RayPool)."""
@@ -264,6 +290,7 @@ def _pool(sweep: Sweep, data: Dataset, warm: bool) -> _ray.RayPool:
         _log.warning(
             "the Ray cluster fits %d trials at once, not resources.concurrency=%d", slots, resources.concurrency
         )
+    _warn_about_worker_processes(sweep, slots)
     return _ray.RayPool(
         slots,
         resources.cpus_per_trial,
