@@ -1,6 +1,6 @@
 """When a trial function's slots would start more Ray worker processes than the cluster has CPUs
 for, hpo suggests `resources.trials_per_worker` (benchmarks/throughput.py: 64 slots on 2 CPUs run
-within 4% of the floor in 4 processes of 16 trials, and at 3-4x the floor in 64 processes)."""
+within 4% of the floor in 4 processes of 16 trials, and at 3-5x the floor in 64 processes)."""
 
 from __future__ import annotations
 

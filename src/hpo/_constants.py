@@ -142,7 +142,7 @@ CAPACITY_CHECK_S = 5.0
 # Many slots on few CPUs: past this many worker processes per CPU of the cluster, hpo suggests
 # resources.trials_per_worker for a trial function (each Ray worker process costs CPU to start and
 # while it waits), one that brings it to SHARED_PROCESSES_PER_CPU (benchmarks/throughput.py: 64 slots
-# on 2 CPUs, 4 processes of 16 trials, within 4% of the floor; 64 processes, 3-4x the floor).
+# on 2 CPUs, 4 processes of 16 trials, within 4% of the floor; 64 processes, 3-5x the floor).
 WORKER_PROCESSES_PER_CPU_HINT = 4
 SHARED_PROCESSES_PER_CPU = 2
 # Storage outages (a database restarting, a journal's disk full for a moment): the driver retries
