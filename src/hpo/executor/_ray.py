@@ -191,8 +191,8 @@ def fitting_slots(concurrency: int, cpus: float, gpus: float, per_worker: int = 
 
 
 def trials_per_worker_hint(slots: int, per_worker: int) -> tuple[int, float] | None:
-    """(trials per worker, the cluster's CPUs) to suggest when ``slots`` trials in workers of
-    ``per_worker`` would start more worker processes than the cluster has CPUs for, else None."""
+    """(trials per worker to suggest, the cluster's CPUs) when ``slots`` trials in workers of
+    ``per_worker`` would start more than WORKER_PROCESSES_PER_CPU_HINT processes per CPU, else None."""
     cpus = float(_ray().cluster_resources().get("CPU", 0))
     suggested = suggested_trials_per_worker(slots, per_worker, cpus)
     return None if suggested is None else (suggested, cpus)

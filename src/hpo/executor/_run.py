@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import time
@@ -271,7 +272,7 @@ def _warn_about_worker_processes(sweep: Sweep, slots: int) -> None:
         "trials of a worker share one Python interpreter)",
         slots,
         per_worker,
-        -(-slots // per_worker),
+        math.ceil(slots / per_worker),
         cpus,
         suggested,
         suggested,
