@@ -72,6 +72,14 @@ def _idle(done: list[Any], slots: int) -> dict[str, float]:
     return idle
 
 
+def _measured(study: Any, slots: int) -> tuple[float, int, dict[str, float]]:
+    """From the study a run left: its span (first start to last end), its finished trials, and the
+    slot-seconds without a trial (``_idle``)."""
+    timed = _timed(study)
+    span, done = _span(timed)
+    return span, done, _idle(timed, slots)
+
+
 def _sampler(name: str) -> Any:
     import optuna
 
@@ -187,8 +195,7 @@ def run_hpo(
     stop.set()
     outcome = result.outcome
     assert outcome is not None
-    timed = _timed(result.study)
-    (span, done), idle = _span(timed), _idle(timed, slots)
+    span, done, idle = _measured(result.study, slots)
     per_trial = {label: 1000 * spent / done for label, spent in timer.spent.items()}
     timings = outcome.timings
     handled = 1000 * timings["handling_s"] / done
@@ -258,8 +265,7 @@ def run_optuna(slots: int, sampler: str, args: argparse.Namespace, url: str, pee
     for process in processes:
         process.join()
     whole = time.perf_counter() - start
-    timed = _timed(study)
-    (span, done), idle = _span(timed), _idle(timed, slots)
+    span, done, idle = _measured(study, slots)
     optuna.delete_study(study_name="throughput", storage=storage)
     return {"peer": peer, "slots": slots, "sampler": sampler, "span_s": span, "trials": done, "whole_s": whole,
             "idle_slot_s": idle}
