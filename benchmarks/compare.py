@@ -86,7 +86,7 @@ def _model(sweep: Any, params: dict[str, Any], data: Any) -> Any:
     from hpo.engine import build_model, build_optimizer
 
     keras.utils.set_random_seed(sweep.config.train.seed)
-    model = build_model(sweep.config.model.builder, params, data.input_shape, data.n_classes)
+    model = build_model(sweep.config.model.builder, params, data.input_shape, data.n_classes, seed=sweep.config.train.seed)
     if model.compiled:
         return model
     steps_per_epoch = math.ceil(len(data.y_train) / int(params.get("batch_size", 64)))

@@ -68,7 +68,7 @@ def measure(trials: int, offset: int) -> dict[str, dict[str, list[float]]]:
         where = None if i % 2 == 0 else (i * 7) % steps  # at the report, or at some batch
         for name, result in results.items():
             keras.utils.set_random_seed(i)
-            model = build_model(sweep.config.model.builder, params, data.input_shape, data.n_classes)
+            model = build_model(sweep.config.model.builder, params, data.input_shape, data.n_classes, seed=i)
             model.compile(optimizer=build_optimizer(params, steps, 12), loss="sparse_categorical_crossentropy", steps_per_execution=8)
             stop = StopAt(where)
             try:

@@ -59,14 +59,37 @@ def test_parameter_count_responds_to_depth_and_width(base, knob, small, large) -
     # A deeper CNN pools more, so its dense head can shrink: compare the layers the knob controls.
     kind = keras.layers.Conv2D if base["family"] == "cnn" else keras.layers.Dense
     counts = [
-        sum(layer.count_params() for layer in build_model("builtin", {**base, knob: v}, shape, 3).layers if isinstance(layer, kind))
+        sum(layer.count_params() for layer in build_model("builtin", {**base, knob: v}, shape, 3, seed=0).layers if isinstance(layer, kind))
         for v in (small, large)
     ]
     assert counts[1] > counts[0]
 
 
+RANDOM_CNN = {**CNN, "conv_dropout": 0.2, "dropout_0": 0.3, "augment": True, "augment_flip": True, "augment_strength": 0.1}
+
+
+def test_the_builtin_models_randomness_follows_the_trial_seed_alone() -> None:
+    """Initial weights, dropout masks and augmentation come from the trial's seed, never from
+    Python's global random state, which any thread of the process may draw from between the
+    trial's seeding and its build (an MLflow client's retries do, with jitter): the same seed
+    builds and trains the same model whatever was drawn before, another seed another one."""
+    import random
+
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+
+    def built(seed: int, drawn_before: int) -> list[np.ndarray]:
+        random.seed(drawn_before)
+        model = build_model("builtin", RANDOM_CNN, (8, 8, 1), 3, seed=seed)
+        return [np.asarray(w) for w in model.weights] + [np.asarray(model(x, training=True))]
+
+    same, other_state, other_seed = built(7, 1), built(7, 2), built(8, 1)
+    assert all(np.array_equal(a, b) for a, b in zip(same, other_state, strict=True))
+    assert not np.allclose(same[-1], other_seed[-1])
+    assert not all(np.array_equal(a, b) for a, b in zip(same[:-1], other_seed[:-1], strict=True))
+
+
 def test_augmentation_is_off_at_inference() -> None:
-    model = build_model("builtin", {**MLP, "augment": True, "augment_strength": 0.2, "augment_flip": True}, (8, 8, 1), 3)
+    model = build_model("builtin", {**MLP, "augment": True, "augment_strength": 0.2, "augment_flip": True}, (8, 8, 1), 3, seed=0)
     x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
     inference = [np.asarray(model(x, training=False)) for _ in range(2)]
     training = [np.asarray(model(x, training=True)) for _ in range(2)]
@@ -92,7 +115,9 @@ def test_a_stop_from_the_sweep_ends_training_at_the_next_batch() -> None:
 
 
 def test_nan_learning_rate_fails_the_trial_cleanly() -> None:
-    params = {**MLP, "optimizer": "sgd", "learning_rate": 1e12, "normalization": "none"}
+    # Linear units diverge at this rate whatever the initial weights (ReLU units may all die
+    # instead and leave a finite, constant loss: that depended on the seed).
+    params = {**MLP, "optimizer": "sgd", "learning_rate": 1e12, "normalization": "none", "activation": "linear"}
     with pytest.raises(TrialFailed, match=r"training loss became (nan|inf) at epoch 1; lower learning_rate"):
         config = _config({"source": "digits"}, epochs=2)
         train_trial(TrainPlan.of(config), _trial(config, params))
@@ -210,7 +235,7 @@ def test_a_users_own_compile_is_kept_behind_the_normalization_layer() -> None:
 
     config = _config(TABLE)
     data = load_dataset(config.data)
-    model = build_model("tests.user_code:build_compiled", {"width": 8}, data.input_shape, data.n_classes)
+    model = build_model("tests.user_code:build_compiled", {"width": 8}, data.input_shape, data.n_classes, seed=0)
     wrapped = with_normalization(model, data, "standard")
     assert wrapped is not model and wrapped.optimizer is model.optimizer
     assert isinstance(wrapped.optimizer, keras.optimizers.SGD)

@@ -71,7 +71,7 @@ def test_every_shipped_sweep_and_example_validates() -> None:
 def test_kernel_initializer_reaches_the_layers() -> None:
     from hpo.engine import build_model
 
-    model = build_model("builtin", {"family": "cnn", "depth": 1, "kernel_initializer": "he_normal"}, (8, 8, 1), 3)
+    model = build_model("builtin", {"family": "cnn", "depth": 1, "kernel_initializer": "he_normal"}, (8, 8, 1), 3, seed=0)
     initializers = {type(layer.kernel_initializer).__name__ for layer in model.layers if hasattr(layer, "kernel_initializer")}
     assert "HeNormal" in initializers
 

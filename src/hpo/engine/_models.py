@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import keras
@@ -20,22 +21,46 @@ def _batch_norm() -> keras.layers.BatchNormalization:
     return keras.layers.BatchNormalization(momentum=_BN_MOMENTUM)
 
 
+class _Seeds:
+    """The seed of each random layer and initializer of one model, drawn from the trial's seed.
+
+    Keras draws an unseeded layer's seed from Python's global ``random``, which any thread of the
+    process (a tracker client's retry jitter, a user's callback) may draw from between the trial's
+    seeding and its build: the same trial then builds another model. Explicit seeds make the model
+    a function of the trial's seed alone.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._draws = random.Random(seed)
+
+    def next(self) -> int:
+        return self._draws.randrange(2**31)
+
+    def initializer(self, name: str) -> keras.initializers.Initializer:
+        """Keras' initializer ``name``, seeded when it draws at random (``zeros`` does not)."""
+        initializer = keras.initializers.get(name)
+        config = initializer.get_config()
+        if "seed" not in config:
+            return initializer
+        return type(initializer).from_config({**config, "seed": self.next()})
+
+
 def _regularizer(params: dict[str, Any]) -> keras.regularizers.Regularizer | None:
     return keras.regularizers.L2(params["l2"]) if builtin_value(params, "use_l2") and "l2" in params else None
 
 
-def _augmentation(params: dict[str, Any]) -> list[keras.layers.Layer]:
+def _augmentation(params: dict[str, Any], seeds: _Seeds) -> list[keras.layers.Layer]:
     """Random flip/rotation/translation/zoom: Keras applies them only when training."""
     if not builtin_value(params, "augment"):
         return []
     strength = float(builtin_value(params, "augment_strength"))
     layers: list[keras.layers.Layer] = []
     if builtin_value(params, "augment_flip"):
-        layers.append(keras.layers.RandomFlip("horizontal"))
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seeds.next()))
     layers += [
-        keras.layers.RandomRotation(strength),
-        keras.layers.RandomTranslation(strength, strength),
-        keras.layers.RandomZoom(strength),
+        keras.layers.RandomRotation(strength, seed=seeds.next()),
+        keras.layers.RandomTranslation(strength, strength, seed=seeds.next()),
+        keras.layers.RandomZoom(strength, seed=seeds.next()),
     ]
     if keras.backend.backend() == "jax":
         # Keras marks these three jit-incompatible for TensorFlow (its image transform has no XLA
@@ -46,12 +71,12 @@ def _augmentation(params: dict[str, Any]) -> list[keras.layers.Layer]:
     return layers
 
 
-def _dense_stack(x: Any, params: dict[str, Any], reg: Any) -> Any:
+def _dense_stack(x: Any, params: dict[str, Any], reg: Any, seeds: _Seeds) -> Any:
     activation = builtin_value(params, "activation")
     for i in range(int(builtin_value(params, "depth"))):
         x = keras.layers.Dense(
             int(builtin_value(params, f"units_{i}")),
-            kernel_initializer=builtin_value(params, "kernel_initializer"),
+            kernel_initializer=seeds.initializer(builtin_value(params, "kernel_initializer")),
             kernel_regularizer=reg,
         )(x)
         if builtin_value(params, "batch_norm"):
@@ -59,19 +84,21 @@ def _dense_stack(x: Any, params: dict[str, Any], reg: Any) -> Any:
         x = keras.layers.Activation(activation)(x)
         rate = float(builtin_value(params, f"dropout_{i}"))
         if rate > 0:
-            x = keras.layers.Dropout(rate)(x)
+            x = keras.layers.Dropout(rate, seed=seeds.next())(x)
     return x
 
 
-def build_builtin(params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int) -> keras.Model:
+def build_builtin(params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int, *, seed: int) -> keras.Model:
     """An MLP or CNN (``family``) with a softmax over ``n_classes``, or one linear output for a
-    regression target (``n_classes`` 0)."""
+    regression target (``n_classes`` 0); its initial weights, dropout and augmentation drawn from
+    ``seed`` alone."""
     family = builtin_value(params, "family")
     reg = _regularizer(params)
+    seeds = _Seeds(seed)
     inputs = keras.Input(shape=input_shape)
     x = inputs
     if len(input_shape) == 3:
-        for layer in _augmentation(params):
+        for layer in _augmentation(params, seeds):
             x = layer(x)
     if family == "cnn":
         if len(input_shape) != 3:
@@ -86,7 +113,7 @@ def build_builtin(params: dict[str, Any], input_shape: tuple[int, ...], n_classe
                 int(builtin_value(params, f"filters_{i}")),
                 int(builtin_value(params, "kernel_size")),
                 padding="same",
-                kernel_initializer=builtin_value(params, "kernel_initializer"),
+                kernel_initializer=seeds.initializer(builtin_value(params, "kernel_initializer")),
                 kernel_regularizer=reg,
             )(x)
             if builtin_value(params, "batch_norm"):
@@ -97,27 +124,31 @@ def build_builtin(params: dict[str, Any], input_shape: tuple[int, ...], n_classe
                 size //= 2
             rate = float(builtin_value(params, "conv_dropout"))
             if rate > 0:
-                x = keras.layers.Dropout(rate)(x)
+                x = keras.layers.Dropout(rate, seed=seeds.next())(x)
     elif family != "mlp":
         raise TrialFailed(f"family must be 'mlp' or 'cnn', but got {family!r}")
     x = keras.layers.Flatten()(x)
-    x = _dense_stack(x, params, reg)
+    x = _dense_stack(x, params, reg, seeds)
+    output = seeds.initializer("glorot_uniform")  # Keras' default for Dense, seeded
     if n_classes:
-        outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+        outputs = keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=output)(x)
     else:
-        outputs = keras.layers.Dense(1)(x)
+        outputs = keras.layers.Dense(1, kernel_initializer=output)(x)
     return keras.Model(inputs, outputs, name=f"hpo_{family}")
 
 
-def build_model(builder: str, params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int) -> keras.Model:
-    """The built-in family, or ``builder(params, input_shape, n_classes)`` from a user reference.
+def build_model(
+    builder: str, params: dict[str, Any], input_shape: tuple[int, ...], n_classes: int, *, seed: int
+) -> keras.Model:
+    """The built-in family (its randomness drawn from ``seed``), or ``builder(params, input_shape,
+    n_classes)`` from a user reference (seeded through Keras' global seed, set for the trial).
 
     A user builder returns a ``keras.Model`` whose output is class probabilities (softmax), or one
     value for a regression target (``n_classes`` 0); if it is not compiled, hpo compiles it with
     the trial's optimizer and loss.
     """
     if builder == "builtin":
-        return build_builtin(params, input_shape, n_classes)
+        return build_builtin(params, input_shape, n_classes, seed=seed)
     model = resolve_reference(builder, "model builder")(params, input_shape, n_classes)
     if not isinstance(model, keras.Model):
         raise TrialFailed(f"model builder {builder!r} must return a keras.Model, but returned {type(model).__name__}")

@@ -249,7 +249,7 @@ def train_trial(
     steps_per_epoch = math.ceil(used / batch_size)
     result = TrainedModel(normalization=normalization)
     try:
-        model = build_model(plan.model.builder, params, data.input_shape, data.n_classes)
+        model = build_model(plan.model.builder, params, data.input_shape, data.n_classes, seed=context.seed)
         if not model.compiled:
             model.compile(
                 optimizer=build_optimizer(params, steps_per_epoch, plan.train.epochs),
