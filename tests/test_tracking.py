@@ -73,7 +73,8 @@ def _wait_http(url: str, timeout: float = 90) -> None:
 
 @pytest.fixture
 def mlflow_server(tmp_path):
-    """A real MLflow tracking server (SQLite backend, artifacts served) on a free loopback port."""
+    """A real MLflow tracking server (SQLite backend, artifacts served) on a free loopback port,
+    without MLflow's job runner (its huey consumers: six processes, hpo asks it for no job)."""
     port = free_port()
     folder = tmp_path / "mlflow-server"
     folder.mkdir()
@@ -81,6 +82,7 @@ def mlflow_server(tmp_path):
         [str(MLFLOW), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "artifacts")],
         cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )
     url = f"http://127.0.0.1:{port}"
     try:
