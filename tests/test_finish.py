@@ -274,6 +274,11 @@ def test_the_finish_with_the_builtin_trainer_scores_the_selected_seeds_on_test_a
     folder = tmp_path / "results" / "k"
     best = json.loads((folder / "best.json").read_text())
     finish = best["finish"]
+    # The same configuration with the search's seed (0) trains to the same value in another worker
+    # process: a candidate's re-training with seed 0 is its search run again, exactly.
+    for candidate in finish["candidates"]:
+        again = candidate["validation"]["val_accuracy"]["values"][finish["seeds"].index(0)]
+        assert again == pytest.approx(candidate["single_run_value"], abs=1e-9), candidate["trial"]
     test = finish["test"]["test_accuracy"]
     assert len(test["values"]) == 2 and test["low"] <= test["mean"] <= test["high"]
     assert best["test_metrics"]["test_accuracy"] == pytest.approx(test["mean"])
