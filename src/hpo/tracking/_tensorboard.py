@@ -46,12 +46,15 @@ def _as_strings(distribution: optuna.distributions.BaseDistribution) -> bool:
 
 
 def _domain(distribution: optuna.distributions.BaseDistribution) -> Any:
+    """A parameter's domain in the HParams tab; None (no domain) for a kind Optuna may add."""
     if isinstance(distribution, optuna.distributions.FloatDistribution):
         return summary_v2.RealInterval(float(distribution.low), float(distribution.high))
     if isinstance(distribution, optuna.distributions.IntDistribution):
         return summary_v2.IntInterval(int(distribution.low), int(distribution.high))
-    choices = distribution.choices  # type: ignore[attr-defined]
-    return summary_v2.Discrete([str(c) for c in choices] if _as_strings(distribution) else list(choices))
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        choices = distribution.choices
+        return summary_v2.Discrete([str(c) for c in choices] if _as_strings(distribution) else list(choices))
+    return None
 
 
 @dataclass
