@@ -136,6 +136,35 @@ def storage_url(request, tmp_path):
 FAST_LANE_FORBIDDEN = ("ray", "tensorflow", "keras", "jax", "torch")
 
 
+# Where `ray start` records its head for a bare `ray.init()` to join (Ray's rule: RAY_TMPDIR, else
+# TMPDIR, else /tmp, then ray/). `ray stop` clears it, but the tests SIGKILL their nodes
+# (tests/_ray_head.py), which left it naming a dead head: a `ray.init()` of the user's on this
+# machine then waited for that head. The suite puts back what was there before it, in the xdist
+# controller (or the only process) once every test has ended.
+_ADDRESS_BEFORE = pytest.StashKey[str | None]()
+
+
+def _ray_address_file() -> Path:
+    root = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"
+    return Path(root) / "ray" / "ray_current_cluster"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        path = _ray_address_file()
+        session.config.stash[_ADDRESS_BEFORE] = path.read_text() if path.exists() else None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput") or _ADDRESS_BEFORE not in session.config.stash:
+        return
+    path, before = _ray_address_file(), session.config.stash[_ADDRESS_BEFORE]
+    if before is None:
+        path.unlink(missing_ok=True)
+    elif path.parent.exists():
+        path.write_text(before)
+
+
 def _in_fast_lane(config: pytest.Config) -> bool:
     return "".join(str(config.getoption("markexpr") or "").split()) == "notslow"
 
