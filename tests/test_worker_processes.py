@@ -1,6 +1,7 @@
-"""When a trial function's slots would start more Ray worker processes than the cluster has CPUs
-for, hpo suggests `resources.trials_per_worker` (benchmarks/throughput.py: 64 slots on 2 CPUs run
-within 4% of the floor in 4 processes of 16 trials, and at 3-5x the floor in 64 processes)."""
+"""When a trial function's slots would start more than 4 Ray worker processes per CPU of the
+cluster, hpo suggests the `resources.trials_per_worker` that makes them 2 per CPU
+(benchmarks/throughput.py: 64 slots on 2 CPUs run within 4% of the floor in 4 processes of 16
+trials, and at 3-5x the floor in 64 processes)."""
 
 from __future__ import annotations
 
